@@ -1,0 +1,101 @@
+/**
+ * Loads the model a manifest names and runs it on one input batch, hiding the difference between TF.js graph
+ * models (every backend) and TensorFlow SavedModels (tfjs-node only).
+ */
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { loadGraphModelFromDir } from '../models/graph-model-loader';
+import type { LoadedManifest } from '../models/manifest';
+import { nativeTf } from '../runtime/backend';
+
+/** A loaded model that maps one input batch to named outputs. */
+export interface ModelRunner {
+  /**
+   * Runs the model; returns one tensor per name in `outputs`, in that order, or the model's own outputs when
+   * `outputs` is null. The caller disposes them.
+   */
+  run(input: tf.Tensor, outputs: string[] | null): Promise<tf.Tensor[]>;
+  dispose(): void;
+}
+
+/** Thrown when a model cannot be loaded on the active backend; the message names the backend. */
+export class ModelLoadError extends Error {}
+
+function graphRunner(model: tf.GraphModel, inputName: string | undefined): ModelRunner {
+  const name = inputName ?? model.inputs[0]?.name;
+  if (model.inputs.length !== 1 && inputName === undefined) {
+    throw new ModelLoadError(`the model has ${model.inputs.length} inputs; set input.name in manifest.json`);
+  }
+  // Graphs without control flow run synchronously; others (e.g. converted detectors with NMS) need executeAsync.
+  let needsAsync = false;
+  return {
+    async run(input, outputs) {
+      const feed: tf.NamedTensorMap = { [name]: input };
+      if (!needsAsync) {
+        try {
+          const result = model.execute(feed, outputs ?? undefined);
+          return Array.isArray(result) ? result : [result];
+        } catch (err) {
+          if (!/executeAsync/.test((err as Error).message)) throw err;
+          needsAsync = true;
+        }
+      }
+      const result = await model.executeAsync(feed, outputs ?? undefined);
+      return Array.isArray(result) ? result : [result];
+    },
+    dispose() {
+      model.dispose();
+    },
+  };
+}
+
+function savedModelRunner(model: tf.InferenceModel & { dispose?: () => void }, inputName: string | undefined): ModelRunner {
+  const name = inputName ?? model.inputs[0]?.name;
+  if (name === undefined) throw new ModelLoadError('the SavedModel signature has no inputs');
+  return {
+    run(input, outputs) {
+      const result = model.predict({ [name]: input }, {}) as tf.NamedTensorMap | tf.Tensor | tf.Tensor[];
+      if (result instanceof tf.Tensor || Array.isArray(result)) {
+        const list = result instanceof tf.Tensor ? [result] : result;
+        tf.dispose(list);
+        return Promise.reject(new Error('the SavedModel signature returned unnamed outputs; expected a named map'));
+      }
+      const wanted = outputs ?? Object.keys(result);
+      const missing = wanted.filter((o) => !(o in result));
+      if (missing.length > 0) {
+        tf.dispose(Object.values(result));
+        return Promise.reject(
+          new Error(`the SavedModel has no output(s) ${missing.join(', ')}; it has ${Object.keys(result).join(', ')}`),
+        );
+      }
+      tf.dispose(Object.entries(result).filter(([k]) => !wanted.includes(k)).map(([, t]) => t));
+      return Promise.resolve(wanted.map((o) => result[o]));
+    },
+    dispose() {
+      model.dispose?.();
+    },
+  };
+}
+
+/**
+ * Loads the manifest's model. `tfjs-graph-model` works on every backend; `tf-saved-model` needs the native
+ * `tensorflow` backend (libtensorflow), and fails elsewhere with an error naming the active backend.
+ */
+export async function loadModelRunner(loaded: LoadedManifest): Promise<ModelRunner> {
+  const { manifest, dir } = loaded;
+  const modelPath = path.join(dir, manifest.model_path);
+  if (manifest.format === 'tfjs-graph-model') {
+    return graphRunner(await loadGraphModelFromDir(modelPath), manifest.input.name);
+  }
+  const native = nativeTf();
+  if (!native) {
+    throw new ModelLoadError(
+      `${dir}: format tf-saved-model needs the native TensorFlow backend (@tensorflow/tfjs-node or -gpu), ` +
+        `but the active backend is "${tf.getBackend()}"; convert the model to a TF.js graph model instead`,
+    );
+  }
+  const tags = manifest.saved_model?.tags ?? ['serve'];
+  const signature = manifest.saved_model?.signature ?? 'serving_default';
+  const model = await native.node.loadSavedModel(modelPath, tags, signature);
+  return savedModelRunner(model, manifest.input.name);
+}

@@ -1,0 +1,231 @@
+/**
+ * Values and layout bookkeeping shared by the op handlers.
+ *
+ * Layout strategy: ONNX models from PyTorch compute in NCHW; TF.js kernels want NHWC. Instead of wrapping ops in
+ * transposes, every runtime value carries `perm`, the axis permutation that turns the ONNX tensor into the TF
+ * tensor (`tf = onnx.transpose(perm)`, so TF dim k is ONNX dim perm[k]). Feature maps live as perm [0,2,3,1]
+ * (NHWC) from the input placeholder on. Ops remap their axis attributes through perm; constants (weights,
+ * per-channel scales) are re-laid out at conversion time; an ONNX Transpose only changes the tag and emits nothing.
+ * A real TF Transpose is emitted only where an op needs ONNX memory order (a Reshape that mixes channel and spatial
+ * dims, for example), and the converter counts those.
+ *
+ * Flatten/Reshape of an NHWC feature map into [N, C·H·W] keeps NHWC memory order and records `flat`: the feature
+ * index order differs from ONNX's, and a following Gemm/MatMul permutes its weight rows to match (no transpose).
+ */
+import { AttrValue } from '../../models/graph-model-writer';
+import { ConstTensor, sizeOf, transposeConst } from '../tensor';
+import { OnnxAttrs } from './onnx-proto';
+import { tfAttr, TfGraph, TfNode } from './tf-graph';
+
+/** A producer that per-channel Mul/Add and one activation can still be folded into. */
+export interface FuseRecord {
+  node: TfNode;
+  /** Weight names: kernel whose last TF dim (flattened with the one before, for depthwise) is the output channel. */
+  kernel: string;
+  bias: string;
+  outChannels: number;
+  activated: boolean;
+}
+
+/** Flattened feature map whose feature order is ONNX dims `dims` permuted by `order`. */
+export interface FlatLayout {
+  dims: number[];
+  order: number[];
+}
+
+/** A tensor computed at run time by the TF graph. */
+export interface RtValue {
+  kind: 'rt';
+  ref: string;
+  /** ONNX-order shape; -1 is unknown at conversion time (the batch). */
+  shape: number[];
+  perm: number[];
+  dtype: 'float32' | 'int32' | 'bool';
+  flat?: FlatLayout;
+  fuse?: FuseRecord;
+}
+
+/** A tensor known at conversion time. */
+export interface ConstValue {
+  kind: 'const';
+  t: ConstTensor;
+}
+
+export type Value = RtValue | ConstValue;
+
+/** One ONNX node as the handlers see it. */
+export interface NodeInfo {
+  op: string;
+  /** Base name for the TF nodes this ONNX node turns into. */
+  name: string;
+  inputNames: string[];
+  outputNames: string[];
+  attrs: OnnxAttrs;
+  opset: number;
+}
+
+/** Thrown for models the converter cannot translate; the message names the node. */
+export class ConversionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConversionError';
+  }
+}
+
+export const identityPerm = (rank: number): number[] => Array.from({ length: rank }, (_, i) => i);
+export const isIdentityPerm = (perm: readonly number[]): boolean => perm.every((p, i) => p === i);
+export const samePerm = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((p, i) => p === b[i]);
+export function invertPerm(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+}
+export const NHWC: readonly number[] = Object.freeze([0, 2, 3, 1]);
+
+/** Counters reported after conversion. */
+export interface ConversionStats {
+  foldedBatchNorms: number;
+  foldedConstantNodes: number;
+  foldedIntoConv: number;
+  fusedActivations: number;
+  insertedTransposes: number;
+  layoutOnlyTransposes: number;
+}
+
+/** State shared by the handlers while one model converts. */
+export class ConvertContext {
+  readonly stats: ConversionStats = {
+    foldedBatchNorms: 0,
+    foldedConstantNodes: 0,
+    foldedIntoConv: 0,
+    fusedActivations: 0,
+    insertedTransposes: 0,
+    layoutOnlyTransposes: 0,
+  };
+
+  constructor(
+    readonly graph: TfGraph,
+    private readonly consumerCounts: Map<string, number>,
+    /** Batch size baked into the export when its batch axis is not dynamic, else null. */
+    readonly fixedBatch: number | null,
+  ) {}
+
+  /** How many nodes (and graph outputs) read the ONNX value `name`. */
+  consumers(name: string): number {
+    return this.consumerCounts.get(name) ?? 0;
+  }
+
+  /** TF shape of a value (-1 unknown). */
+  tfShape(v: RtValue): number[] {
+    return v.perm.map((p) => v.shape[p]);
+  }
+
+  /** True when the TF tensor has ONNX memory order, ignoring size-1 dims. */
+  effectivelyIdentity(v: RtValue): boolean {
+    if (v.flat) return false;
+    const order = v.perm.filter((p) => v.shape[p] !== 1);
+    return order.every((p, i) => i === 0 || p > order[i - 1]);
+  }
+
+  /** An int32 shape vector for TF Reshape; at most one unknown dim. */
+  reshapeVector(dims: number[], where: string): number[] {
+    if (dims.filter((d) => d < 0).length > 1) {
+      throw new ConversionError(`${where}: the shape [${dims.join(',')}] has more than one dimension unknown at conversion time`);
+    }
+    return dims.map((d) => (d < 0 ? -1 : d));
+  }
+
+  /** Emits a constant in TF form (float32 weight or int32). */
+  emitConst(base: string, t: ConstTensor): string {
+    if (t.dtype === 'float32') {
+      const data = t.data instanceof Float32Array ? t.data.slice() : Float32Array.from(t.data);
+      return this.graph.constFloat(base, t.shape, data);
+    }
+    if (Array.from(t.data).some((x) => Number.isNaN(x))) {
+      throw new ConversionError(`${base}: a constant depends on the batch size, which is unknown at conversion time`);
+    }
+    return this.graph.constInt(base, t.shape, t.data);
+  }
+
+  /** A constant used where a runtime tensor is needed, in ONNX layout. */
+  constAsRt(base: string, t: ConstTensor): RtValue {
+    return {
+      kind: 'rt',
+      ref: this.emitConst(base, t),
+      shape: [...t.shape],
+      perm: identityPerm(t.shape.length),
+      dtype: t.dtype === 'float32' ? 'float32' : t.dtype === 'bool' ? 'bool' : 'int32',
+    };
+  }
+
+  /**
+   * Lays a constant out to broadcast against `v` in TF: padded to v's rank and permuted like v.
+   * Scalars and single values stay scalars.
+   */
+  alignConst(t: ConstTensor, v: RtValue): ConstTensor {
+    if (sizeOf(t.shape) === 1) return { dtype: t.dtype, shape: [], data: t.data.slice(0, 1) };
+    const rank = v.perm.length;
+    if (t.shape.length > rank) throw new Error('constant has a higher rank than the tensor it combines with');
+    const padded = { ...t, shape: [...new Array<number>(rank - t.shape.length).fill(1), ...t.shape] };
+    return isIdentityPerm(v.perm) ? padded : transposeConst(padded, v.perm);
+  }
+
+  /** Turns a flattened-NHWC value back into ONNX feature order. */
+  plain(v: RtValue, base = 'unflatten'): RtValue {
+    if (!v.flat) return v;
+    const { dims, order } = v.flat;
+    const tfDims = order.map((o) => dims[o]);
+    const g = this.graph;
+    const s1 = g.constInt(`${base}/shape_in`, [tfDims.length + 1], [-1, ...tfDims]);
+    const r1 = g.op(`${base}/reshape_in`, 'Reshape', [v.ref, s1], { T: tfAttr.T(), Tshape: tfAttr.T('DT_INT32') });
+    const t = this.transposeRef(`${base}/transpose`, r1, [0, ...invertPerm(order).map((i) => i + 1)]);
+    const s2 = g.constInt(`${base}/shape_out`, [2], [-1, sizeOf(dims)]);
+    const r2 = g.op(`${base}/reshape_out`, 'Reshape', [t, s2], { T: tfAttr.T(), Tshape: tfAttr.T('DT_INT32') });
+    return { kind: 'rt', ref: r2, shape: v.shape, perm: [0, 1], dtype: v.dtype };
+  }
+
+  private transposeRef(base: string, ref: string, tfPerm: number[]): string {
+    this.stats.insertedTransposes++;
+    const p = this.graph.constInt(`${base}/perm`, [tfPerm.length], tfPerm);
+    return this.graph.op(base, 'Transpose', [ref, p], { T: tfAttr.T(), Tperm: tfAttr.T('DT_INT32') });
+  }
+
+  /** Re-lays `v` out as `perm`, emitting a Transpose only when memory order really changes. */
+  withPerm(v: RtValue, perm: readonly number[], base: string): RtValue {
+    const p = this.plain(v, `${base}/unflatten`);
+    if (samePerm(p.perm, perm)) return p;
+    const tfPerm = perm.map((d) => p.perm.indexOf(d));
+    const current = p.perm.filter((d) => p.shape[d] !== 1);
+    const target = perm.filter((d) => p.shape[d] !== 1);
+    if (current.every((d, i) => d === target[i])) {
+      // Only size-1 dims move: a reshape is enough.
+      const dims = perm.map((d) => p.shape[d]);
+      const shape = this.graph.constInt(`${base}/relayout_shape`, [dims.length], this.reshapeVector(dims, base));
+      const ref = this.graph.op(`${base}/relayout`, 'Reshape', [p.ref, shape], { T: tfAttr.T(), Tshape: tfAttr.T('DT_INT32') });
+      return { ...p, ref, perm: [...perm], fuse: undefined };
+    }
+    return { ...p, ref: this.transposeRef(`${base}/to_layout`, p.ref, tfPerm), perm: [...perm], fuse: undefined };
+  }
+
+  /** Reshapes to an ONNX shape (-1 for the one unknown dim); the result has identity layout. */
+  reshape(v: RtValue, onnxShape: number[], base: string, tfVector?: number[]): RtValue {
+    const src = this.effectivelyIdentity(v) ? v : this.withPerm(v, identityPerm(v.shape.length), base);
+    const vec = tfVector ?? this.reshapeVector(onnxShape, base);
+    const shape = this.graph.constInt(`${base}/shape`, [vec.length], vec);
+    const ref = this.graph.op(base, 'Reshape', [src.ref, shape], { T: tfAttr.T(), Tshape: tfAttr.T('DT_INT32') });
+    return { kind: 'rt', ref, shape: onnxShape, perm: identityPerm(onnxShape.length), dtype: v.dtype };
+  }
+
+  /** Emits a TF op and wraps its output as a value with the given ONNX shape and layout. */
+  emit(
+    base: string,
+    op: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue>,
+    like: { shape: number[]; perm: number[]; dtype?: RtValue['dtype'] },
+  ): RtValue {
+    const ref = this.graph.op(base, op, inputs, attrs);
+    return { kind: 'rt', ref, shape: like.shape, perm: like.perm, dtype: like.dtype ?? 'float32' };
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The TF graph under construction. Nodes and weights stay editable until `finish()` (the converter folds
+ * per-channel Mul/Add and activations into convolutions after emitting them), then dead nodes are dropped and
+ * the rest goes to GraphBuilder in emission order, which is topological.
+ */
+import { promises as fsp } from 'fs';
+import * as path from 'path';
+import { attr, AttrValue, GraphBuilder, GraphModelJson, TfDataType } from '../../models/graph-model-writer';
+
+/** A node of the graph being built. */
+export interface TfNode {
+  name: string;
+  op: string;
+  inputs: string[];
+  attrs: Record<string, AttrValue>;
+}
+
+interface TfConst {
+  name: string;
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** Strips a tensor reference (`name:1`, `^name`) to its node name. */
+export function nodeOf(ref: string): string {
+  return ref.replace(/^\^/, '').replace(/:\d+$/, '');
+}
+
+/** Makes a valid TF node name from an ONNX name (`/layer1/layer1.0/conv1/Conv` → `layer1/layer1.0/conv1/Conv`). */
+export function sanitizeName(raw: string): string {
+  let s = raw.replace(/[^A-Za-z0-9_.\-/]/g, '_').replace(/^[/_\-]+/, '').replace(/\/+$/, '').replace(/\/{2,}/g, '/');
+  if (!s) s = 'node';
+  if (!/^[A-Za-z0-9.]/.test(s)) s = `n${s}`;
+  return s;
+}
+
+/** Accumulates TF nodes and weights. */
+export class TfGraph {
+  private readonly order: (TfNode | TfConst)[] = [];
+  private readonly nodes = new Map<string, TfNode>();
+  private readonly consts = new Map<string, TfConst>();
+  private readonly taken = new Set<string>();
+  private readonly placeholders = new Map<string, number[]>();
+
+  /** A fresh node name derived from `base`. */
+  uniqueName(base: string): string {
+    const clean = sanitizeName(base);
+    let name = clean;
+    for (let k = 1; this.taken.has(name); k++) name = `${clean}_${k}`;
+    this.taken.add(name);
+    return name;
+  }
+
+  placeholder(base: string, shape: number[]): string {
+    const name = this.uniqueName(base);
+    const node: TfNode = { name, op: 'Placeholder', inputs: [], attrs: {} };
+    this.placeholders.set(name, shape);
+    this.nodes.set(name, node);
+    this.order.push(node);
+    return name;
+  }
+
+  /** A float32 weight. The array is kept by reference and may be edited until `finish()`. */
+  constFloat(base: string, shape: number[], data: Float32Array): string {
+    const name = this.uniqueName(base);
+    const c: TfConst = { name, shape, data };
+    this.consts.set(name, c);
+    this.order.push(c);
+    return name;
+  }
+
+  /** An int32 constant (axes, shapes, paddings). */
+  constInt(base: string, shape: number[], values: ArrayLike<number>): string {
+    const name = this.uniqueName(base);
+    const c: TfConst = { name, shape, data: Int32Array.from(values) };
+    this.consts.set(name, c);
+    this.order.push(c);
+    return name;
+  }
+
+  /** The editable data of a float weight. */
+  weight(name: string): Float32Array {
+    const c = this.consts.get(name);
+    if (!c || !(c.data instanceof Float32Array)) throw new Error(`no float weight "${name}"`);
+    return c.data;
+  }
+
+  op(base: string, op: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
+    const name = this.uniqueName(base);
+    const node: TfNode = { name, op, inputs, attrs };
+    this.nodes.set(name, node);
+    this.order.push(node);
+    return name;
+  }
+
+  /** The editable node record. */
+  node(name: string): TfNode {
+    const n = this.nodes.get(nodeOf(name));
+    if (!n) throw new Error(`no TF node "${name}"`);
+    return n;
+  }
+
+  /**
+   * Drops everything the outputs do not need and writes the rest into a GraphBuilder.
+   * `outputs` maps signature keys to node names.
+   */
+  finish(outputs: Record<string, string>): GraphBuilder {
+    const live = new Set<string>();
+    const stack = Object.values(outputs).map(nodeOf);
+    while (stack.length > 0) {
+      const name = stack.pop() as string;
+      if (live.has(name)) continue;
+      live.add(name);
+      const n = this.nodes.get(name);
+      if (n) for (const input of n.inputs) stack.push(nodeOf(input));
+    }
+    for (const p of this.placeholders.keys()) live.add(p);
+    const g = new GraphBuilder();
+    for (const item of this.order) {
+      if (!live.has(item.name)) continue;
+      if ('op' in item) {
+        if (item.op === 'Placeholder') g.placeholder(item.name, this.placeholders.get(item.name) ?? []);
+        else g.op(item.name, item.op, item.inputs, item.attrs);
+      } else if (item.data instanceof Float32Array) {
+        g.constFloat(item.name, item.shape, item.data);
+      } else {
+        g.constInt(item.name, item.shape, item.data);
+      }
+    }
+    for (const [key, name] of Object.entries(outputs)) g.output(key, name);
+    return g;
+  }
+}
+
+/** Shorthand attr builders for the ops we emit. */
+export const tfAttr = {
+  T: (t: TfDataType = 'DT_FLOAT'): AttrValue => attr.type(t),
+  ...attr,
+};
+
+/** Default shard size, as tensorflowjs_converter uses. */
+export const SHARD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Writes model.json and the weights split into `group1-shardKofM.bin` files of at most `shardBytes`.
+ * Returns the file names written.
+ */
+export async function writeShardedGraphModel(
+  g: GraphBuilder,
+  dir: string,
+  meta: { generatedBy?: string; userDefinedMetadata?: Record<string, unknown> },
+  shardBytes = SHARD_BYTES,
+): Promise<{ files: string[]; json: GraphModelJson; weightBytes: number }> {
+  const { json, shard } = g.toArtifacts(meta);
+  json.convertedBy = 'antenna-tfjs-service onnx converter';
+  const count = Math.max(1, Math.ceil(shard.length / shardBytes));
+  const paths = Array.from({ length: count }, (_, k) => `group1-shard${k + 1}of${count}.bin`);
+  json.weightsManifest[0].paths = paths;
+  await fsp.mkdir(dir, { recursive: true });
+  for (let k = 0; k < count; k++) {
+    await fsp.writeFile(path.join(dir, paths[k]), shard.subarray(k * shardBytes, Math.min((k + 1) * shardBytes, shard.length)));
+  }
+  await fsp.writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
+  return { files: ['model.json', ...paths], json, weightBytes: shard.length };
+}

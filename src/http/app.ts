@@ -1,0 +1,143 @@
+/**
+ * `createApp(deps)` builds the Koa app and never listens; src/server.ts does. HTTP tests drive
+ * `supertest(app.callback())` on a fresh app each time.
+ */
+import Koa from 'koa';
+import { Router, type RouterMiddleware } from '@koa/router';
+import { HttpMethodEnum, koaBody } from 'koa-body';
+import compress from 'koa-compress';
+import type { Config } from '../config';
+import type { ProcessingServiceInfoResponse } from '../contract/types';
+import type { RequestValidator } from '../contract/validators';
+import type { InferenceEngine } from '../runtime/engine';
+import type { Metrics } from '../runtime/metrics';
+import type { ProcessingService } from '../service/processing-service';
+import type { Logger } from '../util/logger';
+import { mountDocs } from './docs';
+import { ServiceError } from './errors';
+import { errorHandler, requestContext, type AppState } from './middleware';
+import { buildOpenApi } from './openapi';
+
+export interface AppDeps {
+  config: Pick<Config, 'maxBodyBytes' | 'serviceName' | 'serviceDescription'>;
+  logger: Logger;
+  engine: InferenceEngine;
+  service: ProcessingService;
+  /** Built once at startup from the registry; /info serves it as is. */
+  info: ProcessingServiceInfoResponse;
+  validator: RequestValidator;
+  metrics: Metrics | null;
+  /** Set by the server on SIGTERM: /readyz turns 503 and /process refuses new work. */
+  lifecycle: { shuttingDown: boolean };
+  version: string;
+}
+
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const app = new Koa<AppState>();
+  app.proxy = true;
+  // Errors are answered by errorHandler; Koa's default handler would print stack traces to stderr.
+  app.silent = true;
+  const router = new Router<AppState>();
+
+  // Serialised once: /info may carry category maps of 29,176 labels and must answer well inside 6 s.
+  const infoJson = JSON.stringify(deps.info);
+  const openApiJson = JSON.stringify(
+    buildOpenApi({ title: deps.config.serviceName, description: deps.config.serviceDescription, version: deps.version, request: deps.validator }),
+  );
+
+  router.get('/', (ctx) => {
+    ctx.status = 307;
+    ctx.redirect('/docs');
+  });
+  router.get('/info', (ctx) => {
+    ctx.type = 'json';
+    ctx.body = infoJson;
+  });
+  router.get('/livez', (ctx) => {
+    ctx.body = { status: true };
+  });
+  router.get('/readyz', (ctx) => {
+    const ready = deps.lifecycle.shuttingDown ? [] : deps.engine.readySlugs();
+    ctx.status = ready.length > 0 ? 200 : 503;
+    ctx.body = { status: ready };
+  });
+  router.get('/openapi.json', (ctx) => {
+    ctx.type = 'json';
+    ctx.body = openApiJson;
+  });
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    router.get('/metrics', async (ctx) => {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
+    });
+  }
+  mountDocs(router, deps.config.serviceName);
+
+  const processHandler: RouterMiddleware<AppState> = async (ctx) => {
+    if (deps.lifecycle.shuttingDown) throw new ServiceError('SHUTTING_DOWN', 'the service is shutting down');
+    if (!ctx.is('application/json')) {
+      throw new ServiceError('UNSUPPORTED_MEDIA_TYPE', 'POST /process needs Content-Type: application/json');
+    }
+    const checked = deps.validator.validate(ctx.request.body);
+    if (!checked.ok) {
+      const badSlug = checked.details.some((d) => d.type === 'literal_error' && d.loc.join('.') === 'body.pipeline');
+      throw new ServiceError(badSlug ? 'UNKNOWN_PIPELINE' : 'VALIDATION_FAILED', checked.details);
+    }
+    const request = checked.value;
+    const { response, timings } = await deps.service.process(request);
+    const t0 = performance.now();
+    ctx.type = 'json';
+    ctx.body = JSON.stringify(response);
+    const serialize = (performance.now() - t0) / 1000;
+    const stageTimings = { ...timings, serialize };
+    // Stage timings for clients and the benchmark, in the standard Server-Timing header (milliseconds).
+    ctx.set(
+      'Server-Timing',
+      Object.entries(stageTimings)
+        .map(([stage, s]) => `${stage};dur=${(s * 1000).toFixed(1)}`)
+        .join(', '),
+    );
+    const failed = response.errors?.length ?? 0;
+    deps.metrics?.observeStages(stageTimings);
+    deps.metrics?.images.inc({ pipeline: request.pipeline, outcome: 'ok' }, response.source_images.length);
+    if (failed > 0) deps.metrics?.images.inc({ pipeline: request.pipeline, outcome: 'failed' }, failed);
+    deps.metrics?.detections.inc({ pipeline: request.pipeline }, response.detections.length);
+    if (response.source_images.length > 0) deps.metrics?.batchSize.observe(response.source_images.length);
+    for (const e of response.errors ?? []) deps.metrics?.downloadFailures.inc({ reason: e.code });
+    ctx.state.log.info(
+      {
+        pipeline: request.pipeline,
+        images: request.source_images.length,
+        processed: response.source_images.length,
+        failed,
+        detections: response.detections.length,
+        timings: Object.fromEntries(Object.entries(stageTimings).map(([k, v]) => [k, Number(v.toFixed(4))])),
+      },
+      'process',
+    );
+  };
+  router.post('/process', processHandler);
+  // ADC also answers /process/ (CONTRACT §2.2); harmless and friendly to hand-written URLs.
+  router.post('/process/', processHandler);
+
+  app.use(requestContext(deps.logger, deps.metrics));
+  app.use(errorHandler());
+  app.use(compress({ threshold: 1024, br: false }));
+  app.use(
+    koaBody({
+      json: true,
+      text: false,
+      urlencoded: false,
+      multipart: false,
+      jsonLimit: deps.config.maxBodyBytes,
+      parsedMethods: [HttpMethodEnum.POST],
+      onError: (err) => {
+        throw err;
+      },
+    }),
+  );
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  return app;
+}

@@ -1,0 +1,236 @@
+/**
+ * The inference engine: owns TensorFlow, the compiled pipelines and a FIFO of jobs.
+ *
+ * `LocalEngine` runs in whatever thread creates it. In the service it lives inside a worker thread
+ * (`WorkerEngine` is its main-thread proxy), so native TF, which blocks while it computes, never stalls
+ * /readyz or /info. Tests use LocalEngine directly.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { AlgorithmReference, BoundingBox, DetectionResponse, RequestConfig } from '../contract/types';
+import type { ImageBytes } from '../images/bytes-image';
+import { createPipelineImage } from '../images/bytes-image';
+import { chooseDecoder, type DecoderName, type ImageDecoder } from '../images/decode';
+import type { PipelineImage } from '../images/pipeline-image';
+import type { PipelineContext, PipelineDefinition } from '../pipelines/definition';
+import type { GivenDetection, ImageFailure, Pipeline, StageTimings } from '../pipelines/pipeline';
+import { initBackend, type BackendChoice, type BackendPreference } from './backend';
+
+/** A box from the request, with its downloaded crop when `crop_image_url` worked. */
+export interface GivenBox {
+  imageId: string;
+  bbox: BoundingBox;
+  algorithm: AlgorithmReference;
+  crop: ImageBytes | null;
+}
+
+export interface EngineJob {
+  pipeline: string;
+  images: ImageBytes[];
+  given: GivenBox[];
+  config: RequestConfig;
+}
+
+export interface EngineResult {
+  detections: DetectionResponse[];
+  failures: ImageFailure[];
+  /** Stage seconds, plus `queue`: time the job waited for the engine. */
+  timings: StageTimings & { queue?: number };
+}
+
+export type PipelineState = { state: 'loading' } | { state: 'ready' } | { state: 'failed'; error: string };
+
+export interface EngineStats {
+  queueDepth: number;
+  numTensors: number;
+  numBytes: number;
+}
+
+export interface InferenceEngine {
+  /** Null until the backend is initialised. */
+  backend(): BackendChoice | null;
+  pipelineState(slug: string): PipelineState | undefined;
+  /** Slugs whose every stage is compiled and warmed, in registry order. */
+  readySlugs(): string[];
+  /** Resolves once `slug` is ready; rejects with the load error if it failed. */
+  whenReady(slug: string): Promise<void>;
+  run(job: EngineJob): Promise<EngineResult>;
+  stats(): EngineStats;
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  definitions: readonly PipelineDefinition[];
+  context: PipelineContext;
+  backend: BackendPreference;
+  decoder: DecoderName | 'auto';
+  /** Called on every backend choice and pipeline state change (for logs). */
+  onEvent?: (event: EngineEvent) => void;
+}
+
+export type EngineEvent =
+  | { type: 'backend'; choice: BackendChoice; decoder: DecoderName }
+  | { type: 'state'; slug: string; state: PipelineState; seconds?: number };
+
+/** Thrown by `whenReady`/`run` for a pipeline that failed to load. */
+export class PipelineUnavailableError extends Error {}
+
+/** A settable promise per slug, so requests that arrive while loading wait (CONTRACT §4.4: do not 503). */
+class Readiness {
+  private readonly states = new Map<string, PipelineState>();
+  private readonly waiters = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }>();
+
+  constructor(slugs: string[]) {
+    for (const slug of slugs) {
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => undefined); // a failed load is reported through whenReady, not as unhandled
+      this.waiters.set(slug, { promise, resolve, reject });
+      this.states.set(slug, { state: 'loading' });
+    }
+  }
+
+  set(slug: string, state: PipelineState): void {
+    this.states.set(slug, state);
+    const w = this.waiters.get(slug);
+    if (state.state === 'ready') w?.resolve();
+    if (state.state === 'failed') w?.reject(new PipelineUnavailableError(`pipeline ${slug} failed to load: ${state.error}`));
+  }
+
+  get(slug: string): PipelineState | undefined {
+    return this.states.get(slug);
+  }
+
+  ready(): string[] {
+    return [...this.states].filter(([, s]) => s.state === 'ready').map(([slug]) => slug);
+  }
+
+  wait(slug: string): Promise<void> {
+    const w = this.waiters.get(slug);
+    return w ? w.promise : Promise.reject(new PipelineUnavailableError(`pipeline ${slug} is not enabled`));
+  }
+}
+
+/** Runs jobs one at a time: several 4K images in flight at once would multiply memory for no speed. */
+class JobQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  depth = 0;
+
+  push<T>(task: () => Promise<T>): Promise<T> {
+    this.depth++;
+    const run = this.tail.then(task, task);
+    this.tail = run.catch(() => undefined);
+    return run.finally(() => {
+      this.depth--;
+    });
+  }
+}
+
+export class LocalEngine implements InferenceEngine {
+  private readonly readiness: Readiness;
+  private readonly pipelines = new Map<string, Pipeline>();
+  private readonly queue = new JobQueue();
+  private choice: BackendChoice | null = null;
+  private decoder: ImageDecoder | null = null;
+  private started: Promise<void> | null = null;
+
+  constructor(private readonly options: EngineOptions) {
+    this.readiness = new Readiness(options.definitions.map((d) => d.slug));
+  }
+
+  /** Initialises the backend, then creates and compiles each pipeline in turn. Never throws: failures are states. */
+  start(): Promise<void> {
+    this.started ??= this.load();
+    return this.started;
+  }
+
+  private async load(): Promise<void> {
+    const emit = this.options.onEvent ?? (() => undefined);
+    try {
+      this.choice = await initBackend(this.options.backend);
+      this.decoder = chooseDecoder(this.options.decoder);
+      emit({ type: 'backend', choice: this.choice, decoder: this.decoder.name });
+    } catch (err) {
+      for (const d of this.options.definitions) {
+        const state: PipelineState = { state: 'failed', error: `backend: ${(err as Error).message}` };
+        this.readiness.set(d.slug, state);
+        emit({ type: 'state', slug: d.slug, state });
+      }
+      return;
+    }
+    for (const definition of this.options.definitions) {
+      const t0 = performance.now();
+      let state: PipelineState;
+      try {
+        const pipeline = await definition.create(this.options.context);
+        await pipeline.compile();
+        this.pipelines.set(definition.slug, pipeline);
+        state = { state: 'ready' };
+      } catch (err) {
+        state = { state: 'failed', error: (err as Error).message };
+      }
+      this.readiness.set(definition.slug, state);
+      emit({ type: 'state', slug: definition.slug, state, seconds: (performance.now() - t0) / 1000 });
+    }
+  }
+
+  backend(): BackendChoice | null {
+    return this.choice;
+  }
+
+  pipelineState(slug: string): PipelineState | undefined {
+    return this.readiness.get(slug);
+  }
+
+  readySlugs(): string[] {
+    return this.readiness.ready();
+  }
+
+  whenReady(slug: string): Promise<void> {
+    return this.readiness.wait(slug);
+  }
+
+  async run(job: EngineJob): Promise<EngineResult> {
+    void this.start();
+    await this.whenReady(job.pipeline);
+    const queued = performance.now();
+    return this.queue.push(async () => {
+      const waited = (performance.now() - queued) / 1000;
+      const result = await this.execute(job);
+      return { ...result, timings: { ...result.timings, queue: waited } };
+    });
+  }
+
+  private async execute(job: EngineJob): Promise<EngineResult> {
+    const pipeline = this.pipelines.get(job.pipeline);
+    const decoder = this.decoder;
+    if (!pipeline || !decoder) throw new PipelineUnavailableError(`pipeline ${job.pipeline} is not loaded`);
+    const images = job.images.map((img) => createPipelineImage(img, decoder));
+    const crops: PipelineImage[] = [];
+    const given = new Map<string, GivenDetection[]>();
+    for (const box of job.given) {
+      const crop = box.crop ? createPipelineImage(box.crop, decoder) : null;
+      if (crop) crops.push(crop);
+      given.set(box.imageId, [...(given.get(box.imageId) ?? []), { bbox: box.bbox, algorithm: box.algorithm, crop }]);
+    }
+    try {
+      return await pipeline.run({ images, given, config: job.config });
+    } finally {
+      for (const img of [...images, ...crops]) img.dispose();
+    }
+  }
+
+  stats(): EngineStats {
+    const mem = tf.memory();
+    return { queueDepth: this.queue.depth, numTensors: mem.numTensors, numBytes: mem.numBytes };
+  }
+
+  close(): Promise<void> {
+    for (const p of this.pipelines.values()) p.dispose();
+    this.pipelines.clear();
+    return Promise.resolve();
+  }
+}

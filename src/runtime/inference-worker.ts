@@ -1,0 +1,43 @@
+/**
+ * Entry of the inference worker thread: hosts a LocalEngine and answers WorkerEngine's messages.
+ */
+import { parentPort, workerData } from 'worker_threads';
+import { pipelineRegistry } from '../pipelines/registry';
+import { LocalEngine, PipelineUnavailableError } from './engine';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol';
+
+const port = parentPort;
+if (!port) throw new Error('inference-worker must run in a worker thread');
+const init = workerData as WorkerInit;
+const send = (msg: FromWorker): void => port.postMessage(msg);
+
+const engine = new LocalEngine({
+  definitions: init.slugs.map((slug) => {
+    const d = pipelineRegistry.find((p) => p.slug === slug);
+    if (!d) throw new Error(`unknown pipeline ${slug}`);
+    return d;
+  }),
+  context: init.context,
+  backend: init.backend,
+  decoder: init.decoder,
+  onEvent: (event) => send({ type: 'event', event }),
+});
+void engine.start();
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'close') {
+    void engine.close().then(() => send({ type: 'closed' }));
+    return;
+  }
+  engine.run(msg.job).then(
+    (result) => send({ type: 'result', id: msg.id, result, stats: engine.stats() }),
+    (err: Error) =>
+      send({
+        type: 'error',
+        id: msg.id,
+        message: err.message,
+        unavailable: err instanceof PipelineUnavailableError,
+        stats: engine.stats(),
+      }),
+  );
+});
