@@ -63,6 +63,12 @@ function decodeDataUrl(url: string, maxBytes: number): Uint8Array {
   return new Uint8Array(Buffer.from(payload, 'base64'));
 }
 
+/** Drops a response body we will not read; destroying an undici body emits an error we must swallow. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 /** Reads a body up to `maxBytes`, aborting the transfer past it. */
 async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
@@ -71,7 +77,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
     const buf = chunk as Buffer;
     total += buf.length;
     if (total > maxBytes) {
-      body.destroy();
+      discard(body);
       throw new ImageError('IMAGE_TOO_LARGE', `image is larger than IMAGE_MAX_BYTES (${maxBytes} bytes)`);
     }
     chunks.push(buf);
@@ -156,7 +162,7 @@ export class ImageFetcher {
       }
       const { statusCode, headers } = res;
       if (statusCode >= 300 && statusCode < 400 && headers.location) {
-        res.body.destroy();
+        discard(res.body);
         if (redirects >= this.options.maxRedirects) {
           throw new ImageError('IMAGE_DOWNLOAD_FAILED', `more than ${this.options.maxRedirects} redirects`);
         }
@@ -164,14 +170,14 @@ export class ImageFetcher {
         continue;
       }
       if (statusCode < 200 || statusCode >= 300) {
-        res.body.destroy();
+        discard(res.body);
         const message = `HTTP ${statusCode} from ${parsed.host}`;
         if (statusCode >= 500) throw new RetryableError(message);
         throw new ImageError('IMAGE_DOWNLOAD_FAILED', message);
       }
       const length = Number(headers['content-length']);
       if (Number.isFinite(length) && length > this.options.maxBytes) {
-        res.body.destroy();
+        discard(res.body);
         throw new ImageError('IMAGE_TOO_LARGE', `image is ${length} bytes, more than IMAGE_MAX_BYTES (${this.options.maxBytes})`);
       }
       try {

@@ -268,7 +268,7 @@ export class Pipeline {
       if (failures.has(image.id)) continue;
       const supplied = given.get(image.id);
       const candidates = supplied
-        ? supplied.map((g) => ({ bbox: g.bbox, algorithm: g.algorithm, crop: g.crop, inferenceTime: null, reused: true }))
+        ? supplied.map((g) => ({ bbox: g.bbox, algorithm: g.algorithm, crop: g.crop, inferenceTime: 0, reused: true }))
         : (found.get(image.id) ?? []).map((d) => ({
             bbox: clampBox(d.bbox, image.width, image.height),
             algorithm: detectorRef,

@@ -31,7 +31,7 @@ export class OnnxBuilder {
   private counter = 0;
   readonly opset: number;
 
-  constructor(private readonly options: { opset?: number; producer?: string } = {}) {
+  constructor(private readonly options: { opset?: number; producer?: string; irVersion?: number } = {}) {
     this.opset = options.opset ?? 17;
   }
 
@@ -99,7 +99,7 @@ export class OnnxBuilder {
   /** The ModelProto object. */
   toModel(): onnx.IModelProto {
     return {
-      irVersion: 8,
+      irVersion: this.options.irVersion ?? (this.opset >= 19 ? 9 : 8),
       producerName: this.options.producer ?? 'antenna-tfjs-service onnx-writer',
       producerVersion: '1',
       opsetImport: [{ domain: '', version: this.opset }],

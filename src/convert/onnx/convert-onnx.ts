@@ -1,0 +1,288 @@
+/**
+ * ONNX → TF.js graph model, in memory.
+ *
+ * Steps: decode the protobuf; fold BatchNormalization into the preceding Conv (ONNX level, exact in float64);
+ * walk the nodes in their (topological) order, folding nodes whose inputs are all constant and translating the
+ * rest with the op handlers; declare the outputs; drop dead nodes. The model input becomes an NHWC placeholder
+ * [-1, H, W, C]: the service feeds NHWC, and with the layout tags of context.ts no transpose is needed anywhere
+ * in a CNN classifier.
+ */
+import { GraphBuilder } from '../../models/graph-model-writer';
+import { ConstTensor } from '../tensor';
+import { ConversionError, ConversionStats, ConvertContext, identityPerm, NodeInfo, RtValue, Value } from './context';
+import { FOLDABLE_OPS, foldNode } from './fold';
+import { handlerFor, RUNTIME_OPS } from './handlers';
+import { attrsOf, decodeOnnxModel, getAttr, onnx, tensorFromProto, toNum, valueInfoShape } from './onnx-proto';
+import { sanitizeName, tfAttr, TfGraph } from './tf-graph';
+
+export { ConversionError };
+
+/** Options for `convertOnnx`. */
+export interface OnnxConvertOptions {
+  /** Input [height, width]; required when the ONNX input has dynamic spatial dims, checked against it otherwise. */
+  inputSize?: [number, number];
+  /** Progress lines (the CLI passes a stderr writer). */
+  log?: (line: string) => void;
+}
+
+/** The result of a conversion. */
+export interface OnnxConversion {
+  builder: GraphBuilder;
+  input: { name: string; onnxName: string; onnxLayout: 'NCHW' | 'NHWC'; shape: number[] };
+  outputs: { key: string; onnxName: string; shape: number[] }[];
+  opset: number;
+  producer: string;
+  /** True when the last op before the (single) output is Softmax: the model emits probabilities. */
+  endsWithSoftmax: boolean;
+  stats: ConversionStats & {
+    onnxNodes: number;
+    tfNodes: number;
+    parameters: number;
+    opHistogram: Record<string, number>;
+  };
+  warnings: string[];
+}
+
+/** Ops the converter accepts: translated at run time, and evaluated when their inputs are constant. */
+export function supportedOps(): { runtime: readonly string[]; constantOnly: readonly string[] } {
+  return { runtime: RUNTIME_OPS, constantOnly: FOLDABLE_OPS.filter((op) => !RUNTIME_OPS.includes(op)) };
+}
+
+function unsupportedOpMessage(op: string, node: string, domain: string): string {
+  const { runtime, constantOnly } = supportedOps();
+  const qualified = domain ? `${domain}::${op}` : op;
+  return (
+    `unsupported ONNX op "${qualified}" at node "${node}". Supported ops: ${runtime.join(', ')}. ` +
+    `Supported only on constant inputs (folded at conversion time): ${constantOnly.join(', ')}.`
+  );
+}
+
+function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  const add = (name: string): void => {
+    if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
+  };
+  for (const n of nodes) for (const i of n.input ?? []) add(i);
+  for (const o of outputs) add(o);
+  return counts;
+}
+
+/**
+ * Folds `BatchNormalization(Conv(x, W, b))` into `Conv(x, W', b')` when the conv output feeds only the BN:
+ * W'[o] = W[o]·s[o], b' = (b − mean)·s + beta, s = gamma / sqrt(var + eps). Returns the remaining nodes.
+ */
+function foldBatchNorms(
+  nodes: onnx.INodeProto[],
+  consts: Map<string, ConstTensor>,
+  graphOutputs: string[],
+): { nodes: onnx.INodeProto[]; folded: number } {
+  const consumers = countConsumers(nodes, graphOutputs);
+  const producer = new Map<string, onnx.INodeProto>();
+  for (const n of nodes) for (const o of n.output ?? []) producer.set(o, n);
+  const removed = new Set<onnx.INodeProto>();
+  let folded = 0;
+  for (const bn of nodes) {
+    if (bn.opType !== 'BatchNormalization' || (bn.domain ?? '') !== '') continue;
+    const inputs = bn.input ?? [];
+    const x = inputs[0];
+    const conv = producer.get(x);
+    if (!conv || conv.opType !== 'Conv' || consumers.get(x) !== 1) continue;
+    if ((bn.output ?? []).slice(1).some((o) => o && (consumers.get(o) ?? 0) > 0)) continue;
+    const attrs = attrsOf(bn);
+    if (getAttr.int(attrs, 'training_mode', 0) === 1) continue;
+    const params = inputs.slice(1, 5).map((name) => consts.get(name));
+    const w = consts.get(conv.input?.[1] ?? '');
+    const convBias = conv.input?.[2] ? consts.get(conv.input[2]) : undefined;
+    if (!w || params.some((p) => !p) || (conv.input?.[2] && !convBias)) continue;
+    const [gamma, beta, mean, variance] = params as ConstTensor[];
+    const eps = getAttr.float(attrs, 'epsilon', 1e-5);
+    const O = w.shape[0];
+    const per = w.data.length / O;
+    const newW = new Float32Array(w.data.length);
+    const newB = new Float32Array(O);
+    for (let o = 0; o < O; o++) {
+      const s = gamma.data[o] / Math.sqrt(variance.data[o] + eps);
+      for (let i = 0; i < per; i++) newW[o * per + i] = w.data[o * per + i] * s;
+      newB[o] = ((convBias ? convBias.data[o] : 0) - mean.data[o]) * s + beta.data[o];
+    }
+    const base = `${conv.name || x}/bn_folded`;
+    consts.set(`${base}/weight`, { dtype: 'float32', shape: [...w.shape], data: newW });
+    consts.set(`${base}/bias`, { dtype: 'float32', shape: [O], data: newB });
+    conv.input = [conv.input?.[0] ?? '', `${base}/weight`, `${base}/bias`];
+    conv.output = [bn.output?.[0] ?? ''];
+    if (!conv.name) conv.name = bn.name;
+    removed.add(bn);
+    folded++;
+  }
+  return { nodes: nodes.filter((n) => !removed.has(n)), folded };
+}
+
+function detectLayout(shape: number[]): 'NCHW' | 'NHWC' {
+  const ch = (d: number): boolean => d === 1 || d === 3 || d === 4;
+  if (ch(shape[1])) return 'NCHW';
+  if (ch(shape[3])) return 'NHWC';
+  return 'NCHW';
+}
+
+/** Converts a serialized ONNX model. Throws ConversionError with the node name when something is unsupported. */
+export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {}): OnnxConversion {
+  const log = options.log ?? ((): void => undefined);
+  const warnings: string[] = [];
+  const warn = (w: string): void => {
+    warnings.push(w);
+    log(`warning: ${w}`);
+  };
+  const model = decodeOnnxModel(bytes);
+  const graph = model.graph;
+  if (!graph) throw new ConversionError('the file has no graph');
+  const opset = toNum((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version) || 1;
+  if (opset < 13 || opset > 17) warn(`opset ${opset} is outside the tested range 13–17`);
+  log(
+    `decoded ONNX: ${graph.node?.length ?? 0} nodes, ${graph.initializer?.length ?? 0} initializers, opset ${opset}, ` +
+      `producer ${model.producerName || '?'} ${model.producerVersion || ''}`.trim(),
+  );
+
+  const consts = new Map<string, ConstTensor>();
+  for (const init of graph.initializer ?? []) consts.set(init.name ?? '', tensorFromProto(init));
+  const graphOutputs = (graph.output ?? []).map((o) => o.name ?? '');
+  const folded = foldBatchNorms([...(graph.node ?? [])], consts, graphOutputs);
+  const nodes = folded.nodes;
+  if (folded.folded > 0) log(`folded ${folded.folded} BatchNormalization nodes into their convolutions`);
+
+  // The image input.
+  const realInputs = (graph.input ?? []).filter((i) => !consts.has(i.name ?? ''));
+  if (realInputs.length !== 1) {
+    throw new ConversionError(
+      `expected one image input, found ${realInputs.length}: ${realInputs.map((i) => i.name).join(', ') || '(none)'}`,
+    );
+  }
+  const inputInfo = realInputs[0];
+  const onnxInputName = inputInfo.name ?? 'input';
+  const inShape = valueInfoShape(inputInfo);
+  if (!inShape || inShape.length !== 4) {
+    throw new ConversionError(`input "${onnxInputName}" must be a rank-4 image batch, got ${inShape ? `[${inShape.join(',')}]` : 'no shape'}`);
+  }
+  const layout = detectLayout(inShape);
+  const [hAxis, wAxis, cAxis] = layout === 'NCHW' ? [2, 3, 1] : [1, 2, 3];
+  for (const [i, axis] of [hAxis, wAxis].entries()) {
+    const want = options.inputSize?.[i];
+    if (inShape[axis] < 0) {
+      if (!want) throw new ConversionError(`input "${onnxInputName}" has dynamic height/width; pass the input size (--input-size)`);
+      inShape[axis] = want;
+    } else if (want && want !== inShape[axis]) {
+      throw new ConversionError(`input "${onnxInputName}" is fixed at ${inShape[hAxis]}×${inShape[wAxis]}, not ${options.inputSize?.join('×')}`);
+    }
+  }
+  if (inShape[cAxis] < 0) throw new ConversionError(`input "${onnxInputName}": the channel count must be fixed`);
+  let fixedBatch: number | null = null;
+  if (inShape[0] > 0) {
+    fixedBatch = inShape[0];
+    warn(
+      `input "${onnxInputName}" has a fixed batch size of ${fixedBatch}; the converted model accepts any batch, but ` +
+        're-export with dynamic_axes={"input": {0: "batch"}} so that no batch-dependent constant is baked in',
+    );
+    inShape[0] = -1;
+  }
+
+  const tf = new TfGraph();
+  const ctx = new ConvertContext(tf, countConsumers(nodes, graphOutputs), fixedBatch);
+  ctx.stats.foldedBatchNorms = folded.folded;
+  const inputName = sanitizeName(onnxInputName);
+  const tfInputShape = [-1, inShape[hAxis], inShape[wAxis], inShape[cAxis]];
+  const placeholder = tf.placeholder(inputName, tfInputShape);
+  const values = new Map<string, Value>();
+  for (const [name, t] of consts) values.set(name, { kind: 'const', t });
+  values.set(onnxInputName, {
+    kind: 'rt',
+    ref: placeholder,
+    shape: inShape,
+    perm: layout === 'NCHW' ? [0, 2, 3, 1] : [0, 1, 2, 3],
+    dtype: 'float32',
+  });
+
+  let lastLog = Date.now();
+  const foldable = new Set(FOLDABLE_OPS);
+  const producerOp = new Map<string, string>();
+  nodes.forEach((node, index) => {
+    const op = node.opType ?? '';
+    const domain = node.domain ?? '';
+    const name = sanitizeName(node.name || `${op}_${index}`);
+    if (domain !== '' && domain !== 'ai.onnx') throw new ConversionError(unsupportedOpMessage(op, node.name || name, domain));
+    const inputs = (node.input ?? []).map((i) => {
+      if (!i) return null;
+      const v = values.get(i);
+      if (!v) throw new ConversionError(`${op} node "${node.name || name}" reads "${i}", which no earlier node produces`);
+      return v;
+    });
+    const info: NodeInfo = { op, name, inputNames: node.input ?? [], outputNames: node.output ?? [], attrs: attrsOf(node), opset };
+    let outs: Value[] | null = null;
+    try {
+      if (inputs.every((v) => v === null || v.kind === 'const') && foldable.has(op)) {
+        const r = foldNode(op, inputs.map((v) => (v && v.kind === 'const' ? v.t : null)), info.attrs);
+        if (r) {
+          outs = r.map((t) => ({ kind: 'const', t }));
+          if (op !== 'Constant') ctx.stats.foldedConstantNodes++;
+        }
+      }
+      if (!outs) {
+        const handler = handlerFor(op);
+        if (!handler) throw new ConversionError(unsupportedOpMessage(op, node.name || name, ''));
+        outs = handler(info, inputs, ctx);
+      }
+    } catch (err) {
+      if (err instanceof ConversionError) throw err;
+      throw new ConversionError(`${op} node "${node.name || name}": ${(err as Error).message}`);
+    }
+    outs.forEach((v, k) => {
+      const outName = info.outputNames[k];
+      if (outName) {
+        values.set(outName, v);
+        producerOp.set(outName, op);
+      }
+    });
+    if (Date.now() - lastLog > 1000) {
+      lastLog = Date.now();
+      log(`converted ${index + 1}/${nodes.length} nodes (${op} ${node.name ?? ''})`);
+    }
+  });
+
+  const outputs: OnnxConversion['outputs'] = [];
+  const signature: Record<string, string> = {};
+  for (const o of graphOutputs) {
+    const v = values.get(o);
+    if (!v) throw new ConversionError(`graph output "${o}" is never produced`);
+    if (v.kind === 'const') throw new ConversionError(`graph output "${o}" is a constant; nothing to run`);
+    const plain: RtValue = ctx.withPerm(v, identityPerm(v.shape.length), `${sanitizeName(o)}/to_onnx_layout`);
+    const key = sanitizeName(o);
+    const ref = tf.op(key, 'Identity', [plain.ref], { T: tfAttr.T() });
+    signature[key] = ref;
+    outputs.push({ key, onnxName: o, shape: plain.shape });
+  }
+  const builder = tf.finish(signature);
+  const opHistogram: Record<string, number> = {};
+  for (const n of builder.nodes) opHistogram[n.op] = (opHistogram[n.op] ?? 0) + 1;
+  const stats = {
+    ...ctx.stats,
+    onnxNodes: graph.node?.length ?? 0,
+    tfNodes: builder.nodes.filter((n) => n.op !== 'Const').length,
+    parameters: builder.parameterCount(),
+    opHistogram,
+  };
+  log(
+    `converted: ${stats.onnxNodes} ONNX nodes → ${stats.tfNodes} TF ops (+${opHistogram.Const ?? 0} weights), ` +
+      `${stats.parameters.toLocaleString('en-US')} parameters; folded ${stats.foldedBatchNorms} BN, ` +
+      `${stats.foldedConstantNodes} constant nodes, ${stats.foldedIntoConv} per-channel ops, ` +
+      `${stats.fusedActivations} activations; ${stats.insertedTransposes} transposes inserted`,
+  );
+  const single = graphOutputs.length === 1 ? producerOp.get(graphOutputs[0]) : undefined;
+  return {
+    builder,
+    input: { name: inputName, onnxName: onnxInputName, onnxLayout: layout, shape: tfInputShape },
+    outputs,
+    opset,
+    producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(),
+    endsWithSoftmax: single === 'Softmax',
+    stats,
+    warnings,
+  };
+}
