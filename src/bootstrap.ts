@@ -7,7 +7,7 @@ import type Koa from 'koa';
 import type { Config } from './config';
 import type { PipelineConfigResponse, ProcessingServiceInfoResponse } from './contract/types';
 import { compileRequestValidator, createAjv } from './contract/validators';
-import { createApp } from './http/app';
+import { createApp, type Lifecycle } from './http/app';
 import type { AppState } from './http/middleware';
 import { ImageFetcher } from './images/fetch-image';
 import { UrlPolicy } from './images/url-policy';
@@ -29,7 +29,7 @@ export interface Service {
   fetcher: ImageFetcher;
   info: ProcessingServiceInfoResponse;
   metrics: Metrics | null;
-  lifecycle: { shuttingDown: boolean };
+  lifecycle: Lifecycle;
   close(): Promise<void>;
 }
 
@@ -126,7 +126,7 @@ export async function buildService(config: Config, logger: Logger, options: Buil
     maxImages: config.maxImagesPerRequest,
   });
   const metrics = config.metricsEnabled ? new Metrics(engine) : null;
-  const lifecycle = { shuttingDown: false };
+  const lifecycle: Lifecycle = { shuttingDown: false, inFlight: 0 };
   const app = createApp({ config, logger, engine, service, info, validator, metrics, lifecycle, version: VERSION });
   return {
     app,

@@ -64,7 +64,7 @@ export const settings = {
   host: setting('HOST', '0.0.0.0', nonEmpty, 'Interface to listen on (0.0.0.0: all interfaces).'),
   logLevel: setting(
     'LOG_LEVEL',
-    'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent',
+    'info',
     oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
     'pino log level.',
   ),
@@ -107,19 +107,19 @@ export const settings = {
   // Runtime
   tfjsBackend: setting(
     'TFJS_BACKEND',
-    'auto' as 'auto' | 'tensorflow' | 'wasm' | 'cpu',
+    'auto',
     oneOf('auto', 'tensorflow', 'wasm', 'cpu'),
     '`auto` tries tfjs-node-gpu (with a GPU), tfjs-node, wasm, then cpu.',
   ),
   imageDecoder: setting(
     'IMAGE_DECODER',
-    'auto' as 'auto' | 'tensorflow' | 'sharp' | 'jimp',
+    'auto',
     oneOf('auto', 'tensorflow', 'sharp', 'jimp'),
     '`auto`: native TF decode on a native backend, else sharp, else jimp.',
   ),
   inferenceThread: setting(
     'INFERENCE_THREAD',
-    'worker' as 'worker' | 'main',
+    'worker',
     oneOf('worker', 'main'),
     '`worker`: TF runs in a worker thread so health checks stay fast. `main`: same thread (debugging only).',
   ),
@@ -147,7 +147,7 @@ export const settings = {
   imageMaxRedirects: setting('IMAGE_MAX_REDIRECTS', 3, integer(0, 10), 'Redirects followed per image download.'),
   imageUrlPolicy: setting(
     'IMAGE_URL_POLICY',
-    'default' as 'default' | 'strict',
+    'default',
     oneOf('default', 'strict'),
     '`default` denies link-local and unspecified addresses (cloud metadata); `strict` also denies loopback and private ranges.',
   ),
@@ -256,7 +256,7 @@ export function renderDefault(s: Setting<unknown>): string {
   const v = s.default;
   if (Array.isArray(v)) return v.join(',');
   if (v === null) return '';
-  return String(v);
+  return String(v as string | number | boolean);
 }
 
 export { ConfigError };

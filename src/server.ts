@@ -34,18 +34,24 @@ async function main(): Promise<void> {
     stopping = true;
     svc.lifecycle.shuttingDown = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: /readyz is 503, finishing in-flight requests');
-    const force = setTimeout(() => {
-      logger.warn('grace period over; closing remaining connections');
-      server.closeAllConnections();
-    }, config.shutdownGraceMs);
-    force.unref();
-    server.close(() => {
+    const deadline = Date.now() + config.shutdownGraceMs;
+    const exit = (): void => {
       void svc.close().finally(() => {
         logger.info('stopped');
         process.exit(0);
       });
-    });
-    server.closeIdleConnections();
+    };
+    // Keep listening (so /readyz can say 503) until in-flight /process requests are done or the grace ends.
+    const waitForDrain = (): void => {
+      if (svc.lifecycle.inFlight > 0 && Date.now() < deadline) {
+        setTimeout(waitForDrain, 50);
+        return;
+      }
+      if (svc.lifecycle.inFlight > 0) logger.warn({ inFlight: svc.lifecycle.inFlight }, 'grace period over; closing connections');
+      server.close(exit);
+      server.closeAllConnections();
+    };
+    waitForDrain();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -5,7 +5,7 @@
 import type { AlgorithmConfigResponse } from '../contract/types';
 
 export abstract class StubAlgorithm {
-  readonly needsPixels = false;
+  readonly needsPixels: boolean = false;
 
   constructor(readonly descriptor: AlgorithmConfigResponse) {}
 

@@ -18,6 +18,13 @@ import { ServiceError } from './errors';
 import { errorHandler, requestContext, type AppState } from './middleware';
 import { buildOpenApi } from './openapi';
 
+/** Shutdown state shared by the server and the app. */
+export interface Lifecycle {
+  shuttingDown: boolean;
+  /** /process requests being handled now; the server waits for 0 before closing. */
+  inFlight: number;
+}
+
 export interface AppDeps {
   config: Pick<Config, 'maxBodyBytes' | 'serviceName' | 'serviceDescription'>;
   logger: Logger;
@@ -28,7 +35,7 @@ export interface AppDeps {
   validator: RequestValidator;
   metrics: Metrics | null;
   /** Set by the server on SIGTERM: /readyz turns 503 and /process refuses new work. */
-  lifecycle: { shuttingDown: boolean };
+  lifecycle: Lifecycle;
   version: string;
 }
 
@@ -85,7 +92,14 @@ export function createApp(deps: AppDeps): Koa<AppState> {
       throw new ServiceError(badSlug ? 'UNKNOWN_PIPELINE' : 'VALIDATION_FAILED', checked.details);
     }
     const request = checked.value;
-    const { response, timings } = await deps.service.process(request);
+    deps.lifecycle.inFlight++;
+    let outcome;
+    try {
+      outcome = await deps.service.process(request);
+    } finally {
+      deps.lifecycle.inFlight--;
+    }
+    const { response, timings } = outcome;
     const t0 = performance.now();
     ctx.type = 'json';
     ctx.body = JSON.stringify(response);

@@ -64,7 +64,9 @@ const jimpDecoder: ImageDecoder = {
   name: 'jimp',
   async decode(bytes) {
     try {
-      const { Jimp } = await import('jimp');
+      // Loaded on first use: jimp is only the fallback, and its import costs ~100 ms.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { Jimp } = require('jimp') as typeof import('jimp');
       const img = await Jimp.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       const { data, width, height } = img.bitmap; // RGBA
       const rgb = new Uint8Array(width * height * 3);

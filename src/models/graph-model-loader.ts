@@ -20,7 +20,7 @@ export function fileLoader(modelJsonPath: string): tf.io.IOHandler {
         for (const group of manifest) {
           for (const p of group.paths) {
             const b = await fsp.readFile(path.join(dir, p));
-            buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+            buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
           }
         }
         return [weightSpecs, buffers];

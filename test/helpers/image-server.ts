@@ -35,6 +35,12 @@ export async function startImageServer(): Promise<ImageServer> {
         if (!cache.has(key)) cache.set(key, m[3] === 'jpg' ? await jpeg(+m[1], +m[2]) : await png(+m[1], +m[2]));
         return send(200, m[3] === 'jpg' ? 'image/jpeg' : 'image/png', cache.get(key)!);
       }
+      const delay = /^\/delay\/(\d+)\.jpg$/.exec(path);
+      if (delay) {
+        const body = await jpeg(320, 240);
+        setTimeout(() => send(200, 'image/jpeg', body), Number(delay[1])).unref();
+        return undefined;
+      }
       switch (path) {
         case '/grey.png':
           return send(200, 'image/png', await png(320, 240, 'grey'));

@@ -172,7 +172,8 @@ describe('bad images: 200, the failed image left out and named in errors', () =>
       .send({ pipeline: 'constant', source_images: [{ id: 'a', url: images.url('/x.jpg') }, { id: 'b', url: 'ftp://example.org/b.jpg' }] })
       .expect(200);
     expect(res.body).toMatchObject({ source_images: [], detections: [] });
-    expect(res.body.errors.map((e: { code: string }) => e.code)).toEqual(['IMAGE_DOWNLOAD_FAILED', 'IMAGE_URL_INVALID']);
+    const body = res.body as PipelineResultsResponse;
+    expect(body.errors!.map((e) => e.code)).toEqual(['IMAGE_DOWNLOAD_FAILED', 'IMAGE_URL_INVALID']);
   });
 });
 

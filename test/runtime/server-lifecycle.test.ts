@@ -1,0 +1,88 @@
+/**
+ * The real server process: listens on PORT, and on SIGTERM turns /readyz to 503, finishes in-flight
+ * requests and exits 0.
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import * as net from 'net';
+import * as path from 'path';
+import { startImageServer, type ImageServer } from '../helpers/image-server';
+
+const root = path.join(__dirname, '..', '..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string, status: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).status === status) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer ${status} in time`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('server process', () => {
+  let images: ImageServer;
+  let child: ChildProcess;
+  let port: number;
+  let logs = '';
+
+  beforeAll(async () => {
+    images = await startImageServer();
+    port = await freePort();
+    child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(root, 'src', 'server.ts')], {
+      cwd: root,
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ENABLED_PIPELINES: 'constant', TFJS_BACKEND: 'wasm', SHUTDOWN_GRACE_MS: '10000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
+    await waitFor(`http://127.0.0.1:${port}/readyz`, 200);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await images.close();
+  });
+
+  test('logs the chosen backend and why, and one line per /process', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/process`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pipeline: 'constant', source_images: [{ id: '1', url: images.url('/img/640x480.jpg') }] }),
+    });
+    expect(res.status).toBe(200);
+    const lines = logs.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l.msg === 'TensorFlow.js backend: wasm (@tensorflow/tfjs-backend-wasm)')).toMatchObject({ backend: 'wasm', reasons: expect.any(Array) });
+    expect(lines.find((l) => l.msg === 'process')).toMatchObject({ pipeline: 'constant', images: 1, detections: 1, requestId: expect.any(String) });
+  });
+
+  test('SIGTERM: /readyz 503, the in-flight request finishes, exit code 0', async () => {
+    const inflight = fetch(`http://127.0.0.1:${port}/process`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pipeline: 'constant', source_images: [{ id: 'slow', url: images.url('/delay/1500.jpg') }] }),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`, { headers: { connection: 'close' } });
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: [] });
+    const res = await inflight;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { source_images: unknown[] }).source_images).toHaveLength(1);
+    expect(await exited).toBe(0);
+  }, 30_000);
+});

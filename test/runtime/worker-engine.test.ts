@@ -1,0 +1,63 @@
+/**
+ * The inference worker thread: the engine the service uses by default.
+ */
+import { WorkerEngine } from '../../src/runtime/worker-engine';
+import { jpeg } from '../helpers/images';
+import { readImageHeader } from '../../src/images/sniff';
+
+describe('WorkerEngine', () => {
+  let engine: WorkerEngine;
+  const events: string[] = [];
+  beforeAll(() => {
+    engine = new WorkerEngine(
+      {
+        slugs: ['constant', 'random-detection-random-species'],
+        context: { modelsDir: 'models', batches: { detectorBatchSize: 2, classifierBatchSize: 8 } },
+        backend: 'wasm',
+        decoder: 'auto',
+      },
+      (e) => events.push(e.type === 'state' ? `${e.slug}:${e.state.state}` : e.type),
+    );
+  });
+  afterAll(() => engine.close());
+
+  test('loads the pipelines in the worker and reports the backend and readiness', async () => {
+    await engine.whenReady('constant');
+    await engine.whenReady('random-detection-random-species');
+    expect(engine.readySlugs()).toEqual(['constant', 'random-detection-random-species']);
+    expect(engine.backend()).toMatchObject({ backend: 'wasm' });
+    expect(events).toEqual(['backend', 'constant:ready', 'random-detection-random-species:ready']);
+  });
+
+  test('runs a job with transferred image bytes and returns detections', async () => {
+    const bytes = new Uint8Array(await jpeg(1600, 1200));
+    const result = await engine.run({
+      pipeline: 'constant',
+      images: [{ id: '1', url: 'http://x/1.jpg', bytes, header: readImageHeader(bytes) }],
+      given: [],
+      config: {},
+    });
+    expect(result.detections.map((d) => d.bbox)).toEqual([{ x1: 200, y1: 150, x2: 600, y2: 450 }]);
+    expect(bytes.byteLength).toBe(0); // transferred, not copied
+    expect(engine.stats().queueDepth).toBe(0);
+  });
+
+  test('concurrent jobs all complete', async () => {
+    const jobs = await Promise.all(
+      Array.from({ length: 5 }, async (_, i) => {
+        const bytes = new Uint8Array(await jpeg(800, 600));
+        return engine.run({
+          pipeline: 'random-detection-random-species',
+          images: [{ id: String(i), url: 'x', bytes, header: readImageHeader(bytes) }],
+          given: [],
+          config: { seed: i },
+        });
+      }),
+    );
+    expect(jobs.map((j) => j.detections[0].source_image_id)).toEqual(['0', '1', '2', '3', '4']);
+  });
+
+  test('an unknown pipeline is refused', async () => {
+    await expect(engine.run({ pipeline: 'nope', images: [], given: [], config: {} })).rejects.toThrow(/not enabled/);
+  });
+});
