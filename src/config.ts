@@ -256,7 +256,9 @@ export function renderDefault(s: Setting<unknown>): string {
   const v = s.default;
   if (Array.isArray(v)) return v.join(',');
   if (v === null) return '';
-  return String(v as string | number | boolean);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
 }
 
 export { ConfigError };

@@ -280,7 +280,7 @@ export function leafSprite(rng: Rng): Sprite {
 export function twigSprite(rng: Rng, thickness: number): Sprite {
   const colour = jitterColour([104, 80, 56], rng, 0.1);
   const amp = (rng.next() * 2 - 1) * 0.12;
-  const freq = 1 + rng.next() * 2;
+  const freq = 0.4 + rng.next() * 0.8;
   const branchAt = -0.4 + rng.next() * 0.8;
   const branchDir = rng.next() < 0.5 ? -1 : 1;
   return {
@@ -317,7 +317,7 @@ export function speckSprite(rng: Rng): Sprite {
 
 /** A soft shadow: a large, faint, bluish-grey blob with a smooth edge. */
 export function shadowSprite(rng: Rng): Sprite {
-  const strength = 0.1 + rng.next() * 0.1;
+  const strength = 0.05 + rng.next() * 0.07;
   const colour: Rgb = [90, 96, 112];
   const aspect = 0.4 + rng.next() * 0.6;
   return {
