@@ -4,11 +4,13 @@
  */
 import type { PipelineDefinition } from './definition';
 import { constantPipeline } from './constant';
+import { mothSpeciesPipeline } from './moth-species';
 import { randomDetectionRandomSpeciesPipeline } from './random-detection-random-species';
 
 export const pipelineRegistry: readonly PipelineDefinition[] = Object.freeze([
   constantPipeline,
   randomDetectionRandomSpeciesPipeline,
+  mothSpeciesPipeline,
 ]);
 
 /** The registered definitions that ENABLED_PIPELINES selects (all when empty). Unknown names are an error. */
