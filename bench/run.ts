@@ -1,0 +1,251 @@
+/**
+ * `npm run bench`: drives the real server (a child process) with the 4096×2160 samples served from a local
+ * HTTP server, the way Antenna does (one image per request, sequentially) and with concurrency, and reports
+ * throughput, latency, per-stage time (from the Server-Timing header), memory and /readyz latency under load.
+ *
+ * Settings (environment): BENCH_PIPELINE (default tfjs_synthetic_moths_2026), BENCH_REQUESTS (sequential
+ * requests, default 1000), BENCH_CONCURRENT_REQUESTS (default 100), BENCH_CONCURRENCY (default 4),
+ * BENCH_SAMPLES (glob-free directory, default samples/), TFJS_BACKEND (default wasm).
+ */
+import { spawn } from 'child_process';
+import { promises as fsp } from 'fs';
+import * as http from 'http';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { projectRoot } from '../src/util/paths';
+
+const root = projectRoot();
+const env = (name: string, def: string): string => process.env[name] ?? def;
+const PIPELINE = env('BENCH_PIPELINE', 'tfjs_synthetic_moths_2026');
+const SEQUENTIAL = Number(env('BENCH_REQUESTS', '1000'));
+const CONCURRENT = Number(env('BENCH_CONCURRENT_REQUESTS', '100'));
+const CONCURRENCY = Number(env('BENCH_CONCURRENCY', '4'));
+const SAMPLES = path.resolve(root, env('BENCH_SAMPLES', 'samples'));
+
+const quantile = (xs: number[], q: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+const median = (xs: number[]): number => quantile(xs, 0.5);
+const ms = (s: number): string => `${(s * 1000).toFixed(1)} ms`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Serves the sample JPEGs from memory. */
+async function serveSamples(files: string[]): Promise<{ urls: string[]; close(): void }> {
+  const bodies = new Map<string, Buffer>();
+  for (const f of files) bodies.set(`/${path.basename(f)}`, await fsp.readFile(f));
+  const server = http.createServer((req, res) => {
+    const body = bodies.get(req.url ?? '');
+    res.writeHead(body ? 200 : 404, { 'content-type': 'image/jpeg' });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return { urls: [...bodies.keys()].map((p) => `http://127.0.0.1:${port}${p}`), close: () => server.close() };
+}
+
+interface Sample {
+  latency: number;
+  stages: Record<string, number>;
+  images: number;
+}
+
+function parseServerTiming(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (header ?? '').split(',')) {
+    const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
+    if (m) out[m[1]] = Number(m[2]) / 1000;
+  }
+  return out;
+}
+
+async function processOne(base: string, id: string, url: string): Promise<Sample> {
+  const t0 = performance.now();
+  const res = await fetch(`${base}/process`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip' },
+    body: JSON.stringify({ pipeline: PIPELINE, source_images: [{ id, url }], detections: [], config: {} }),
+  });
+  const body = (await res.json()) as { source_images: unknown[]; errors: unknown };
+  const latency = (performance.now() - t0) / 1000;
+  if (res.status !== 200 || body.source_images.length !== 1) {
+    throw new Error(`request ${id} failed: HTTP ${res.status} ${JSON.stringify(body.errors)}`);
+  }
+  return { latency, stages: parseServerTiming(res.headers.get('server-timing')), images: 1 };
+}
+
+async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Polls /readyz every 50 ms while `during` runs; returns the latencies. */
+async function probeReadyz(base: string, during: Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  let done = false;
+  void during.finally(() => (done = true));
+  while (!done) {
+    const t0 = performance.now();
+    await fetch(`${base}/readyz`);
+    latencies.push((performance.now() - t0) / 1000);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return latencies;
+}
+
+function summarise(name: string, samples: Sample[], wall: number): Record<string, unknown> {
+  const stageNames = ['download', 'queue', 'decode', 'detect', 'classify', 'serialize'];
+  return {
+    name,
+    requests: samples.length,
+    imagesPerSecond: samples.reduce((n, s) => n + s.images, 0) / wall,
+    p50: median(samples.map((s) => s.latency)),
+    p95: quantile(samples.map((s) => s.latency), 0.95),
+    stagesMedian: Object.fromEntries(stageNames.map((st) => [st, median(samples.map((s) => s.stages[st] ?? 0))])),
+  };
+}
+
+async function jimpDecodeSeconds(file: string, runs = 3): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Jimp } = require('jimp') as typeof import('jimp');
+  const bytes = await fsp.readFile(file);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await Jimp.fromBuffer(bytes);
+    times.push((performance.now() - t0) / 1000);
+  }
+  return median(times);
+}
+
+async function main(): Promise<void> {
+  const all = (await fsp.readdir(SAMPLES)).filter((f) => f.endsWith('.jpg')).map((f) => path.join(SAMPLES, f));
+  const files: string[] = [];
+  for (const f of all) {
+    const b = await fsp.readFile(f);
+    // SOF width/height are read by the server; here only pick 4K files by a cheap size probe.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { imageSize } = require('image-size') as typeof import('image-size');
+    const { width, height } = imageSize(b);
+    if (width === 4096 && height === 2160) files.push(f);
+  }
+  if (files.length === 0) throw new Error(`no 4096x2160 JPEGs in ${SAMPLES}; run npm run build-models first`);
+  const samples = await serveSamples(files);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawn(process.execPath, [path.join(root, 'dist', 'src', 'server.js')], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ENABLED_PIPELINES: PIPELINE, TFJS_BACKEND: env('TFJS_BACKEND', 'wasm') },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  try {
+    const t0 = performance.now();
+    for (;;) {
+      const r = await fetch(`${base}/readyz`).catch(() => null);
+      if (r?.status === 200) break;
+      if (performance.now() - t0 > 120_000) throw new Error('server did not become ready in 120 s');
+      await new Promise((r2) => setTimeout(r2, 200));
+    }
+    const startup = (performance.now() - t0) / 1000;
+    process.stderr.write(`server ready in ${startup.toFixed(1)} s; ${SEQUENTIAL} sequential requests...\n`);
+
+    // 1) Antenna style: one image per request, one after another.
+    const sequential: Sample[] = [];
+    const rss: Record<number, number> = {};
+    const tensors: Record<number, number> = {};
+    const seqStart = performance.now();
+    const seqRun = (async () => {
+      for (let i = 1; i <= SEQUENTIAL; i++) {
+        sequential.push(await processOne(base, String(i), samples.urls[i % samples.urls.length]));
+        if (i === 1 || i === 100 || i === SEQUENTIAL || i % 250 === 0) {
+          rss[i] = await metric(base, 'process_resident_memory_bytes');
+          tensors[i] = await metric(base, 'tfjs_num_tensors');
+          process.stderr.write(`  ${i}: rss ${(rss[i] / 2 ** 20).toFixed(0)} MiB, tensors ${tensors[i]}\n`);
+        }
+      }
+    })();
+    const readyzSequential = await probeReadyz(base, seqRun);
+    await seqRun;
+    const seqWall = (performance.now() - seqStart) / 1000;
+
+    // 2) Concurrent: CONCURRENCY clients at once.
+    process.stderr.write(`${CONCURRENT} requests with concurrency ${CONCURRENCY}...\n`);
+    const concurrent: Sample[] = [];
+    let next = 0;
+    const conStart = performance.now();
+    const conRun = Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < CONCURRENT) {
+          const i = next++;
+          concurrent.push(await processOne(base, `c${i}`, samples.urls[i % samples.urls.length]));
+        }
+      }),
+    );
+    const readyzConcurrent = await probeReadyz(base, conRun);
+    await conRun;
+    const conWall = (performance.now() - conStart) / 1000;
+
+    const jimp = await jimpDecodeSeconds(files[0]);
+    const decode = median(sequential.map((s) => s.stages.decode ?? NaN));
+    const rssGrowth = rss[SEQUENTIAL] !== undefined && rss[100] !== undefined ? rss[SEQUENTIAL] / rss[100] - 1 : NaN;
+    const report = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+      pipeline: PIPELINE,
+      backend: env('TFJS_BACKEND', 'wasm'),
+      startupSeconds: startup,
+      sequential: summarise('sequential, 1 image per request', sequential, seqWall),
+      concurrent: summarise(`concurrency ${CONCURRENCY}`, concurrent, conWall),
+      readyz: {
+        duringSequential: { n: readyzSequential.length, p50: median(readyzSequential), p99: quantile(readyzSequential, 0.99), max: Math.max(...readyzSequential) },
+        duringConcurrent: { n: readyzConcurrent.length, p50: median(readyzConcurrent), p99: quantile(readyzConcurrent, 0.99), max: Math.max(...readyzConcurrent) },
+      },
+      memory: { rssBytesAt: rss, numTensorsAt: tensors, rssGrowth100ToLast: rssGrowth },
+      decode: { pipelineDecodeMedian: decode, jimpDecodeMedian: jimp, ratio: decode / jimp },
+      targets: {
+        decodeAtMost0_2xJimp: decode / jimp <= 0.2,
+        rssGrowthUnder10Percent: rssGrowth < 0.1,
+        readyzP99Under100ms: quantile([...readyzSequential, ...readyzConcurrent], 0.99) < 0.1,
+      },
+    };
+    await fsp.mkdir(path.join(root, 'bench-results'), { recursive: true });
+    await fsp.writeFile(path.join(root, 'bench-results', 'latest.json'), JSON.stringify(report, null, 2));
+    const fmtStages = (s: Record<string, unknown>) =>
+      Object.entries(s.stagesMedian as Record<string, number>)
+        .map(([k, v]) => `${k} ${ms(v)}`)
+        .join(', ');
+    const lines = [
+      `pipeline ${PIPELINE} on ${report.backend}, ${report.machine.cpus} CPUs (${report.machine.model}), Node ${process.version}`,
+      `startup to ready: ${startup.toFixed(1)} s`,
+      ...[report.sequential, report.concurrent].map(
+        (s) =>
+          `${String(s.name)}: ${String(s.requests)} requests, ${(s.imagesPerSecond as number).toFixed(2)} images/s, p50 ${ms(s.p50 as number)}, p95 ${ms(s.p95 as number)}\n    stage medians: ${fmtStages(s)}`,
+      ),
+      `/readyz under load: p50 ${ms(report.readyz.duringSequential.p50)} / p99 ${ms(report.readyz.duringSequential.p99)} (sequential), p50 ${ms(report.readyz.duringConcurrent.p50)} / p99 ${ms(report.readyz.duringConcurrent.p99)} (concurrent)`,
+      `memory: RSS ${Object.entries(rss).map(([k, v]) => `#${k} ${(v / 2 ** 20).toFixed(0)} MiB`).join(', ')}; growth from #100 to #${SEQUENTIAL}: ${(rssGrowth * 100).toFixed(1)}%`,
+      `numTensors after requests: ${Object.entries(tensors).map(([k, v]) => `#${k} ${v}`).join(', ')}`,
+      `decode of a 4K JPEG: pipeline ${ms(decode)} vs plain jimp ${ms(jimp)} = ${(decode / jimp).toFixed(3)}x`,
+      `targets: ${JSON.stringify(report.targets)}`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    server.kill('SIGTERM');
+    samples.close();
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
