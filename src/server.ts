@@ -57,4 +57,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-void main();
+main().catch((err: Error) => {
+  // Startup errors (bad ENABLED_PIPELINES, port in use, ...) end the process with a readable message.
+  process.stderr.write(`startup failed: ${err.message}\n`);
+  process.exit(1);
+});
