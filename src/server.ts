@@ -24,6 +24,10 @@ async function main(): Promise<void> {
       `listening on http://${config.host}:${config.port}`,
     );
   });
+  server.on('error', (err) => {
+    logger.fatal({ err }, `cannot listen on ${config.host}:${config.port}: ${err.message}`);
+    process.exit(1);
+  });
   // Antenna sends /process with no timeout; a slow pipeline must not be cut off by Node's defaults.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
