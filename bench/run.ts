@@ -58,6 +58,8 @@ interface Sample {
   latency: number;
   stages: Record<string, number>;
   images: number;
+  /** Images in the pipeline run that served the request (cross-request batching). */
+  batch: number;
 }
 
 function parseServerTiming(header: string | null): Record<string, number> {
@@ -81,7 +83,9 @@ async function processOne(base: string, id: string, url: string): Promise<Sample
   if (res.status !== 200 || body.source_images.length !== 1) {
     throw new Error(`request ${id} failed: HTTP ${res.status} ${JSON.stringify(body.errors)}`);
   }
-  return { latency, stages: parseServerTiming(res.headers.get('server-timing')), images: 1 };
+  const timing = res.headers.get('server-timing');
+  const batch = Number(/batch;desc=(\d+)/.exec(timing ?? '')?.[1] ?? 1);
+  return { latency, stages: parseServerTiming(timing), images: 1, batch };
 }
 
 async function metric(base: string, name: string): Promise<number> {
@@ -112,6 +116,7 @@ function summarise(name: string, samples: Sample[], wall: number): Record<string
     imagesPerSecond: samples.reduce((n, s) => n + s.images, 0) / wall,
     p50: median(samples.map((s) => s.latency)),
     p95: quantile(samples.map((s) => s.latency), 0.95),
+    meanBatchImages: samples.reduce((n, s) => n + s.batch, 0) / samples.length,
     stagesMedian: Object.fromEntries(stageNames.map((st) => [st, median(samples.map((s) => s.stages[st] ?? 0))])),
   };
 }
@@ -230,7 +235,7 @@ async function main(): Promise<void> {
       `startup to ready: ${startup.toFixed(1)} s`,
       ...[report.sequential, report.concurrent].map(
         (s) =>
-          `${String(s.name)}: ${String(s.requests)} requests, ${(s.imagesPerSecond as number).toFixed(2)} images/s, p50 ${ms(s.p50 as number)}, p95 ${ms(s.p95 as number)}\n    stage medians: ${fmtStages(s)}`,
+          `${String(s.name)}: ${String(s.requests)} requests, ${(s.imagesPerSecond as number).toFixed(2)} images/s, p50 ${ms(s.p50 as number)}, p95 ${ms(s.p95 as number)}, mean effective batch ${(s.meanBatchImages as number).toFixed(2)} images\n    stage medians: ${fmtStages(s)}`,
       ),
       `/readyz under load: p50 ${ms(report.readyz.duringSequential.p50)} / p99 ${ms(report.readyz.duringSequential.p99)} (sequential), p50 ${ms(report.readyz.duringConcurrent.p50)} / p99 ${ms(report.readyz.duringConcurrent.p99)} (concurrent)`,
       `memory: RSS ${Object.entries(rss).map(([k, v]) => `#${k} ${(v / 2 ** 20).toFixed(0)} MiB`).join(', ')}; growth from #100 to #${SEQUENTIAL}: ${(rssGrowth * 100).toFixed(1)}%`,

@@ -99,7 +99,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     } finally {
       deps.lifecycle.inFlight--;
     }
-    const { response, timings } = outcome;
+    const { response, timings, batchImages } = outcome;
     const t0 = performance.now();
     ctx.type = 'json';
     ctx.body = JSON.stringify(response);
@@ -110,6 +110,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
       'Server-Timing',
       Object.entries(stageTimings)
         .map(([stage, s]) => `${stage};dur=${(s * 1000).toFixed(1)}`)
+        .concat(`batch;desc=${batchImages}`)
         .join(', '),
     );
     const failed = response.errors?.length ?? 0;
@@ -117,7 +118,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     deps.metrics?.images.inc({ pipeline: request.pipeline, outcome: 'ok' }, response.source_images.length);
     if (failed > 0) deps.metrics?.images.inc({ pipeline: request.pipeline, outcome: 'failed' }, failed);
     deps.metrics?.detections.inc({ pipeline: request.pipeline }, response.detections.length);
-    if (response.source_images.length > 0) deps.metrics?.batchSize.observe(response.source_images.length);
+    if (batchImages > 0) deps.metrics?.batchSize.observe(batchImages);
     for (const e of response.errors ?? []) deps.metrics?.downloadFailures.inc({ reason: e.code });
     ctx.state.log.info(
       {
@@ -126,6 +127,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
         processed: response.source_images.length,
         failed,
         detections: response.detections.length,
+        batchImages,
         timings: Object.fromEntries(Object.entries(stageTimings).map(([k, v]) => [k, Number(v.toFixed(4))])),
       },
       'process',

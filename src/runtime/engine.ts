@@ -33,6 +33,8 @@ export interface EngineJob {
 export interface EngineResult {
   detections: DetectionResponse[];
   failures: ImageFailure[];
+  /** Images in the pipeline run that served this job: more than its own when requests were batched together. */
+  batchImages: number;
   /** Stage seconds, plus `queue`: time the job waited for the engine. */
   timings: StageTimings & { queue?: number };
 }
@@ -114,25 +116,27 @@ class Readiness {
   }
 }
 
-/** Runs jobs one at a time: several 4K images in flight at once would multiply memory for no speed. */
-class JobQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  depth = 0;
-
-  push<T>(task: () => Promise<T>): Promise<T> {
-    this.depth++;
-    const run = this.tail.then(task, task);
-    this.tail = run.catch(() => undefined);
-    return run.finally(() => {
-      this.depth--;
-    });
-  }
+/** A job waiting for the engine. */
+interface Waiting {
+  job: EngineJob;
+  queuedAt: number;
+  resolve: (r: EngineResult) => void;
+  reject: (e: Error) => void;
 }
+
+/** Prefix that keeps image ids of merged jobs apart (two requests may both send image "101"). */
+const tag = (k: number, id: string): string => `${k}\u0000${id}`;
+const untag = (id: string): [number, string] => {
+  const i = id.indexOf('\u0000');
+  return [Number(id.slice(0, i)), id.slice(i + 1)];
+};
 
 export class LocalEngine implements InferenceEngine {
   private readonly readiness: Readiness;
   private readonly pipelines = new Map<string, Pipeline>();
-  private readonly queue = new JobQueue();
+  /** Jobs run one batch at a time: several 4K images per job already fill memory, concurrency adds nothing. */
+  private readonly waiting: Waiting[] = [];
+  private running = false;
   private choice: BackendChoice | null = null;
   private decoder: ImageDecoder | null = null;
   private started: Promise<void> | null = null;
@@ -196,36 +200,105 @@ export class LocalEngine implements InferenceEngine {
   async run(job: EngineJob): Promise<EngineResult> {
     void this.start();
     await this.whenReady(job.pipeline);
-    const queued = performance.now();
-    return this.queue.push(async () => {
-      const waited = (performance.now() - queued) / 1000;
-      const result = await this.execute(job);
-      return { ...result, timings: { ...result.timings, queue: waited } };
+    return new Promise<EngineResult>((resolve, reject) => {
+      this.waiting.push({ job, queuedAt: performance.now(), resolve, reject });
+      void this.drain();
     });
   }
 
-  private async execute(job: EngineJob): Promise<EngineResult> {
-    const pipeline = this.pipelines.get(job.pipeline);
+  /** Runs waiting jobs until none is left, merging compatible ones into one pipeline run. */
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.takeBatch();
+        const started = performance.now();
+        try {
+          const results = await this.execute(batch.map((w) => w.job));
+          batch.forEach((w, k) =>
+            w.resolve({ ...results[k], timings: { ...results[k].timings, queue: (started - w.queuedAt) / 1000 } }),
+          );
+        } catch (err) {
+          for (const w of batch) w.reject(err as Error);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /**
+   * The first waiting job plus later ones that can share its run: same pipeline, same config, no seed
+   * (a seeded random stream must not be shared), a pipeline that decodes pixels (batching gains nothing
+   * otherwise), up to the detector batch size in images.
+   */
+  private takeBatch(): Waiting[] {
+    const first = this.waiting.shift()!;
+    const batch = [first];
+    const pipeline = this.pipelines.get(first.job.pipeline);
+    const limit = first.job.config.detector_batch_size ?? this.options.context.batches.detectorBatchSize;
+    if (!pipeline?.needsPixels || first.job.config.seed !== undefined) return batch;
+    const key = JSON.stringify(first.job.config);
+    let images = first.job.images.length;
+    for (let i = 0; i < this.waiting.length && images < limit; ) {
+      const w = this.waiting[i];
+      const fits = images + w.job.images.length <= limit;
+      if (w.job.pipeline === first.job.pipeline && JSON.stringify(w.job.config) === key && fits) {
+        batch.push(w);
+        images += w.job.images.length;
+        this.waiting.splice(i, 1);
+      } else {
+        i++;
+      }
+    }
+    return batch;
+  }
+
+  /** One pipeline run for one or more jobs; results are split back per job. */
+  private async execute(jobs: EngineJob[]): Promise<EngineResult[]> {
+    const pipeline = this.pipelines.get(jobs[0].pipeline);
     const decoder = this.decoder;
-    if (!pipeline || !decoder) throw new PipelineUnavailableError(`pipeline ${job.pipeline} is not loaded`);
-    const images = job.images.map((img) => createPipelineImage(img, decoder));
+    if (!pipeline || !decoder) throw new PipelineUnavailableError(`pipeline ${jobs[0].pipeline} is not loaded`);
+    const merged = jobs.length > 1;
+    const id = (k: number, imageId: string): string => (merged ? tag(k, imageId) : imageId);
+    const images = jobs.flatMap((job, k) =>
+      job.images.map((img) => createPipelineImage({ ...img, id: id(k, img.id) }, decoder)),
+    );
     const crops: PipelineImage[] = [];
     const given = new Map<string, GivenDetection[]>();
-    for (const box of job.given) {
-      const crop = box.crop ? createPipelineImage(box.crop, decoder) : null;
-      if (crop) crops.push(crop);
-      given.set(box.imageId, [...(given.get(box.imageId) ?? []), { bbox: box.bbox, algorithm: box.algorithm, crop }]);
-    }
+    jobs.forEach((job, k) => {
+      for (const box of job.given) {
+        const crop = box.crop ? createPipelineImage(box.crop, decoder) : null;
+        if (crop) crops.push(crop);
+        const key = id(k, box.imageId);
+        given.set(key, [...(given.get(key) ?? []), { bbox: box.bbox, algorithm: box.algorithm, crop }]);
+      }
+    });
+    let out;
     try {
-      return await pipeline.run({ images, given, config: job.config });
+      out = await pipeline.run({ images, given, config: jobs[0].config });
     } finally {
       for (const img of [...images, ...crops]) img.dispose();
     }
+    const batchImages = images.length;
+    if (!merged) return [{ ...out, batchImages }];
+    const results: EngineResult[] = jobs.map(() => ({ detections: [], failures: [], timings: out.timings, batchImages }));
+    for (const d of out.detections) {
+      const [k, imageId] = untag(d.source_image_id);
+      results[k].detections.push({ ...d, source_image_id: imageId });
+    }
+    for (const f of out.failures) {
+      const [k, imageId] = untag(f.imageId);
+      results[k].failures.push({ ...f, imageId });
+    }
+    return results;
   }
 
   stats(): EngineStats {
     const mem = tf.memory();
-    return { queueDepth: this.queue.depth, numTensors: mem.numTensors, numBytes: mem.numBytes };
+    const queueDepth = this.waiting.length + (this.running ? 1 : 0);
+    return { queueDepth, numTensors: mem.numTensors, numBytes: mem.numBytes };
   }
 
   close(): Promise<void> {

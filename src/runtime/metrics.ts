@@ -44,7 +44,7 @@ export class Metrics {
   });
   readonly batchSize = new Histogram({
     name: 'inference_batch_images',
-    help: 'Images per inference job (the effective detector batch size)',
+    help: 'Images per pipeline run, requests batched together included (the effective detector batch size)',
     buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [this.registry],
   });

@@ -40,6 +40,8 @@ export interface ProcessTimings {
 export interface ProcessOutcome {
   response: PipelineResultsResponse;
   timings: ProcessTimings;
+  /** Images in the inference batch that served this request (0 when nothing reached the engine). */
+  batchImages: number;
 }
 
 const isHttpUrl = (url: string | null | undefined): url is string => !!url && /^(https?:|data:image\/)/i.test(url);
@@ -142,6 +144,7 @@ export class ProcessingService {
         classify: t.classify ?? 0,
         pipeline: pipelineSeconds,
       },
+      batchImages: result?.batchImages ?? 0,
     };
   }
 }

@@ -62,6 +62,8 @@ describe('server process', () => {
       body: JSON.stringify({ pipeline: 'constant', source_images: [{ id: '1', url: images.url('/img/640x480.jpg') }] }),
     });
     expect(res.status).toBe(200);
+    // The log line reaches our pipe a moment after the response.
+    for (let i = 0; i < 50 && !logs.includes('"msg":"process"'); i++) await new Promise((r) => setTimeout(r, 50));
     const lines = logs.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.find((l) => l.msg === 'TensorFlow.js backend: wasm (@tensorflow/tfjs-backend-wasm)')).toMatchObject({ backend: 'wasm', reasons: expect.any(Array) });
     expect(lines.find((l) => l.msg === 'process')).toMatchObject({ pipeline: 'constant', images: 1, detections: 1, requestId: expect.any(String) });
