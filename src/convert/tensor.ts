@@ -42,7 +42,8 @@ export function allocData(dtype: ConstDtype, n: number): Float32Array | Float64A
 /** Builds a ConstTensor, checking that data matches the shape. */
 export function makeConst(dtype: ConstDtype, shape: number[], values: ArrayLike<number>): ConstTensor {
   const n = sizeOf(shape);
-  if (values.length !== n) throw new Error(`constant of shape [${shape.join(',')}] needs ${n} values, got ${values.length}`);
+  if (values.length !== n)
+    throw new Error(`constant of shape [${shape.join(',')}] needs ${n} values, got ${values.length}`);
   const data = allocData(dtype, n);
   data.set(values);
   return { dtype, shape: [...shape], data };
@@ -84,7 +85,8 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
   for (let i = 0; i < rank; i++) {
     const da = a[a.length - rank + i] ?? 1;
     const db = b[b.length - rank + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) throw new Error(`cannot broadcast [${a.join(',')}] with [${b.join(',')}]`);
+    if (da !== db && da !== 1 && db !== 1)
+      throw new Error(`cannot broadcast [${a.join(',')}] with [${b.join(',')}]`);
     out.push(da === 1 ? db : da);
   }
   return out;
@@ -128,7 +130,11 @@ export function binaryConst(
 }
 
 /** Elementwise unary op. */
-export function unaryConst(t: ConstTensor, fn: (x: number) => number, outDtype: ConstDtype = t.dtype): ConstTensor {
+export function unaryConst(
+  t: ConstTensor,
+  fn: (x: number) => number,
+  outDtype: ConstDtype = t.dtype,
+): ConstTensor {
   const out = allocData(outDtype, t.data.length);
   for (let i = 0; i < out.length; i++) out[i] = fn(t.data[i]);
   return { dtype: outDtype, shape: [...t.shape], data: out };
@@ -181,7 +187,13 @@ export function concatConst(ts: ConstTensor[], axis: number): ConstTensor {
 }
 
 /** ONNX Slice on constants (starts/ends/axes/steps already read). */
-export function sliceConst(t: ConstTensor, starts: number[], ends: number[], axes: number[], steps: number[]): ConstTensor {
+export function sliceConst(
+  t: ConstTensor,
+  starts: number[],
+  ends: number[],
+  axes: number[],
+  steps: number[],
+): ConstTensor {
   const rank = t.shape.length;
   const begin = new Array<number>(rank).fill(0);
   const step = new Array<number>(rank).fill(1);

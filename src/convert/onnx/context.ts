@@ -131,7 +131,9 @@ export class ConvertContext {
   /** An int32 shape vector for TF Reshape; at most one unknown dim. */
   reshapeVector(dims: number[], where: string): number[] {
     if (dims.filter((d) => d < 0).length > 1) {
-      throw new ConversionError(`${where}: the shape [${dims.join(',')}] has more than one dimension unknown at conversion time`);
+      throw new ConversionError(
+        `${where}: the shape [${dims.join(',')}] has more than one dimension unknown at conversion time`,
+      );
     }
     return dims.map((d) => (d < 0 ? -1 : d));
   }
@@ -143,7 +145,9 @@ export class ConvertContext {
       return this.graph.constFloat(base, t.shape, data);
     }
     if (Array.from(t.data).some((x) => Number.isNaN(x))) {
-      throw new ConversionError(`${base}: a constant depends on the batch size, which is unknown at conversion time`);
+      throw new ConversionError(
+        `${base}: a constant depends on the batch size, which is unknown at conversion time`,
+      );
     }
     return this.graph.constInt(base, t.shape, t.data);
   }
@@ -178,10 +182,16 @@ export class ConvertContext {
     const tfDims = order.map((o) => dims[o]);
     const g = this.graph;
     const s1 = g.constInt(`${base}/shape_in`, [tfDims.length + 1], [-1, ...tfDims]);
-    const r1 = g.op(`${base}/reshape_in`, 'Reshape', [v.ref, s1], { T: tfAttr.T(), Tshape: tfAttr.T('DT_INT32') });
+    const r1 = g.op(`${base}/reshape_in`, 'Reshape', [v.ref, s1], {
+      T: tfAttr.T(),
+      Tshape: tfAttr.T('DT_INT32'),
+    });
     const t = this.transposeRef(`${base}/transpose`, r1, [0, ...invertPerm(order).map((i) => i + 1)]);
     const s2 = g.constInt(`${base}/shape_out`, [2], [-1, sizeOf(dims)]);
-    const r2 = g.op(`${base}/reshape_out`, 'Reshape', [t, s2], { T: tfAttr.T(), Tshape: tfAttr.T('DT_INT32') });
+    const r2 = g.op(`${base}/reshape_out`, 'Reshape', [t, s2], {
+      T: tfAttr.T(),
+      Tshape: tfAttr.T('DT_INT32'),
+    });
     return { kind: 'rt', ref: r2, shape: v.shape, perm: [0, 1], dtype: v.dtype };
   }
 
@@ -201,11 +211,23 @@ export class ConvertContext {
     if (current.every((d, i) => d === target[i])) {
       // Only size-1 dims move: a reshape is enough.
       const dims = perm.map((d) => p.shape[d]);
-      const shape = this.graph.constInt(`${base}/relayout_shape`, [dims.length], this.reshapeVector(dims, base));
-      const ref = this.graph.op(`${base}/relayout`, 'Reshape', [p.ref, shape], { T: tfAttr.T(), Tshape: tfAttr.T('DT_INT32') });
+      const shape = this.graph.constInt(
+        `${base}/relayout_shape`,
+        [dims.length],
+        this.reshapeVector(dims, base),
+      );
+      const ref = this.graph.op(`${base}/relayout`, 'Reshape', [p.ref, shape], {
+        T: tfAttr.T(),
+        Tshape: tfAttr.T('DT_INT32'),
+      });
       return { ...p, ref, perm: [...perm], fuse: undefined };
     }
-    return { ...p, ref: this.transposeRef(`${base}/to_layout`, p.ref, tfPerm), perm: [...perm], fuse: undefined };
+    return {
+      ...p,
+      ref: this.transposeRef(`${base}/to_layout`, p.ref, tfPerm),
+      perm: [...perm],
+      fuse: undefined,
+    };
   }
 
   /** Reshapes to an ONNX shape (-1 for the one unknown dim); the result has identity layout. */
@@ -213,7 +235,10 @@ export class ConvertContext {
     const src = this.effectivelyIdentity(v) ? v : this.withPerm(v, identityPerm(v.shape.length), base);
     const vec = tfVector ?? this.reshapeVector(onnxShape, base);
     const shape = this.graph.constInt(`${base}/shape`, [vec.length], vec);
-    const ref = this.graph.op(base, 'Reshape', [src.ref, shape], { T: tfAttr.T(), Tshape: tfAttr.T('DT_INT32') });
+    const ref = this.graph.op(base, 'Reshape', [src.ref, shape], {
+      T: tfAttr.T(),
+      Tshape: tfAttr.T('DT_INT32'),
+    });
     return { kind: 'rt', ref, shape: onnxShape, perm: identityPerm(onnxShape.length), dtype: v.dtype };
   }
 

@@ -9,10 +9,26 @@
  */
 import { GraphBuilder } from '../../models/graph-model-writer';
 import { ConstTensor } from '../tensor';
-import { ConversionError, ConversionStats, ConvertContext, identityPerm, NodeInfo, RtValue, Value } from './context';
+import {
+  ConversionError,
+  ConversionStats,
+  ConvertContext,
+  identityPerm,
+  NodeInfo,
+  RtValue,
+  Value,
+} from './context';
 import { FOLDABLE_OPS, foldNode } from './fold';
 import { handlerFor, RUNTIME_OPS } from './handlers';
-import { attrsOf, decodeOnnxModel, getAttr, onnx, tensorFromProto, toNum, valueInfoShape } from './onnx-proto';
+import {
+  attrsOf,
+  decodeOnnxModel,
+  getAttr,
+  onnx,
+  tensorFromProto,
+  toNum,
+  valueInfoShape,
+} from './onnx-proto';
 import { sanitizeName, tfAttr, TfGraph } from './tf-graph';
 
 export { ConversionError };
@@ -135,7 +151,8 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
   const model = decodeOnnxModel(bytes);
   const graph = model.graph;
   if (!graph) throw new ConversionError('the file has no graph');
-  const opset = toNum((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version) || 1;
+  const opset =
+    toNum((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version) || 1;
   if (opset < 13 || opset > 17) warn(`opset ${opset} is outside the tested range 13–17`);
   log(
     `decoded ONNX: ${graph.node?.length ?? 0} nodes, ${graph.initializer?.length ?? 0} initializers, opset ${opset}, ` +
@@ -160,20 +177,28 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
   const onnxInputName = inputInfo.name ?? 'input';
   const inShape = valueInfoShape(inputInfo);
   if (!inShape || inShape.length !== 4) {
-    throw new ConversionError(`input "${onnxInputName}" must be a rank-4 image batch, got ${inShape ? `[${inShape.join(',')}]` : 'no shape'}`);
+    throw new ConversionError(
+      `input "${onnxInputName}" must be a rank-4 image batch, got ${inShape ? `[${inShape.join(',')}]` : 'no shape'}`,
+    );
   }
   const layout = detectLayout(inShape);
   const [hAxis, wAxis, cAxis] = layout === 'NCHW' ? [2, 3, 1] : [1, 2, 3];
   for (const [i, axis] of [hAxis, wAxis].entries()) {
     const want = options.inputSize?.[i];
     if (inShape[axis] < 0) {
-      if (!want) throw new ConversionError(`input "${onnxInputName}" has dynamic height/width; pass the input size (--input-size)`);
+      if (!want)
+        throw new ConversionError(
+          `input "${onnxInputName}" has dynamic height/width; pass the input size (--input-size)`,
+        );
       inShape[axis] = want;
     } else if (want && want !== inShape[axis]) {
-      throw new ConversionError(`input "${onnxInputName}" is fixed at ${inShape[hAxis]}×${inShape[wAxis]}, not ${options.inputSize?.join('×')}`);
+      throw new ConversionError(
+        `input "${onnxInputName}" is fixed at ${inShape[hAxis]}×${inShape[wAxis]}, not ${options.inputSize?.join('×')}`,
+      );
     }
   }
-  if (inShape[cAxis] < 0) throw new ConversionError(`input "${onnxInputName}": the channel count must be fixed`);
+  if (inShape[cAxis] < 0)
+    throw new ConversionError(`input "${onnxInputName}": the channel count must be fixed`);
   let fixedBatch: number | null = null;
   if (inShape[0] > 0) {
     fixedBatch = inShape[0];
@@ -207,18 +232,33 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
     const op = node.opType ?? '';
     const domain = node.domain ?? '';
     const name = sanitizeName(node.name || `${op}_${index}`);
-    if (domain !== '' && domain !== 'ai.onnx') throw new ConversionError(unsupportedOpMessage(op, node.name || name, domain));
+    if (domain !== '' && domain !== 'ai.onnx')
+      throw new ConversionError(unsupportedOpMessage(op, node.name || name, domain));
     const inputs = (node.input ?? []).map((i) => {
       if (!i) return null;
       const v = values.get(i);
-      if (!v) throw new ConversionError(`${op} node "${node.name || name}" reads "${i}", which no earlier node produces`);
+      if (!v)
+        throw new ConversionError(
+          `${op} node "${node.name || name}" reads "${i}", which no earlier node produces`,
+        );
       return v;
     });
-    const info: NodeInfo = { op, name, inputNames: node.input ?? [], outputNames: node.output ?? [], attrs: attrsOf(node), opset };
+    const info: NodeInfo = {
+      op,
+      name,
+      inputNames: node.input ?? [],
+      outputNames: node.output ?? [],
+      attrs: attrsOf(node),
+      opset,
+    };
     let outs: Value[] | null = null;
     try {
       if (inputs.every((v) => v === null || v.kind === 'const') && foldable.has(op)) {
-        const r = foldNode(op, inputs.map((v) => (v && v.kind === 'const' ? v.t : null)), info.attrs);
+        const r = foldNode(
+          op,
+          inputs.map((v) => (v && v.kind === 'const' ? v.t : null)),
+          info.attrs,
+        );
         if (r) {
           outs = r.map((t) => ({ kind: 'const', t }));
           if (op !== 'Constant') ctx.stats.foldedConstantNodes++;

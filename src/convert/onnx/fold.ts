@@ -27,6 +27,7 @@ import {
 import { constDtypeOf, getAttr, OnnxAttrs, tensorFromProto } from './onnx-proto';
 
 /** Ops the folder can evaluate when every input is a constant. */
+// prettier-ignore
 export const FOLDABLE_OPS: readonly string[] = Object.freeze([
   'Abs', 'Add', 'Cast', 'Ceil', 'Concat', 'Constant', 'ConstantOfShape', 'Div', 'Dropout', 'Equal', 'Exp', 'Expand',
   'Flatten', 'Floor', 'Gather', 'Greater', 'Identity', 'Less', 'Log', 'Max', 'Min', 'Mul', 'Neg', 'Not', 'Pow',
@@ -118,9 +119,13 @@ export function foldNode(op: string, inputs: (ConstTensor | null)[], attrs: Onnx
     case 'Pow':
       return [binaryConst(need(x, 'X'), need(inputs[1], 'Y'), (a, b) => a ** b)];
     case 'Max':
-      return [inputs.map((t) => need(t, 'data')).reduce((a, b) => binaryConst(a, b, (p, q) => Math.max(p, q)))];
+      return [
+        inputs.map((t) => need(t, 'data')).reduce((a, b) => binaryConst(a, b, (p, q) => Math.max(p, q))),
+      ];
     case 'Min':
-      return [inputs.map((t) => need(t, 'data')).reduce((a, b) => binaryConst(a, b, (p, q) => Math.min(p, q)))];
+      return [
+        inputs.map((t) => need(t, 'data')).reduce((a, b) => binaryConst(a, b, (p, q) => Math.min(p, q))),
+      ];
     case 'Equal':
       return [binaryConst(need(x, 'A'), need(inputs[1], 'B'), (a, b) => toBool(a === b ? 1 : 0), 'bool')];
     case 'Less':
@@ -162,7 +167,12 @@ export function foldNode(op: string, inputs: (ConstTensor | null)[], attrs: Onnx
     case 'Gather':
       return [gatherConst(need(x, 'data'), need(inputs[1], 'indices'), getAttr.int(attrs, 'axis', 0))];
     case 'Concat':
-      return [concatConst(inputs.filter((t): t is ConstTensor => t !== null), getAttr.int(attrs, 'axis', 0))];
+      return [
+        concatConst(
+          inputs.filter((t): t is ConstTensor => t !== null),
+          getAttr.int(attrs, 'axis', 0),
+        ),
+      ];
     case 'Unsqueeze': {
       const t = need(x, 'data');
       const axes = axesFrom(attrs, inputs, 1);
@@ -176,7 +186,9 @@ export function foldNode(op: string, inputs: (ConstTensor | null)[], attrs: Onnx
     case 'Reshape': {
       const t = need(x, 'data');
       const target = constValues(need(inputs[1], 'shape'));
-      return [{ ...t, shape: resolveStaticReshape(t.shape, target, getAttr.int(attrs, 'allowzero', 0) === 1) }];
+      return [
+        { ...t, shape: resolveStaticReshape(t.shape, target, getAttr.int(attrs, 'allowzero', 0) === 1) },
+      ];
     }
     case 'Flatten': {
       const t = need(x, 'input');
@@ -207,7 +219,8 @@ export function foldNode(op: string, inputs: (ConstTensor | null)[], attrs: Onnx
       }
       const ax = axes ?? starts.map((_, i) => i);
       // Slicing a shape vector with NaN (batch) entries is fine: NaN only moves around.
-      const big = (v: number): number => (v > 2 ** 52 ? Number.MAX_SAFE_INTEGER : v < -(2 ** 52) ? -Number.MAX_SAFE_INTEGER : v);
+      const big = (v: number): number =>
+        v > 2 ** 52 ? Number.MAX_SAFE_INTEGER : v < -(2 ** 52) ? -Number.MAX_SAFE_INTEGER : v;
       return [sliceConst(t, starts.map(big), ends.map(big), ax, steps ?? ax.map(() => 1))];
     }
     case 'ConstantOfShape': {
@@ -229,13 +242,20 @@ export function foldNode(op: string, inputs: (ConstTensor | null)[], attrs: Onnx
       const [start, limit, delta] = [x, inputs[1], inputs[2]].map((t, i) => need(t, String(i)).data[0]);
       const n = Math.max(Math.ceil((limit - start) / delta), 0);
       const dtype = need(x, 'start').dtype;
-      return [makeConst(dtype, [n], Array.from({ length: n }, (_, i) => start + i * delta))];
+      return [
+        makeConst(
+          dtype,
+          [n],
+          Array.from({ length: n }, (_, i) => start + i * delta),
+        ),
+      ];
     }
     case 'ReduceProd': {
       const t = need(x, 'data');
       const keep = getAttr.int(attrs, 'keepdims', 1) === 1;
       const axes = axesFrom(attrs, inputs, 1);
-      if (t.shape.length !== 1 || (axes && axes.length !== 1)) throw new Error('ReduceProd is folded for 1-D inputs only');
+      if (t.shape.length !== 1 || (axes && axes.length !== 1))
+        throw new Error('ReduceProd is folded for 1-D inputs only');
       const p = Array.from(t.data).reduce((a, b) => a * b, 1);
       return [makeConst(t.dtype, keep ? [1] : [], [p])];
     }

@@ -82,13 +82,26 @@ function broadcastDims(a: number[], b: number[]): number[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Elementwise
 
-const BINARY_TF: Record<string, string> = { Add: 'AddV2', Sub: 'Sub', Mul: 'Mul', Div: 'RealDiv', Pow: 'Pow', Max: 'Maximum', Min: 'Minimum' };
+const BINARY_TF: Record<string, string> = {
+  Add: 'AddV2',
+  Sub: 'Sub',
+  Mul: 'Mul',
+  Div: 'RealDiv',
+  Pow: 'Pow',
+  Max: 'Maximum',
+  Min: 'Minimum',
+};
 
 /**
  * Folds a per-channel scale or shift into the producing conv/matmul when nothing else reads the value.
  * Returns false when the constant is not per-output-channel.
  */
-function tryFoldAffine(v: RtValue, aligned: ConstTensor, kind: 'scale' | 'shift', ctx: ConvertContext): boolean {
+function tryFoldAffine(
+  v: RtValue,
+  aligned: ConstTensor,
+  kind: 'scale' | 'shift',
+  ctx: ConvertContext,
+): boolean {
   const f = v.fuse;
   if (!f || f.activated) return false;
   const O = f.outChannels;
@@ -122,7 +135,9 @@ function binary(
   base = n.name,
 ): RtValue {
   if (a.kind === 'const' && b.kind === 'const') {
-    throw new ConversionError(`${onnxOp} node "${n.name}": both inputs are constant and should have been folded`);
+    throw new ConversionError(
+      `${onnxOp} node "${n.name}": both inputs are constant and should have been folded`,
+    );
   }
   // Fold per-channel constants into the producing conv/matmul.
   if (onnxOp === 'Mul' || onnxOp === 'Add' || onnxOp === 'Sub' || onnxOp === 'Div') {
@@ -131,7 +146,14 @@ function binary(
     const c = rtFirst ? b : a;
     const use = rtFirst ? singleUse[0] : singleUse[1];
     const orderOk = rtFirst || onnxOp === 'Mul' || onnxOp === 'Add';
-    if (c.kind === 'const' && use && orderOk && v.fuse && c.t.dtype === 'float32' && c.t.shape.length <= v.shape.length) {
+    if (
+      c.kind === 'const' &&
+      use &&
+      orderOk &&
+      v.fuse &&
+      c.t.dtype === 'float32' &&
+      c.t.shape.length <= v.shape.length
+    ) {
       const out = broadcastDims(v.shape, c.t.shape);
       if (out.every((d, i) => d === v.shape[i])) {
         let aligned = ctx.alignConst(c.t, v);
@@ -152,7 +174,8 @@ function binary(
       y = ctx.withPerm(y, identityPerm(y.shape.length), `${base}/b`);
     } else if (x.perm.join() !== y.perm.join()) {
       // Keep the layout of the larger operand, re-lay out the other one.
-      if (sizeOf(y.shape.map(Math.abs)) > sizeOf(x.shape.map(Math.abs))) x = ctx.withPerm(x, y.perm, `${base}/a`);
+      if (sizeOf(y.shape.map(Math.abs)) > sizeOf(x.shape.map(Math.abs)))
+        x = ctx.withPerm(x, y.perm, `${base}/a`);
       else y = ctx.withPerm(y, x.perm, `${base}/b`);
     }
     const shape = broadcastDims(x.shape, y.shape);
@@ -197,14 +220,21 @@ const variadicHandler =
     const present = inputs.filter((v): v is Value => v !== null);
     if (present.length === 1) return [present[0]];
     let acc: Value = present[0];
-    for (let i = 1; i < present.length; i++) acc = binary(n, onnxOp, acc, present[i], ctx, [false, false], `${n.name}/${i}`);
+    for (let i = 1; i < present.length; i++)
+      acc = binary(n, onnxOp, acc, present[i], ctx, [false, false], `${n.name}/${i}`);
     return [acc];
   };
 
 /** Activations the fused conv/matmul kernels apply themselves. */
 type FusableActivation = 'Relu' | 'Relu6' | 'Sigmoid' | 'LeakyRelu';
 
-function activation(n: NodeInfo, v: RtValue, act: FusableActivation, ctx: ConvertContext, alpha = 0.2): RtValue {
+function activation(
+  n: NodeInfo,
+  v: RtValue,
+  act: FusableActivation,
+  ctx: ConvertContext,
+  alpha = 0.2,
+): RtValue {
   const f = v.fuse;
   if (f && !f.activated && ctx.consumers(n.inputNames[0]) === 1) {
     f.node.attrs.fused_ops = tfAttr.strs(['BiasAdd', act]);
@@ -271,7 +301,10 @@ function spatialPads(
   const extra: [number, number] = [0, 0];
   for (let i = 0; i < 2; i++) {
     const inSize = inHW[i];
-    if (inSize < 0) throw new ConversionError(`${n.op} node "${n.name}": the spatial size must be known at conversion time`);
+    if (inSize < 0)
+      throw new ConversionError(
+        `${n.op} node "${n.name}": the spatial size must be known at conversion time`,
+      );
     const dk = (k[i] - 1) * d[i] + 1;
     let p0: number;
     let p1: number;
@@ -302,7 +335,12 @@ function spatialPads(
 }
 
 /** TF's own padding for `SAME`: [top, bottom, left, right]. */
-function tfSamePads(inHW: [number, number], k: [number, number], s: [number, number], d: [number, number]): number[] {
+function tfSamePads(
+  inHW: [number, number],
+  k: [number, number],
+  s: [number, number],
+  d: [number, number],
+): number[] {
   const r: number[] = [];
   for (let i = 0; i < 2; i++) {
     const dk = (k[i] - 1) * d[i] + 1;
@@ -352,24 +390,38 @@ function emitFusedConv(
     ...pad,
   };
   if (!depthwise) attrs.epsilon = tfAttr.f(0);
-  const v = ctx.emit(base, depthwise ? 'FusedDepthwiseConv2dNative' : '_FusedConv2D', [x.ref, kname, bname], attrs, {
-    shape: outShape,
-    perm: [...NHWC],
-  });
-  v.fuse = { node: ctx.graph.node(v.ref), kernel: kname, bias: bname, outChannels: bias.length, activated: false };
+  const v = ctx.emit(
+    base,
+    depthwise ? 'FusedDepthwiseConv2dNative' : '_FusedConv2D',
+    [x.ref, kname, bname],
+    attrs,
+    {
+      shape: outShape,
+      perm: [...NHWC],
+    },
+  );
+  v.fuse = {
+    node: ctx.graph.node(v.ref),
+    kernel: kname,
+    bias: bname,
+    outChannels: bias.length,
+    activated: false,
+  };
   return v;
 }
 
 const conv: OpHandler = (n, inputs, ctx) => {
   const x0 = runtime(n, inputs, 0, ctx);
-  if (x0.shape.length !== 4) throw new ConversionError(`Conv node "${n.name}": only 2-D convolutions (rank-4 input) are supported`);
+  if (x0.shape.length !== 4)
+    throw new ConversionError(`Conv node "${n.name}": only 2-D convolutions (rank-4 input) are supported`);
   const x = ctx.withPerm(x0, NHWC, n.name);
   const w = constant(n, inputs, 1, 'weight');
   const b = optionalConst(n, inputs, 2, 'bias');
   const [O, Ig, kh, kw] = w.shape;
   const group = getAttr.int(n.attrs, 'group', 1);
   const C = x.shape[1];
-  if (C !== Ig * group) throw new ConversionError(`Conv node "${n.name}": input has ${C} channels, weight expects ${Ig * group}`);
+  if (C !== Ig * group)
+    throw new ConversionError(`Conv node "${n.name}": input has ${C} channels, weight expects ${Ig * group}`);
   const s = (getAttr.ints(n.attrs, 'strides') ?? [1, 1]) as [number, number];
   const d = (getAttr.ints(n.attrs, 'dilations') ?? [1, 1]) as [number, number];
   const inHW: [number, number] = [x.shape[2], x.shape[3]];
@@ -394,21 +446,44 @@ const conv: OpHandler = (n, inputs, ctx) => {
     const base = `${n.name}/group${gi}`;
     const begin = ctx.graph.constInt(`${base}/begin`, [4], [0, 0, 0, gi * Ig]);
     const size = ctx.graph.constInt(`${base}/size`, [4], [-1, -1, -1, Ig]);
-    const slice = ctx.emit(`${base}/slice`, 'Slice', [x.ref, begin, size], { T: T(), Index: tfAttr.T('DT_INT32') }, x);
+    const slice = ctx.emit(
+      `${base}/slice`,
+      'Slice',
+      [x.ref, begin, size],
+      { T: T(), Index: tfAttr.T('DT_INT32') },
+      x,
+    );
     const kg = new Float32Array(kh * kw * Ig * Og);
     for (let i = 0; i < kh * kw * Ig; i++) {
       for (let o = 0; o < Og; o++) kg[i * Og + o] = hwio.data[i * O + gi * Og + o];
     }
     const kt = makeConst('float32', [kh, kw, Ig, Og], kg);
-    const conv = emitFusedConv(ctx, base, slice, kt, bias.slice(gi * Og, (gi + 1) * Og), false, s, d, pad, outShape);
+    const conv = emitFusedConv(
+      ctx,
+      base,
+      slice,
+      kt,
+      bias.slice(gi * Og, (gi + 1) * Og),
+      false,
+      s,
+      d,
+      pad,
+      outShape,
+    );
     parts.push(conv.ref);
   }
   const axis = ctx.graph.constInt(`${n.name}/axis`, [], [3]);
   return [
-    ctx.emit(n.name, 'ConcatV2', [...parts, axis], { T: T(), N: tfAttr.i(group), Tidx: tfAttr.T('DT_INT32') }, {
-      shape: outShape,
-      perm: [...NHWC],
-    }),
+    ctx.emit(
+      n.name,
+      'ConcatV2',
+      [...parts, axis],
+      { T: T(), N: tfAttr.i(group), Tidx: tfAttr.T('DT_INT32') },
+      {
+        shape: outShape,
+        perm: [...NHWC],
+      },
+    ),
   ];
 };
 
@@ -416,12 +491,14 @@ const pool =
   (kind: 'max' | 'avg'): OpHandler =>
   (n, inputs, ctx) => {
     const x0 = runtime(n, inputs, 0, ctx);
-    if (x0.shape.length !== 4) throw new ConversionError(`${n.op} node "${n.name}": only 2-D pooling is supported`);
+    if (x0.shape.length !== 4)
+      throw new ConversionError(`${n.op} node "${n.name}": only 2-D pooling is supported`);
     const x = ctx.withPerm(x0, NHWC, n.name);
     const k = getAttr.ints(n.attrs, 'kernel_shape') as [number, number];
     const s = (getAttr.ints(n.attrs, 'strides') ?? [1, 1]) as [number, number];
     const d = (getAttr.ints(n.attrs, 'dilations') ?? [1, 1]) as [number, number];
-    if (d.some((v) => v !== 1)) throw new ConversionError(`${n.op} node "${n.name}": dilated pooling is not supported`);
+    if (d.some((v) => v !== 1))
+      throw new ConversionError(`${n.op} node "${n.name}": dilated pooling is not supported`);
     const ceil = getAttr.int(n.attrs, 'ceil_mode', 0) === 1;
     const includePad = getAttr.int(n.attrs, 'count_include_pad', 0) === 1;
     const inHW: [number, number] = [x.shape[2], x.shape[3]];
@@ -438,18 +515,39 @@ const pool =
     const full = [pads[0], pads[1] + extra[0], pads[2], pads[3] + extra[1]];
     const noPad = full.every((p) => p === 0);
     const same = tfSamePads(inHW, k, s, d).every((p, i) => p === full[i]);
-    if (noPad) return [ctx.emit(n.name, tfOp, [x.ref], poolAttrs('VALID'), { shape: outShape, perm: [...NHWC] })];
+    if (noPad)
+      return [ctx.emit(n.name, tfOp, [x.ref], poolAttrs('VALID'), { shape: outShape, perm: [...NHWC] })];
     if (same && (kind === 'max' || (!includePad && extra.every((e) => e === 0)))) {
       return [ctx.emit(n.name, tfOp, [x.ref], poolAttrs('SAME'), { shape: outShape, perm: [...NHWC] })];
     }
     // Explicit padding: pad, pool VALID, and for averages rescale by the true element count per window.
-    const paddings = ctx.graph.constInt(`${n.name}/paddings`, [4, 2], [0, 0, full[0], full[1], full[2], full[3], 0, 0]);
-    const fill = ctx.graph.constFloat(`${n.name}/pad_value`, [], Float32Array.of(kind === 'max' ? FLOAT_LOWEST : 0));
-    const padded = ctx.emit(`${n.name}/pad`, 'PadV2', [x.ref, paddings, fill], { T: T(), Tpaddings: tfAttr.T('DT_INT32') }, x);
-    const pooled = ctx.emit(kind === 'max' ? n.name : `${n.name}/sum`, tfOp, [padded.ref], poolAttrs('VALID'), {
-      shape: outShape,
-      perm: [...NHWC],
-    });
+    const paddings = ctx.graph.constInt(
+      `${n.name}/paddings`,
+      [4, 2],
+      [0, 0, full[0], full[1], full[2], full[3], 0, 0],
+    );
+    const fill = ctx.graph.constFloat(
+      `${n.name}/pad_value`,
+      [],
+      Float32Array.of(kind === 'max' ? FLOAT_LOWEST : 0),
+    );
+    const padded = ctx.emit(
+      `${n.name}/pad`,
+      'PadV2',
+      [x.ref, paddings, fill],
+      { T: T(), Tpaddings: tfAttr.T('DT_INT32') },
+      x,
+    );
+    const pooled = ctx.emit(
+      kind === 'max' ? n.name : `${n.name}/sum`,
+      tfOp,
+      [padded.ref],
+      poolAttrs('VALID'),
+      {
+        shape: outShape,
+        perm: [...NHWC],
+      },
+    );
     if (kind === 'max') return [pooled];
     const counts = (i: number): number[] => {
       const lo = includePad ? -pads[i * 2] : 0;
@@ -461,7 +559,8 @@ const pool =
     };
     const [ch, cw] = [counts(0), counts(1)];
     const factor = new Float32Array(out[0] * out[1]);
-    for (let i = 0; i < out[0]; i++) for (let j = 0; j < out[1]; j++) factor[i * out[1] + j] = (k[0] * k[1]) / (ch[i] * cw[j]);
+    for (let i = 0; i < out[0]; i++)
+      for (let j = 0; j < out[1]; j++) factor[i * out[1] + j] = (k[0] * k[1]) / (ch[i] * cw[j]);
     if (factor.every((f) => f === 1)) return [pooled];
     const fc = ctx.graph.constFloat(`${n.name}/count_scale`, [1, out[0], out[1], 1], factor);
     return [ctx.emit(n.name, 'Mul', [pooled.ref, fc], { T: T() }, pooled)];
@@ -481,11 +580,19 @@ function reduce(
   const ax = [...new Set(axes.map((a) => normAxis(a, rank)))].sort((p, q) => p - q);
   const tfAxes = ax.map((a) => v.perm.indexOf(a));
   const axesConst = ctx.graph.constInt(`${base}/axes`, [tfAxes.length], tfAxes);
-  const shape = keep ? v.shape.map((dim, i) => (ax.includes(i) ? 1 : dim)) : v.shape.filter((_, i) => !ax.includes(i));
+  const shape = keep
+    ? v.shape.map((dim, i) => (ax.includes(i) ? 1 : dim))
+    : v.shape.filter((_, i) => !ax.includes(i));
   const perm = keep
     ? v.perm
     : v.perm.filter((p) => !ax.includes(p)).map((p) => p - ax.filter((a) => a < p).length);
-  return ctx.emit(base, tfOp, [v.ref, axesConst], { T: T(), Tidx: tfAttr.T('DT_INT32'), keep_dims: tfAttr.b(keep) }, { shape, perm });
+  return ctx.emit(
+    base,
+    tfOp,
+    [v.ref, axesConst],
+    { T: T(), Tidx: tfAttr.T('DT_INT32'), keep_dims: tfAttr.b(keep) },
+    { shape, perm },
+  );
 }
 
 const reduceHandler =
@@ -519,7 +626,11 @@ const globalPool =
 
 /** For a flattened NHWC map: TF feature index → ONNX feature index. */
 function flatIndexMap(flat: FlatLayout): Float64Array {
-  const iota = makeConst('int64', flat.dims, Array.from({ length: sizeOf(flat.dims) }, (_, i) => i));
+  const iota = makeConst(
+    'int64',
+    flat.dims,
+    Array.from({ length: sizeOf(flat.dims) }, (_, i) => i),
+  );
   return transposeConst(iota, flat.order).data as Float64Array;
 }
 
@@ -585,7 +696,9 @@ const gemm: OpHandler = (n, inputs, ctx) => {
   let bias = new Float32Array(M);
   let addLater: Value | null = null;
   const rowVector = (t: ConstTensor): boolean =>
-    t.shape.length <= 2 && (t.shape.length < 2 || t.shape[0] === 1) && (sizeOf(t.shape) === M || sizeOf(t.shape) === 1);
+    t.shape.length <= 2 &&
+    (t.shape.length < 2 || t.shape[0] === 1) &&
+    (sizeOf(t.shape) === M || sizeOf(t.shape) === 1);
   if (c && c.kind === 'const' && rowVector(c.t)) {
     bias = Float32Array.from(broadcastTo(c.t, [M]).data, (x) => x * beta);
   } else if (c) {
@@ -615,16 +728,27 @@ const matmul: OpHandler = (n, inputs, ctx) => {
     const [K, M] = bIn.t.shape;
     const rank = a.shape.length;
     if (rank === 2 && a.perm[0] === 0) {
-      return [fusedMatMul(ctx, n.name, a.ref, weightForInput(bIn.t, a), K, M, new Float32Array(M), { shape: [a.shape[0], M], perm: [0, 1] })];
+      return [
+        fusedMatMul(ctx, n.name, a.ref, weightForInput(bIn.t, a), K, M, new Float32Array(M), {
+          shape: [a.shape[0], M],
+          perm: [0, 1],
+        }),
+      ];
     }
     a = ctx.plain(a, n.name);
     if (a.perm[rank - 1] !== rank - 1) a = ctx.withPerm(a, identityPerm(rank), n.name);
     // [..., K] → [-1, K] → matmul → [..., M], keeping the layout of the leading dims.
     const tfIn = ctx.tfShape(a);
     const flatShape = ctx.graph.constInt(`${n.name}/rows`, [2], [-1, K]);
-    const rows = ctx.graph.op(`${n.name}/to_rows`, 'Reshape', [a.ref, flatShape], { T: T(), Tshape: tfAttr.T('DT_INT32') });
+    const rows = ctx.graph.op(`${n.name}/to_rows`, 'Reshape', [a.ref, flatShape], {
+      T: T(),
+      Tshape: tfAttr.T('DT_INT32'),
+    });
     const weight = bIn.t.data instanceof Float32Array ? bIn.t.data.slice() : Float32Array.from(bIn.t.data);
-    const mm = fusedMatMul(ctx, `${n.name}/matmul`, rows, weight, K, M, new Float32Array(M), { shape: [-1, M], perm: [0, 1] });
+    const mm = fusedMatMul(ctx, `${n.name}/matmul`, rows, weight, K, M, new Float32Array(M), {
+      shape: [-1, M],
+      perm: [0, 1],
+    });
     const outShape = [...a.shape.slice(0, -1), M];
     const tfOut = ctx.reshapeVector([...tfIn.slice(0, -1), M], n.name);
     const back = ctx.graph.constInt(`${n.name}/shape`, [tfOut.length], tfOut);
@@ -635,14 +759,21 @@ const matmul: OpHandler = (n, inputs, ctx) => {
   const b = runtime(n, inputs, 1, ctx);
   const x = ctx.withPerm(a, identityPerm(a.shape.length), `${n.name}/a`);
   const y = ctx.withPerm(b, identityPerm(b.shape.length), `${n.name}/b`);
-  if (x.shape.length < 2 || y.shape.length < 2) throw new ConversionError(`MatMul node "${n.name}": 1-D operands are not supported`);
+  if (x.shape.length < 2 || y.shape.length < 2)
+    throw new ConversionError(`MatMul node "${n.name}": 1-D operands are not supported`);
   const batch = broadcastDims(x.shape.slice(0, -2), y.shape.slice(0, -2));
   const shape = [...batch, x.shape[x.shape.length - 2], y.shape[y.shape.length - 1]];
   return [
-    ctx.emit(n.name, 'BatchMatMulV2', [x.ref, y.ref], { T: T(), adj_x: tfAttr.b(false), adj_y: tfAttr.b(false) }, {
-      shape,
-      perm: identityPerm(shape.length),
-    }),
+    ctx.emit(
+      n.name,
+      'BatchMatMulV2',
+      [x.ref, y.ref],
+      { T: T(), adj_x: tfAttr.b(false), adj_y: tfAttr.b(false) },
+      {
+        shape,
+        perm: identityPerm(shape.length),
+      },
+    ),
   ];
 };
 
@@ -671,7 +802,8 @@ const flatten: OpHandler = (n, inputs, ctx) => {
   const axis = normAxis(getAttr.int(n.attrs, 'axis', 1), rank + 1);
   const lead = v.shape.slice(0, axis);
   const tail = v.shape.slice(axis);
-  if (tail.some((d) => d < 0)) throw new ConversionError(`Flatten node "${n.name}": flattened dims must be known`);
+  if (tail.some((d) => d < 0))
+    throw new ConversionError(`Flatten node "${n.name}": flattened dims must be known`);
   const outShape = [lead.some((d) => d < 0) ? -1 : sizeOf(lead), sizeOf(tail)];
   if (!ctx.effectivelyIdentity(v) && axis === 1 && v.perm[0] === 0) return [flattenKeepingLayout(n, v, ctx)];
   return [ctx.reshape(v, outShape, n.name)];
@@ -691,10 +823,20 @@ const reshape: OpHandler = (n, inputs, ctx) => {
   if (unknown.length === 0) {
     onnxShape = out;
   } else if (!inUnknown) {
-    onnxShape = resolveStaticReshape(inShape, out.map((d) => (Number.isNaN(d) ? -1 : d)), true);
+    onnxShape = resolveStaticReshape(
+      inShape,
+      out.map((d) => (Number.isNaN(d) ? -1 : d)),
+      true,
+    );
   } else if (unknown.length === 1) {
     onnxShape = out.map((d) => (Number.isNaN(d) ? -1 : d));
-  } else if (unknown.length === 2 && inShape[0] < 0 && inShape.slice(1).every((d) => d >= 0) && unknown[0] === 0 && (Number.isNaN(out[0]) || target[0] === 0)) {
+  } else if (
+    unknown.length === 2 &&
+    inShape[0] < 0 &&
+    inShape.slice(1).every((d) => d >= 0) &&
+    unknown[0] === 0 &&
+    (Number.isNaN(out[0]) || target[0] === 0)
+  ) {
     // `x.view(x.size(0), -1)`: dim 0 is the batch, the other unknown is inferred.
     const knownOut = out.filter((d, i) => i !== 0 && d >= 0).reduce((p, q) => p * q, 1);
     onnxShape = out.map((d, i) => (i === 0 ? -1 : d < 0 || Number.isNaN(d) ? knownIn / knownOut : d));
@@ -704,7 +846,11 @@ const reshape: OpHandler = (n, inputs, ctx) => {
         `[${inShape.join(',')}] cannot be resolved at conversion time`,
     );
   }
-  const isFlatten = onnxShape.length === 2 && inShape.length > 2 && onnxShape[0] === inShape[0] && onnxShape[1] === sizeOf(inShape.slice(1));
+  const isFlatten =
+    onnxShape.length === 2 &&
+    inShape.length > 2 &&
+    onnxShape[0] === inShape[0] &&
+    onnxShape[1] === sizeOf(inShape.slice(1));
   if (!ctx.effectivelyIdentity(v) && isFlatten && v.perm[0] === 0 && inShape.slice(1).every((d) => d >= 0)) {
     return [flattenKeepingLayout(n, v, ctx)];
   }
@@ -728,26 +874,51 @@ const squeeze: OpHandler = (n, inputs, ctx) => {
   const a = n.opset >= 13 ? optionalConst(n, inputs, 1, 'axes') : null;
   const axesList = n.opset >= 13 ? (a ? constValues(a) : null) : getAttr.ints(n.attrs, 'axes');
   const rank = v.shape.length;
-  const axes = (axesList ?? v.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((x) => normAxis(x, rank));
+  const axes = (axesList ?? v.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((x) =>
+    normAxis(x, rank),
+  );
   const shape = shapeOps.squeezeShape(v.shape, axes);
   const perm = v.perm.filter((p) => !axes.includes(p)).map((p) => p - axes.filter((x) => x < p).length);
-  const vec = ctx.reshapeVector(perm.map((p) => shape[p]), n.name);
+  const vec = ctx.reshapeVector(
+    perm.map((p) => shape[p]),
+    n.name,
+  );
   const sc = ctx.graph.constInt(`${n.name}/shape`, [vec.length], vec);
-  return [ctx.emit(n.name, 'Reshape', [v.ref, sc], { T: T(), Tshape: tfAttr.T('DT_INT32') }, { shape, perm, dtype: v.dtype })];
+  return [
+    ctx.emit(
+      n.name,
+      'Reshape',
+      [v.ref, sc],
+      { T: T(), Tshape: tfAttr.T('DT_INT32') },
+      { shape, perm, dtype: v.dtype },
+    ),
+  ];
 };
 
 const unsqueeze: OpHandler = (n, inputs, ctx) => {
   const v = ctx.plain(runtime(n, inputs, 0, ctx), n.name);
-  const axesList = n.opset >= 13 ? constValues(constant(n, inputs, 1, 'axes')) : (getAttr.ints(n.attrs, 'axes') ?? []);
+  const axesList =
+    n.opset >= 13 ? constValues(constant(n, inputs, 1, 'axes')) : (getAttr.ints(n.attrs, 'axes') ?? []);
   const rank = v.shape.length + axesList.length;
   const axes = axesList.map((x) => normAxis(x, rank));
   const shape = shapeOps.unsqueezeShape(v.shape, axes);
   const oldToNew: number[] = [];
   for (let i = 0; i < rank; i++) if (!axes.includes(i)) oldToNew.push(i);
   const perm = [...v.perm.map((p) => oldToNew[p]), ...axes];
-  const vec = ctx.reshapeVector(perm.map((p) => shape[p]), n.name);
+  const vec = ctx.reshapeVector(
+    perm.map((p) => shape[p]),
+    n.name,
+  );
   const sc = ctx.graph.constInt(`${n.name}/shape`, [vec.length], vec);
-  return [ctx.emit(n.name, 'Reshape', [v.ref, sc], { T: T(), Tshape: tfAttr.T('DT_INT32') }, { shape, perm, dtype: v.dtype })];
+  return [
+    ctx.emit(
+      n.name,
+      'Reshape',
+      [v.ref, sc],
+      { T: T(), Tshape: tfAttr.T('DT_INT32') },
+      { shape, perm, dtype: v.dtype },
+    ),
+  ];
 };
 
 const concat: OpHandler = (n, inputs, ctx) => {
@@ -755,7 +926,8 @@ const concat: OpHandler = (n, inputs, ctx) => {
   const rank = present[0].kind === 'rt' ? present[0].shape.length : present[0].t.shape.length;
   const axis = normAxis(getAttr.int(n.attrs, 'axis', 0), rank);
   const firstRt = present.find((v): v is RtValue => v.kind === 'rt');
-  if (!firstRt) throw new ConversionError(`Concat node "${n.name}": all inputs constant; should have been folded`);
+  if (!firstRt)
+    throw new ConversionError(`Concat node "${n.name}": all inputs constant; should have been folded`);
   const layout = ctx.plain(firstRt, n.name).perm;
   const refs: string[] = [];
   const shapes: number[][] = [];
@@ -773,7 +945,13 @@ const concat: OpHandler = (n, inputs, ctx) => {
   shape[axis] = shapes.reduce((s, sh) => s + sh[axis], 0);
   const ax = ctx.graph.constInt(`${n.name}/axis`, [], [layout.indexOf(axis)]);
   return [
-    ctx.emit(n.name, 'ConcatV2', [...refs, ax], { T: T(), N: tfAttr.i(refs.length), Tidx: tfAttr.T('DT_INT32') }, { shape, perm: layout }),
+    ctx.emit(
+      n.name,
+      'ConcatV2',
+      [...refs, ax],
+      { T: T(), N: tfAttr.i(refs.length), Tidx: tfAttr.T('DT_INT32') },
+      { shape, perm: layout },
+    ),
   ];
 };
 
@@ -801,20 +979,37 @@ const pad: OpHandler = (n, inputs, ctx) => {
     pads = getAttr.ints(n.attrs, 'pads') ?? [];
     value = getAttr.float(n.attrs, 'value', 0);
   }
-  if (pads.some((p) => p < 0)) throw new ConversionError(`Pad node "${n.name}": negative pads (cropping) are not supported`);
+  if (pads.some((p) => p < 0))
+    throw new ConversionError(`Pad node "${n.name}": negative pads (cropping) are not supported`);
   const tfPads = v.perm.flatMap((p) => [pads[p], pads[p + rank]]);
   const shape = v.shape.map((d, i) => (d < 0 ? d : d + pads[i] + pads[i + rank]));
   const pc = ctx.graph.constInt(`${n.name}/paddings`, [rank, 2], tfPads);
   if (mode === 'constant') {
     const fill = ctx.graph.constFloat(`${n.name}/value`, [], Float32Array.of(value));
-    return [ctx.emit(n.name, 'PadV2', [v.ref, pc, fill], { T: T(), Tpaddings: tfAttr.T('DT_INT32') }, { shape, perm: v.perm })];
+    return [
+      ctx.emit(
+        n.name,
+        'PadV2',
+        [v.ref, pc, fill],
+        { T: T(), Tpaddings: tfAttr.T('DT_INT32') },
+        { shape, perm: v.perm },
+      ),
+    ];
   }
   if (mode === 'reflect') {
     return [
-      ctx.emit(n.name, 'MirrorPad', [v.ref, pc], { T: T(), Tpaddings: tfAttr.T('DT_INT32'), mode: tfAttr.s('REFLECT') }, { shape, perm: v.perm }),
+      ctx.emit(
+        n.name,
+        'MirrorPad',
+        [v.ref, pc],
+        { T: T(), Tpaddings: tfAttr.T('DT_INT32'), mode: tfAttr.s('REFLECT') },
+        { shape, perm: v.perm },
+      ),
     ];
   }
-  throw new ConversionError(`Pad node "${n.name}": mode "${mode}" is not supported (constant and reflect are)`);
+  throw new ConversionError(
+    `Pad node "${n.name}": mode "${mode}" is not supported (constant and reflect are)`,
+  );
 };
 
 const softmax =
@@ -824,7 +1019,9 @@ const softmax =
     const rank = v.shape.length;
     const axis = normAxis(getAttr.int(n.attrs, 'axis', n.opset >= 13 ? -1 : 1), rank);
     if (n.opset < 13 && v.shape.slice(axis + 1).some((d) => d !== 1)) {
-      throw new ConversionError(`${n.op} node "${n.name}": opset < 13 softmax over several axes is not supported`);
+      throw new ConversionError(
+        `${n.op} node "${n.name}": opset < 13 softmax over several axes is not supported`,
+      );
     }
     if (v.perm[rank - 1] !== axis) v = ctx.withPerm(v, [...v.perm.filter((p) => p !== axis), axis], n.name);
     return [ctx.emit(n.name, tfOp, [v.ref], { T: T() }, v)];
@@ -833,7 +1030,9 @@ const softmax =
 const layerNorm: OpHandler = (n, inputs, ctx) => {
   const v = ctx.plain(runtime(n, inputs, 0, ctx), n.name);
   if (n.outputNames.slice(1).some((o) => o && ctx.consumers(o) > 0)) {
-    throw new ConversionError(`LayerNormalization node "${n.name}": the Mean/InvStdDev outputs are not supported`);
+    throw new ConversionError(
+      `LayerNormalization node "${n.name}": the Mean/InvStdDev outputs are not supported`,
+    );
   }
   const rank = v.shape.length;
   const axis = normAxis(getAttr.int(n.attrs, 'axis', -1), rank);
@@ -855,7 +1054,9 @@ const layerNorm: OpHandler = (n, inputs, ctx) => {
 
 const batchNorm: OpHandler = (n, inputs, ctx) => {
   const v = runtime(n, inputs, 0, ctx);
-  const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => constant(n, inputs, i, ['scale', 'B', 'mean', 'var'][i - 1]));
+  const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) =>
+    constant(n, inputs, i, ['scale', 'B', 'mean', 'var'][i - 1]),
+  );
   const eps = getAttr.float(n.attrs, 'epsilon', 1e-5);
   const C = scale.data.length;
   const s = new Float32Array(C);
@@ -895,7 +1096,15 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
     if ((to === 1 || to === 10 || to === 11) && v.dtype === 'float32') return [v];
     const dst = to === 1 || to === 10 || to === 11 ? 'DT_FLOAT' : to === 9 ? 'DT_BOOL' : 'DT_INT32';
     const p = ctx.plain(v, n.name);
-    return [ctx.emit(n.name, 'Cast', [p.ref], { DstT: tfAttr.T(dst) }, { ...p, dtype: dst === 'DT_FLOAT' ? 'float32' : dst === 'DT_BOOL' ? 'bool' : 'int32' })];
+    return [
+      ctx.emit(
+        n.name,
+        'Cast',
+        [p.ref],
+        { DstT: tfAttr.T(dst) },
+        { ...p, dtype: dst === 'DT_FLOAT' ? 'float32' : dst === 'DT_BOOL' ? 'bool' : 'int32' },
+      ),
+    ];
   },
   Clip: (n, inputs, ctx) => {
     const v = runtime(n, inputs, 0, ctx);
@@ -918,7 +1127,13 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
     const approx = getAttr.string(n.attrs, 'approximate', 'none');
     let inner: RtValue;
     if (approx === 'tanh') {
-      const cube = ctx.emit(`${n.name}/cube`, 'Pow', [v.ref, ctx.graph.constFloat(`${n.name}/three`, [], Float32Array.of(3))], { T: T() }, v);
+      const cube = ctx.emit(
+        `${n.name}/cube`,
+        'Pow',
+        [v.ref, ctx.graph.constFloat(`${n.name}/three`, [], Float32Array.of(3))],
+        { T: T() },
+        v,
+      );
       const k = scalarOp(`${n.name}/k`, 'Mul', cube, 0.044715, ctx);
       const sum = ctx.emit(`${n.name}/sum`, 'AddV2', [v.ref, k.ref], { T: T() }, v);
       const scaled = scalarOp(`${n.name}/scaled`, 'Mul', sum, Math.sqrt(2 / Math.PI), ctx);
@@ -952,7 +1167,9 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
   },
   Identity: alias,
   LayerNormalization: layerNorm,
-  LeakyRelu: (n, inputs, ctx) => [activation(n, runtime(n, inputs, 0, ctx), 'LeakyRelu', ctx, getAttr.float(n.attrs, 'alpha', 0.01))],
+  LeakyRelu: (n, inputs, ctx) => [
+    activation(n, runtime(n, inputs, 0, ctx), 'LeakyRelu', ctx, getAttr.float(n.attrs, 'alpha', 0.01)),
+  ],
   Log: unaryHandler('Log'),
   LogSoftmax: softmax('LogSoftmax'),
   MatMul: matmul,
@@ -978,11 +1195,23 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
   Shape: (n, inputs, ctx) => {
     const v = runtime(n, inputs, 0, ctx);
     const rank = v.shape.length;
-    const start = normAxis(Math.max(Math.min(getAttr.int(n.attrs, 'start', 0), rank), -rank) % (rank + 1), rank + 1);
+    const start = normAxis(
+      Math.max(Math.min(getAttr.int(n.attrs, 'start', 0), rank), -rank) % (rank + 1),
+      rank + 1,
+    );
     const endRaw = getAttr.int(n.attrs, 'end', rank);
     const end = endRaw < 0 ? endRaw + rank : Math.min(endRaw, rank);
     ctx.stats.foldedConstantNodes++;
-    return [{ kind: 'const', t: makeConst('int64', [Math.max(0, end - start)], v.shape.slice(start, end).map((d) => (d < 0 ? NaN : d))) }];
+    return [
+      {
+        kind: 'const',
+        t: makeConst(
+          'int64',
+          [Math.max(0, end - start)],
+          v.shape.slice(start, end).map((d) => (d < 0 ? NaN : d)),
+        ),
+      },
+    ];
   },
   Sigmoid: (n, inputs, ctx) => [activation(n, runtime(n, inputs, 0, ctx), 'Sigmoid', ctx)],
   Softmax: softmax('Softmax'),

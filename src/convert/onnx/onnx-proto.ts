@@ -11,9 +11,6 @@ import { ConstDtype, ConstTensor, sizeOf } from '../tensor';
 
 export { onnx };
 
-/** An int64 as protobufjs hands it over. */
-export type Int64 = number | { toNumber(): number } | null | undefined;
-
 /** ONNX TensorProto.DataType values we read or write. */
 export const OnnxDataType = {
   FLOAT: 1,
@@ -26,10 +23,14 @@ export const OnnxDataType = {
   DOUBLE: 11,
 } as const;
 
-/** Converts a protobufjs int64 to a JS number. */
-export function toNum(v: Int64): number {
-  if (v === null || v === undefined) return 0;
-  return typeof v === 'number' ? v : v.toNumber();
+/** Converts a protobufjs int64 (a number, a `Long`, or absent) to a JS number. */
+export function toNum(v: unknown): number {
+  // Typed `unknown`: the generated typings name `Long` without importing it.
+  if (typeof v === 'number') return v;
+  if (typeof v === 'object' && v !== null && typeof (v as { toNumber?: unknown }).toNumber === 'function') {
+    return (v as { toNumber(): number }).toNumber();
+  }
+  return v === null || v === undefined ? 0 : Number(v);
 }
 
 /** Decodes a serialized ModelProto. */
@@ -78,7 +79,10 @@ export function tensorFromProto(t: onnx.ITensorProto): ConstTensor {
   const dataType = t.dataType ?? 0;
   const dtype = constDtypeOf(dataType);
   if (!dtype) throw new Error(`tensor "${name}": ONNX element type ${dataType} is not supported`);
-  if (t.dataLocation === 1 || (t.externalData && t.externalData.length > 0)) {
+  if (
+    t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL ||
+    (t.externalData && t.externalData.length > 0)
+  ) {
     throw new Error(
       `tensor "${name}" keeps its data in an external file; re-export with the weights inside the .onnx file ` +
         '(models under 2 GB: torch.onnx.export writes them inline)',
@@ -131,7 +135,9 @@ export function tensorFromProto(t: onnx.ITensorProto): ConstTensor {
       values = t.int32Data ?? [];
   }
   if (values.length !== n) {
-    throw new Error(`tensor "${name}": shape [${shape.join(',')}] needs ${n} values, the file has ${values.length}`);
+    throw new Error(
+      `tensor "${name}": shape [${shape.join(',')}] needs ${n} values, the file has ${values.length}`,
+    );
   }
   data.set(values);
   return { dtype, shape, data };

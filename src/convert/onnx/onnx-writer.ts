@@ -68,14 +68,21 @@ export class OnnxBuilder {
   ): string[] {
     const id = this.counter++;
     const name = opts.name ?? `/${opType}_${id}`;
-    const outputs = opts.outputNames ?? Array.from({ length: opts.outputs ?? 1 }, (_, k) => `${name}_output_${k}`);
+    const outputs =
+      opts.outputNames ?? Array.from({ length: opts.outputs ?? 1 }, (_, k) => `${name}_output_${k}`);
     const attribute: onnx.IAttributeProto[] = Object.entries(attrs).map(([key, v]) => {
       if ('i' in v) return { name: key, type: onnx.AttributeProto.AttributeType.INT, i: v.i };
       if ('f' in v) return { name: key, type: onnx.AttributeProto.AttributeType.FLOAT, f: v.f };
-      if ('s' in v) return { name: key, type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from(v.s, 'utf8') };
+      if ('s' in v)
+        return { name: key, type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from(v.s, 'utf8') };
       if ('ints' in v) return { name: key, type: onnx.AttributeProto.AttributeType.INTS, ints: v.ints };
-      if ('floats' in v) return { name: key, type: onnx.AttributeProto.AttributeType.FLOATS, floats: v.floats };
-      return { name: key, type: onnx.AttributeProto.AttributeType.TENSOR, t: tensorToProto(`${name}_${key}`, v.t) };
+      if ('floats' in v)
+        return { name: key, type: onnx.AttributeProto.AttributeType.FLOATS, floats: v.floats };
+      return {
+        name: key,
+        type: onnx.AttributeProto.AttributeType.TENSOR,
+        t: tensorToProto(`${name}_${key}`, v.t),
+      };
     });
     this.nodes.push({ name, opType, input: inputs, output: outputs, attribute });
     return outputs;

@@ -28,7 +28,11 @@ export function nodeOf(ref: string): string {
 
 /** Makes a valid TF node name from an ONNX name (`/layer1/layer1.0/conv1/Conv` → `layer1/layer1.0/conv1/Conv`). */
 export function sanitizeName(raw: string): string {
-  let s = raw.replace(/[^A-Za-z0-9_.\-/]/g, '_').replace(/^[/_\-]+/, '').replace(/\/+$/, '').replace(/\/{2,}/g, '/');
+  let s = raw
+    .replace(/[^A-Za-z0-9_.\-/]/g, '_')
+    .replace(/^[/_-]+/, '')
+    .replace(/\/+$/, '')
+    .replace(/\/{2,}/g, '/');
   if (!s) s = 'node';
   if (!/^[A-Za-z0-9.]/.test(s)) s = `n${s}`;
   return s;
@@ -158,7 +162,10 @@ export async function writeShardedGraphModel(
   json.weightsManifest[0].paths = paths;
   await fsp.mkdir(dir, { recursive: true });
   for (let k = 0; k < count; k++) {
-    await fsp.writeFile(path.join(dir, paths[k]), shard.subarray(k * shardBytes, Math.min((k + 1) * shardBytes, shard.length)));
+    await fsp.writeFile(
+      path.join(dir, paths[k]),
+      shard.subarray(k * shardBytes, Math.min((k + 1) * shardBytes, shard.length)),
+    );
   }
   await fsp.writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
   return { files: ['model.json', ...paths], json, weightBytes: shard.length };

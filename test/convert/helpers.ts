@@ -1,0 +1,135 @@
+/**
+ * Parity helpers: run an ONNX file on onnxruntime-node and its conversion on TF.js, on the same input.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { execFile } from 'child_process';
+import { promises as fsp } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import { convertOnnx, OnnxConversion } from '../../src/convert/onnx/convert-onnx';
+import { Rand } from './models';
+
+const execFileAsync = promisify(execFile);
+
+/** A random NCHW input batch. */
+export function randomInput(
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+  seed = 11,
+): { data: Float32Array; shape: number[] } {
+  return { data: new Rand(seed).fill(n * c * h * w, 1), shape: [n, c, h, w] };
+}
+
+// onnxruntime-node's native binding returns typed arrays from Node's own realm, which fail `instanceof` checks
+// inside Jest's sandbox ("A float32 tensor's data must be type of function Float32Array()"), so ORT runs in a
+// child process: model and input go through temporary files.
+const ORT_SCRIPT = `
+const fs = require('fs');
+const ort = require('onnxruntime-node');
+const [modelPath, inputPath, shapeJson, outPath] = process.argv.slice(1);
+(async () => {
+  const session = await ort.InferenceSession.create(fs.readFileSync(modelPath));
+  const b = fs.readFileSync(inputPath);
+  const data = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, JSON.parse(shapeJson)) });
+  const y = out[session.outputNames[0]].data;
+  fs.writeFileSync(outPath, Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+/** Runs the ONNX model on onnxruntime (CPU) and returns the first output. */
+export async function runOrt(
+  bytes: Uint8Array,
+  input: { data: Float32Array; shape: number[] },
+): Promise<Float32Array> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ort-'));
+  try {
+    const [model, x, y] = ['model.onnx', 'input.bin', 'output.bin'].map((f) => path.join(dir, f));
+    await fsp.writeFile(model, bytes);
+    await fsp.writeFile(x, Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength));
+    await execFileAsync(process.execPath, ['-e', ORT_SCRIPT, model, x, JSON.stringify(input.shape), y], {
+      cwd: path.resolve(__dirname, '../..'),
+    });
+    const out = await fsp.readFile(y);
+    return new Float32Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Loads a converted model from memory. */
+export async function loadConversion(conversion: OnnxConversion): Promise<tf.GraphModel> {
+  const { json, shard } = conversion.builder.toArtifacts();
+  return tf.loadGraphModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0].weights as tf.io.WeightsManifestEntry[],
+      weightData: shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer,
+    }),
+  );
+}
+
+/** Runs a graph model on an NCHW input (transposed to the NHWC the service feeds). */
+export async function runTfjs(
+  model: tf.GraphModel,
+  input: { data: Float32Array; shape: number[] },
+): Promise<{ data: Float32Array; shape: number[] }> {
+  const x = tf.tidy(() =>
+    tf.tensor4d(input.data, input.shape as [number, number, number, number]).transpose([0, 2, 3, 1]),
+  );
+  try {
+    const y = model.predict(x) as tf.Tensor;
+    try {
+      return { data: Float32Array.from(await y.data()), shape: y.shape };
+    } finally {
+      y.dispose();
+    }
+  } finally {
+    x.dispose();
+  }
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Index of the largest value of each row. */
+export function top1(data: Float32Array, classes: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < data.length / classes; r++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (data[r * classes + c] > data[r * classes + best]) best = c;
+    out.push(best);
+  }
+  return out;
+}
+
+/** Converts, runs both runtimes, disposes the model; returns what the assertions need. */
+export async function parity(
+  bytes: Uint8Array,
+  batch = 2,
+): Promise<{
+  diff: number;
+  ref: Float32Array;
+  got: Float32Array;
+  shape: number[];
+  conversion: OnnxConversion;
+}> {
+  const conversion = convertOnnx(bytes);
+  const [, h, w, c] = conversion.input.shape;
+  const input = randomInput(batch, c, h, w);
+  const ref = await runOrt(bytes, input);
+  const model = await loadConversion(conversion);
+  try {
+    const got = await runTfjs(model, input);
+    return { diff: maxAbsDiff(ref, got.data), ref, got: got.data, shape: got.shape, conversion };
+  } finally {
+    model.dispose();
+  }
+}
