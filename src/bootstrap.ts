@@ -86,6 +86,11 @@ export async function buildService(config: Config, logger: Logger, options: Buil
   };
   const selected = selectPipelines(config.enabledPipelines, registry);
   const { definitions, described } = await describePipelines(selected, context, logger);
+  if (described.length === 0) {
+    throw new Error(
+      `no pipeline could be described (enabled: ${selected.map((d) => d.slug).join(', ') || 'none'}); see the errors above`,
+    );
+  }
   const info: ProcessingServiceInfoResponse = {
     name: config.serviceName,
     description: config.serviceDescription,

@@ -5,6 +5,7 @@
  * packages are optionalDependencies whose install needs Google's storage host; where that failed they are
  * simply absent. Every attempt and its reason are returned so the caller can log the choice.
  */
+import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -45,18 +46,22 @@ function tryRequire(name: string): { module: NativeTfModule | null; error: strin
   }
 }
 
-/** Asks TensorFlow for GPU devices via the native binding; false when the answer is unavailable. */
-function nativeSeesGpu(): boolean {
+/** A visible NVIDIA device: the driver's device files, unless CUDA_VISIBLE_DEVICES hides them all. */
+function nvidiaDeviceVisible(): boolean {
+  if (process.env.CUDA_VISIBLE_DEVICES === '' || process.env.CUDA_VISIBLE_DEVICES === '-1') return false;
+  return fs.existsSync('/dev/nvidia0') || fs.existsSync('/dev/nvidiactl');
+}
+
+/**
+ * libtensorflow silently falls back to its CPU kernels when CUDA or cuDNN fail to load (it only prints to
+ * stderr). After one small op, the CUDA libraries it opened show up in this process's memory maps.
+ */
+function cudaLibrariesLoaded(): boolean {
+  tf.tidy(() => tf.matMul(tf.ones([8, 8]), tf.ones([8, 8])).dataSync());
   try {
-    // tfjs-node-gpu exposes no device list; a tiny matmul placed by TF logs to stderr only. The reliable signal
-    // is whether libtensorflow found CUDA: TF_CPP prints nothing we can read, so check the visible devices env
-    // and the driver's device files instead.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const fs = require('fs') as typeof import('fs');
-    if (process.env.CUDA_VISIBLE_DEVICES === '' || process.env.CUDA_VISIBLE_DEVICES === '-1') return false;
-    return fs.existsSync('/dev/nvidia0') || fs.existsSync('/dev/nvidiactl');
+    return /\/libcu(dart|blas|dnn)[^/]*\.so/.test(fs.readFileSync('/proc/self/maps', 'utf8'));
   } catch {
-    return false;
+    return true; // no /proc (not Linux): trust the device check
   }
 }
 
@@ -87,10 +92,15 @@ export async function initBackend(preference: BackendPreference): Promise<Backen
   const reasons: string[] = [];
   if (preference === 'auto' || preference === 'tensorflow') {
     const gpu = tryRequire('@tensorflow/tfjs-node-gpu');
-    if (gpu.module && nativeSeesGpu() && (await activate('tensorflow'))) {
+    if (gpu.module && nvidiaDeviceVisible() && (await activate('tensorflow'))) {
       native = gpu.module;
-      reasons.push('tfjs-node-gpu loaded and an NVIDIA device is visible');
-      return { backend: 'tensorflow', package: '@tensorflow/tfjs-node-gpu', gpu: true, reasons };
+      if (cudaLibrariesLoaded()) {
+        reasons.push('tfjs-node-gpu loaded, an NVIDIA device is visible and libtensorflow opened CUDA');
+        return { backend: 'tensorflow', package: '@tensorflow/tfjs-node-gpu', gpu: true, reasons };
+      }
+      reasons.push('tfjs-node-gpu: an NVIDIA device is visible but libtensorflow loaded no CUDA libraries (see its stderr)');
+      reasons.push('@tensorflow/tfjs-node-gpu loaded; using libtensorflow on the CPU');
+      return { backend: 'tensorflow', package: '@tensorflow/tfjs-node-gpu', gpu: false, reasons };
     }
     reasons.push(
       gpu.module ? 'tfjs-node-gpu: loaded, but no NVIDIA device is visible' : `tfjs-node-gpu: ${gpu.error ?? 'not installed'}`,
