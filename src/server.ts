@@ -6,6 +6,7 @@ import type { Server } from 'http';
 import { buildService, VERSION } from './bootstrap';
 import { loadConfig, type Config } from './config';
 import { createLogger } from './util/logger';
+import { createPullWorker, type PullWorker } from './worker';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -32,6 +33,20 @@ async function main(): Promise<void> {
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
 
+  // START_PULL_WORKER: also serve Antenna's job queue from this process (docs/pull-mode.md).
+  let worker: PullWorker | null = null;
+  if (config.startPullWorker) {
+    try {
+      worker = createPullWorker(svc, config, logger);
+    } catch (err) {
+      logger.fatal({ error: (err as Error).message }, 'START_PULL_WORKER is set but the pull worker cannot start');
+      process.exit(2);
+    }
+    worker.start().catch((err: unknown) => {
+      logger.error({ error: (err as Error).message }, 'pull worker failed; the HTTP service keeps running');
+    });
+  }
+
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -39,11 +54,15 @@ async function main(): Promise<void> {
     svc.lifecycle.shuttingDown = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: /readyz is 503, finishing in-flight requests');
     const deadline = Date.now() + config.shutdownGraceMs;
+    // The pull worker stops reserving now and posts the results of its batch in hand before the engine closes.
+    const workerStopped = worker ? worker.stop() : Promise.resolve();
     const exit = (): void => {
-      void svc.close().finally(() => {
-        logger.info('stopped');
-        process.exit(0);
-      });
+      void workerStopped
+        .then(() => svc.close())
+        .finally(() => {
+          logger.info('stopped');
+          process.exit(0);
+        });
     };
     // Keep listening (so /readyz can say 503) until in-flight /process requests are done or the grace ends.
     const waitForDrain = (): void => {

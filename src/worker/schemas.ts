@@ -43,8 +43,10 @@ export const pullTaskSchema = {
   },
 } as const;
 
-const strictObject = <P extends Record<string, unknown>>(properties: P, required: (keyof P & string)[] = Object.keys(properties)) =>
-  ({ type: 'object', additionalProperties: false, required, properties }) as const;
+const strictObject = <P extends Record<string, unknown>>(
+  properties: P,
+  required: (keyof P & string)[] = Object.keys(properties),
+) => ({ type: 'object', additionalProperties: false, required, properties }) as const;
 
 /** Success result: the pipeline's response for exactly one image (CONTRACT §6.6, §3.2 S5). */
 export const pullSuccessResultSchema = strictObject({
@@ -101,7 +103,8 @@ export function compilePullValidators(ajv: Ajv): PullValidators {
         const r = value.result;
         if ('source_images' in r) {
           const stray = r.detections.find((d) => d.source_image_id !== r.source_images[0].id);
-          if (stray) return `detection for image ${stray.source_image_id} in the result for image ${r.source_images[0].id}`;
+          if (stray)
+            return `detection for image ${stray.source_image_id} in the result for image ${r.source_images[0].id}`;
         }
         return null;
       }
