@@ -3,9 +3,9 @@
  */
 import { seededRng, type Rng } from '../../src/util/rng';
 import type { BoundingBox } from '../../src/contract/types';
-import { createCanvas, drawObject, toBytes, type Placement, type Sprite } from './raster';
+import { createCanvas, drawObject, toBytes, type Placement } from './raster';
 import { paintSheet } from './sheet';
-import { insectSprite, leafSprite, shadowSprite, speckSprite, SPECIES, twigSprite, type SpeciesName } from './shapes';
+import { insectSprite, leafSprite, shadowSprite, speckSprite, SPECIES, twigSprite, type SpeciesName, type Sprite } from './shapes';
 
 export interface SceneObject {
   bbox: BoundingBox;

@@ -83,7 +83,7 @@ function actiasLuna(rng: Rng): Sprite {
   });
   const green = jitterColour([172, 214, 142], rng, 0.06);
   const costa: Rgb = jitterColour([128, 82, 98], rng, 0.08);
-  const cream = jitterColour([238, 236, 222], rng, 0.03);
+  const cream = jitterColour([222, 214, 186], rng, 0.03);
   const tailLen = 0.75 + rng.next() * 0.2;
   const o = new Float64Array(2);
   return {

@@ -157,8 +157,8 @@ export class CropClassifier implements Classifier {
     return tf.tidy(() => {
       // [n, 4] y1,x1,y2,x2 normalised with the (H−1)/(W−1) convention of cropAndResize
       const boxes = tf.tensor2d(regions.map((r) => cropBoxToNormalized(r.bbox, w, h, width, height)), [regions.length, 4]);
-      const boxIndices = tf.zeros([regions.length], 'int32') as tf.Tensor1D;
-      const batched = tf.expandDims(pixels, 0) as tf.Tensor4D; // [1, H, W, 3]; a view, the image keeps ownership
+      const boxIndices = tf.zeros<tf.Rank.R1>([regions.length], 'int32');
+      const batched = tf.expandDims<tf.Tensor4D>(pixels, 0); // [1, H, W, 3]; a view, the image keeps ownership
       const cropped = tf.image.cropAndResize(batched, boxes, boxIndices, [height, width], 'bilinear');
       return normalizePixels(cropped, this.manifest.input);
     });

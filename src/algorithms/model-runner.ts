@@ -54,7 +54,7 @@ function savedModelRunner(model: tf.InferenceModel & { dispose?: () => void }, i
   if (name === undefined) throw new ModelLoadError('the SavedModel signature has no inputs');
   return {
     run(input, outputs) {
-      const result = model.predict({ [name]: input }, {}) as tf.NamedTensorMap | tf.Tensor | tf.Tensor[];
+      const result = model.predict({ [name]: input }, {});
       if (result instanceof tf.Tensor || Array.isArray(result)) {
         const list = result instanceof tf.Tensor ? [result] : result;
         tf.dispose(list);

@@ -137,17 +137,17 @@ export class ObjectDetector implements Detector {
   /** Checks `[b, K, 4]` boxes and `[b, K]` scores; returns K. The caller disposes the outputs. */
   private checkOutputs(outputs: tf.Tensor[], b: number): number {
     const [boxes, scores] = outputs;
-    const k = scores.shape[1];
+    const k = Number(scores.shape[1]); // NaN for a rank-1 tensor, which fails the checks below
     const ok =
       boxes.rank === 3 && scores.rank === 2 && boxes.shape[0] === b && scores.shape[0] === b &&
-      boxes.shape[2] === 4 && k !== undefined && boxes.shape[1] === k;
+      boxes.shape[2] === 4 && boxes.shape[1] === k;
     if (!ok) {
       throw new Error(
         `detector ${this.descriptor.key}: expected boxes [${b}, K, 4] and scores [${b}, K], ` +
           `got [${boxes.shape.join(', ')}] and [${scores.shape.join(', ')}]`,
       );
     }
-    return k as number;
+    return k;
   }
 
   /** Threshold, decode, map back, clamp, drop empty boxes, then NMS in source pixels and cap. */

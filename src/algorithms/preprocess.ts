@@ -16,7 +16,7 @@ export function normalizePixels<T extends tf.Tensor>(pixels: T, input: ManifestI
   // (x·scale − mean) / std, folded into one multiply and one subtract per channel.
   const mul = tf.tensor1d(input.std.map((s) => input.scale / s));
   const sub = tf.tensor1d(input.mean.map((m, i) => m / input.std[i]));
-  return tf.sub(tf.mul(x, mul), sub) as T;
+  return tf.sub<T>(tf.mul(x, mul), sub);
 }
 
 /**

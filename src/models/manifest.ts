@@ -10,7 +10,7 @@ import type { AlgorithmCategoryMap, TaskType } from '../contract/types';
 
 /** How pixels are prepared before the model sees them. Applied in this order: colour order, scale, mean/std. */
 export interface ManifestInput {
-  /** Model input width and height in pixels. Detectors may use -1 for "any" (then `resize` must be `none`). */
+  /** Model input width and height in pixels. */
   width: number;
   height: number;
   /** Channel order the model expects. Decoded images are RGB. */

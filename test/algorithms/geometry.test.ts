@@ -1,0 +1,111 @@
+import { boxArea } from '../../src/algorithms/geometry/box-area';
+import { clampBox } from '../../src/algorithms/geometry/clamp-box';
+import { cropBoxToNormalized } from '../../src/algorithms/geometry/crop-box';
+import { decodeBox } from '../../src/algorithms/geometry/decode-box';
+import { iou } from '../../src/algorithms/geometry/iou';
+import { mapBoxToSource } from '../../src/algorithms/geometry/map-box-to-source';
+import { computeResizeGeometry } from '../../src/algorithms/geometry/resize-geometry';
+
+const box = (x1: number, y1: number, x2: number, y2: number) => ({ x1, y1, x2, y2 });
+
+describe('computeResizeGeometry', () => {
+  it('letterboxes a 4096x2160 image into 1024x576 as 1024x540 content', () => {
+    expect(computeResizeGeometry(4096, 2160, 1024, 576, 'letterbox')).toEqual({
+      sourceWidth: 4096,
+      sourceHeight: 2160,
+      contentWidth: 1024,
+      contentHeight: 540,
+      scaleX: 0.25,
+      scaleY: 0.25,
+    });
+  });
+
+  it('letterboxes a portrait-ish 1024x768 image by height', () => {
+    const g = computeResizeGeometry(1024, 768, 1024, 576, 'letterbox');
+    expect([g.contentWidth, g.contentHeight]).toEqual([768, 576]);
+    expect(g.scaleX).toBeCloseTo(0.75, 12);
+    expect(g.scaleY).toBeCloseTo(0.75, 12);
+  });
+
+  it('stretch fills the input with independent scales', () => {
+    const g = computeResizeGeometry(1000, 500, 100, 100, 'stretch');
+    expect([g.contentWidth, g.contentHeight, g.scaleX, g.scaleY]).toEqual([100, 100, 0.1, 0.2]);
+  });
+
+  it('keeps at least one content pixel for extreme aspect ratios', () => {
+    const g = computeResizeGeometry(10000, 1, 100, 100, 'letterbox');
+    expect([g.contentWidth, g.contentHeight]).toEqual([100, 1]);
+  });
+
+  it('rejects non-positive sizes', () => {
+    expect(() => computeResizeGeometry(0, 10, 10, 10, 'stretch')).toThrow(RangeError);
+  });
+});
+
+describe('decodeBox', () => {
+  it('reads yxyx pixels', () => {
+    expect(decodeBox([10, 20, 30, 40], 'yxyx', 'pixels', 100, 100)).toEqual(box(20, 10, 40, 30));
+  });
+  it('reads xyxy normalised against the input size', () => {
+    expect(decodeBox([0.1, 0.5, 0.2, 1], 'xyxy', 'normalized', 200, 100)).toEqual(box(20, 50, 40, 100));
+  });
+  it('reads xywh as top-left plus size', () => {
+    expect(decodeBox([5, 6, 10, 20], 'xywh', 'pixels', 100, 100)).toEqual(box(5, 6, 15, 26));
+  });
+  it('reads cxcywh as centre plus size', () => {
+    expect(decodeBox([50, 40, 20, 10], 'cxcywh', 'pixels', 100, 100)).toEqual(box(40, 35, 60, 45));
+  });
+  it('reorders swapped corners', () => {
+    expect(decodeBox([30, 40, 10, 20], 'yxyx', 'pixels', 100, 100)).toEqual(box(20, 10, 40, 30));
+  });
+});
+
+describe('mapBoxToSource', () => {
+  it('undoes a letterbox: input pixels divided by the content scale, no offset', () => {
+    const g = computeResizeGeometry(4096, 2160, 1024, 576, 'letterbox');
+    expect(mapBoxToSource(box(100, 50, 200, 150), g)).toEqual(box(400, 200, 800, 600));
+  });
+  it('undoes a stretch per axis', () => {
+    const g = computeResizeGeometry(1000, 500, 100, 100, 'stretch');
+    expect(mapBoxToSource(box(10, 10, 20, 20), g)).toEqual(box(100, 50, 200, 100));
+  });
+});
+
+describe('clampBox', () => {
+  it('clamps each coordinate to the image', () => {
+    expect(clampBox(box(-5, -1, 120, 90), 100, 80)).toEqual(box(0, 0, 100, 80));
+  });
+  it('turns a box in the letterbox padding into a zero-area box', () => {
+    const clamped = clampBox(box(10, 2200, 50, 2300), 4096, 2160);
+    expect(boxArea(clamped)).toBe(0);
+  });
+});
+
+describe('boxArea and iou', () => {
+  it('area is zero for inverted boxes', () => {
+    expect(boxArea(box(10, 10, 5, 20))).toBe(0);
+  });
+  it('iou of identical boxes is 1 and of disjoint boxes 0', () => {
+    expect(iou(box(0, 0, 10, 10), box(0, 0, 10, 10))).toBe(1);
+    expect(iou(box(0, 0, 10, 10), box(20, 20, 30, 30))).toBe(0);
+  });
+  it('iou of half-overlapping squares is 1/3', () => {
+    expect(iou(box(0, 0, 10, 10), box(5, 0, 15, 10))).toBeCloseTo(1 / 3, 12);
+  });
+});
+
+describe('cropBoxToNormalized', () => {
+  it('maps bin centres of a pixel box onto cropAndResize sample indices', () => {
+    // 8 pixels wide box [2, 10) cropped to 4 samples: centres at 3, 5, 7, 9 → indices 2.5 … 8.5.
+    const [, x1, , x2] = cropBoxToNormalized(box(2, 0, 10, 4), 11, 5, 4, 2);
+    expect(x1 * 10).toBeCloseTo(2.5, 12);
+    expect(x2 * 10).toBeCloseTo(8.5, 12);
+  });
+  it('clamps sample indices to the image so edge pixels repeat instead of black', () => {
+    const [y1, x1, y2, x2] = cropBoxToNormalized(box(0, 0, 2, 2), 100, 100, 8, 8);
+    expect(Math.min(y1, x1, y2, x2)).toBeGreaterThanOrEqual(0);
+  });
+  it('maps a one-pixel axis to 0', () => {
+    expect(cropBoxToNormalized(box(0, 0, 1, 1), 1, 1, 4, 4)).toEqual([0, 0, 0, 0]);
+  });
+});
