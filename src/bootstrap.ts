@@ -12,7 +12,7 @@ import type { AppState } from './http/middleware';
 import { ImageFetcher } from './images/fetch-image';
 import { UrlPolicy } from './images/url-policy';
 import type { PipelineContext, PipelineDefinition } from './pipelines/definition';
-import { pipelineRegistry, selectPipelines } from './pipelines/registry';
+import { registeredPipelines, selectPipelines } from './pipelines/registry';
 import { LocalEngine, type EngineEvent, type InferenceEngine } from './runtime/engine';
 import { Metrics } from './runtime/metrics';
 import { WorkerEngine } from './runtime/worker-engine';
@@ -34,7 +34,7 @@ export interface Service {
 }
 
 export interface BuildOptions {
-  /** Defaults to the real registry; tests may pass their own (in-thread engine only). */
+  /** Defaults to the real registry (code plus MODELS_DIR/pipelines.json); tests may pass their own (in-thread engine only). */
   registry?: readonly PipelineDefinition[];
   /** Fetch backoff base in ms (tests shorten it). */
   backoffMs?: number;
@@ -79,11 +79,11 @@ async function describePipelines(
 }
 
 export async function buildService(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Service> {
-  const registry = options.registry ?? pipelineRegistry;
   const context: PipelineContext = {
     modelsDir: path.resolve(projectRoot(), config.modelsDir),
     batches: { detectorBatchSize: config.detectorBatchSize, classifierBatchSize: config.classifierBatchSize },
   };
+  const registry = options.registry ?? registeredPipelines(context.modelsDir);
   const selected = selectPipelines(config.enabledPipelines, registry);
   const { definitions, described } = await describePipelines(selected, context, logger);
   if (described.length === 0) {

@@ -12,20 +12,12 @@ import type { ClassifierManifest, LoadedManifest } from '../models/manifest';
 import type { Classifier, ClassifierResult, Region, RunOptions } from './algorithm';
 import { describeManifest } from './descriptor';
 import { cropBoxToNormalized } from './geometry/crop-box';
-import { loadModelRunner, type ModelRunner } from './model-runner';
+import { loadAndWarmUp, type ModelRunner } from './model-runner';
 import { normalizePixels } from './preprocess';
+import { softmax } from './softmax';
 
 /** Crops per model call when the caller passes no usable batch size. */
 export const DEFAULT_CLASSIFIER_BATCH_SIZE = 32;
-
-/** Numerically stable softmax in float64. */
-export function softmax(logits: ArrayLike<number>): number[] {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
-  const exps = Array.from(logits, (v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
-}
 
 export class CropClassifier implements Classifier {
   readonly kind = 'classifier' as const;
@@ -60,25 +52,7 @@ export class CropClassifier implements Classifier {
   }
 
   private async load(): Promise<void> {
-    const runner = await loadModelRunner(this.loaded);
-    try {
-      const { width, height } = this.manifest.input;
-      const blank = tf.zeros([1, height, width, 3]);
-      try {
-        const outputs = await runner.run(blank, this.outputNames());
-        try {
-          this.checkOutput(outputs, 1);
-        } finally {
-          tf.dispose(outputs);
-        }
-      } finally {
-        blank.dispose();
-      }
-    } catch (err) {
-      runner.dispose();
-      throw err;
-    }
-    this.runner = runner;
+    this.runner = await loadAndWarmUp(this.loaded, this.outputNames(), (outputs) => this.checkOutput(outputs, 1));
   }
 
   /** The manifest's output name, or null for the model's only output. */

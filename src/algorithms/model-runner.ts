@@ -99,3 +99,33 @@ export async function loadModelRunner(loaded: LoadedManifest): Promise<ModelRunn
   const model = await native.node.loadSavedModel(modelPath, tags, signature);
   return savedModelRunner(model, manifest.input.name);
 }
+
+/**
+ * Loads the model of `loaded` and runs it once on a blank `[1, H, W, 3]` input of the manifest's size (the
+ * first call is the slow one), letting `check` validate the outputs. Nothing is kept if either step fails.
+ */
+export async function loadAndWarmUp(
+  loaded: LoadedManifest,
+  outputNames: string[] | null,
+  check: (outputs: tf.Tensor[]) => void,
+): Promise<ModelRunner> {
+  const runner = await loadModelRunner(loaded);
+  try {
+    const { width, height } = loaded.manifest.input;
+    const blank = tf.zeros([1, height, width, 3]);
+    try {
+      const outputs = await runner.run(blank, outputNames);
+      try {
+        check(outputs);
+      } finally {
+        tf.dispose(outputs);
+      }
+    } finally {
+      blank.dispose();
+    }
+  } catch (err) {
+    runner.dispose();
+    throw err;
+  }
+  return runner;
+}

@@ -16,7 +16,7 @@ import { clampBox } from './geometry/clamp-box';
 import { decodeBox } from './geometry/decode-box';
 import { mapBoxToSource } from './geometry/map-box-to-source';
 import { computeResizeGeometry, type ResizeGeometry } from './geometry/resize-geometry';
-import { loadModelRunner, type ModelRunner } from './model-runner';
+import { loadAndWarmUp, type ModelRunner } from './model-runner';
 import { prepareDetectorInput } from './preprocess';
 
 /** Used when neither the request nor the manifest sets a cap. */
@@ -65,25 +65,7 @@ export class ObjectDetector implements Detector {
   }
 
   private async load(): Promise<void> {
-    const runner = await loadModelRunner(this.loaded);
-    try {
-      const { width, height } = this.manifest.input;
-      const blank = tf.zeros([1, height, width, 3]);
-      try {
-        const outputs = await runner.run(blank, [this.manifest.output.boxes, this.manifest.output.scores]);
-        try {
-          this.checkOutputs(outputs, 1);
-        } finally {
-          tf.dispose(outputs);
-        }
-      } finally {
-        blank.dispose();
-      }
-    } catch (err) {
-      runner.dispose();
-      throw err;
-    }
-    this.runner = runner;
+    this.runner = await loadAndWarmUp(this.loaded, [this.manifest.output.boxes, this.manifest.output.scores], (outputs) => this.checkOutputs(outputs, 1));
   }
 
   dispose(): void {

@@ -4,7 +4,8 @@
  */
 import type { AlgorithmCategoryMap } from '../contract/types';
 import type { Classifier, ClassifierResult, Region, RunOptions } from './algorithm';
-import { StubAlgorithm, referenceDescriptor, softmax } from './stub-algorithm';
+import { softmax } from './softmax';
+import { StubAlgorithm, referenceDescriptor } from './stub-algorithm';
 
 interface RandomClassifierSpec {
   name: string;

@@ -31,11 +31,3 @@ export function referenceDescriptor(
     category_map: fields.category_map,
   };
 }
-
-/** Numerically stable softmax. */
-export function softmax(logits: number[]): number[] {
-  const max = Math.max(...logits);
-  const exps = logits.map((v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
-}

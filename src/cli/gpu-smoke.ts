@@ -23,7 +23,7 @@ import * as path from 'path';
 import { buildService, type Service } from '../bootstrap';
 import { loadConfig, type Config } from '../config';
 import type { PipelineRequest, PipelineResultsResponse } from '../contract/types';
-import { pipelineRegistry } from '../pipelines/registry';
+import { registeredPipelines } from '../pipelines/registry';
 import { createLogger } from '../util/logger';
 import { projectRoot } from '../util/paths';
 
@@ -175,8 +175,9 @@ function loadedCudaLibraries(): string[] {
 
 /** Why `slug` cannot run here (its definition cannot even describe itself, e.g. models missing), or null. */
 async function unusable(slug: string, config: Config): Promise<string | null> {
-  const definition = pipelineRegistry.find((d) => d.slug === slug);
-  if (!definition) return `unknown pipeline (registered: ${pipelineRegistry.map((d) => d.slug).join(', ')})`;
+  const registry = registeredPipelines(path.resolve(projectRoot(), config.modelsDir));
+  const definition = registry.find((d) => d.slug === slug);
+  if (!definition) return `unknown pipeline (registered: ${registry.map((d) => d.slug).join(', ')})`;
   try {
     await definition.create({
       modelsDir: path.resolve(projectRoot(), config.modelsDir),
@@ -194,7 +195,9 @@ async function unusable(slug: string, config: Config): Promise<string | null> {
 /** The first enabled pipeline that loads models and whose models are present; else `constant`. */
 async function defaultPipeline(config: Config): Promise<string> {
   const enabled =
-    config.enabledPipelines.length > 0 ? config.enabledPipelines : pipelineRegistry.map((d) => d.slug);
+    config.enabledPipelines.length > 0
+      ? config.enabledPipelines
+      : registeredPipelines(path.resolve(projectRoot(), config.modelsDir)).map((d) => d.slug);
   for (const slug of enabled.filter((s) => !REFERENCE_PIPELINES.has(s))) {
     const why = await unusable(slug, config);
     if (why === null) return slug;

@@ -131,7 +131,7 @@ async function inspectGraphModel(jsonPath: string): Promise<InspectReport> {
       notes.push(`manifest.json is invalid: ${(err as Error).message}`);
     }
   } else {
-    notes.push('no manifest.json: the service needs one next to model.json (see docs/onnx-conversion.md)');
+    notes.push('no manifest.json: the service needs one next to model.json (see models/README.md)');
   }
   return {
     kind: 'tfjs-graph-model',

@@ -2,7 +2,7 @@
  * Entry of the inference worker thread: hosts a LocalEngine and answers WorkerEngine's messages.
  */
 import { parentPort, workerData } from 'worker_threads';
-import { pipelineRegistry } from '../pipelines/registry';
+import { registeredPipelines } from '../pipelines/registry';
 import { LocalEngine, PipelineUnavailableError } from './engine';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol';
 
@@ -11,9 +11,10 @@ if (!port) throw new Error('inference-worker must run in a worker thread');
 const init = workerData as WorkerInit;
 const send = (msg: FromWorker): void => port.postMessage(msg);
 
+const registry = registeredPipelines(init.context.modelsDir);
 const engine = new LocalEngine({
   definitions: init.slugs.map((slug) => {
-    const d = pipelineRegistry.find((p) => p.slug === slug);
+    const d = registry.find((p) => p.slug === slug);
     if (!d) throw new Error(`unknown pipeline ${slug}`);
     return d;
   }),

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import type { ImageBytes } from '../../src/images/bytes-image';
 import { readImageHeader } from '../../src/images/sniff';
-import { mothSpeciesPipeline } from '../../src/pipelines/moth-species';
+import { readDeclaredPipelines } from '../../src/pipelines/declared';
 import { LocalEngine, type EngineResult } from '../../src/runtime/engine';
 
 const root = path.join(__dirname, '..', '..');
@@ -19,7 +19,7 @@ const sample = (file: string, id = file): ImageBytes => {
 
 describe('tfjs_synthetic_moths_2026 in the engine', () => {
   const engine = new LocalEngine({
-    definitions: [mothSpeciesPipeline],
+    definitions: readDeclaredPipelines(path.join(root, 'models')).filter((d) => d.slug === 'tfjs_synthetic_moths_2026'),
     context: { modelsDir: path.join(root, 'models'), batches: { detectorBatchSize: 4, classifierBatchSize: 16 } },
     backend: 'wasm',
     decoder: 'sharp',
