@@ -11,6 +11,11 @@ export function hasArea(b: BoundingBox): boolean {
   return [b.x1, b.y1, b.x2, b.y2].every(Number.isFinite) && boxArea(b) > 0;
 }
 
+/** Whole-pixel box: corners truncated toward zero, like ADC (a box may become zero-area: check after). */
+export function truncateBox(b: BoundingBox): BoundingBox {
+  return { x1: Math.trunc(b.x1), y1: Math.trunc(b.y1), x2: Math.trunc(b.x2), y2: Math.trunc(b.y2) };
+}
+
 const boxKey = (b: BoundingBox): string => `${b.x1},${b.y1},${b.x2},${b.y2}`;
 
 /** D5: two identical boxes on one image would become two detections; keeps the first of each. */

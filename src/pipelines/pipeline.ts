@@ -17,7 +17,7 @@ import type { PipelineImage } from '../images/pipeline-image';
 import type { ImageErrorCode } from '../http/errors';
 import { seededRng, unseededRng, type Rng } from '../util/rng';
 import { isoTimestamp, secondsSince } from '../util/time';
-import { clampBox, hasArea, uniqueBoxes } from './boxes';
+import { clampBox, hasArea, truncateBox, uniqueBoxes } from './boxes';
 
 /** Name, slug, version and description, as /info shows them. */
 export interface PipelineConfig {
@@ -270,7 +270,8 @@ export class Pipeline {
       const candidates = supplied
         ? supplied.map((g) => ({ bbox: g.bbox, algorithm: g.algorithm, crop: g.crop, inferenceTime: 0, reused: true }))
         : (found.get(image.id) ?? []).map((d) => ({
-            bbox: clampBox(d.bbox, image.width, image.height),
+            // Whole pixels, as ADC sends them (Antenna crops image[int(y1):int(y2), int(x1):int(x2)] anyway).
+            bbox: truncateBox(clampBox(d.bbox, image.width, image.height)),
             algorithm: detectorRef,
             crop: null,
             inferenceTime: d.inferenceTime,

@@ -6,7 +6,7 @@ import { StubAlgorithm } from '../../src/algorithms/stub-algorithm';
 import type { AlgorithmConfigResponse, BoundingBox } from '../../src/contract/types';
 import type { PipelineImage } from '../../src/images/pipeline-image';
 import { Pipeline, type GivenDetection } from '../../src/pipelines/pipeline';
-import { clampBox, hasArea, uniqueBoxes } from '../../src/pipelines/boxes';
+import { clampBox, hasArea, truncateBox, uniqueBoxes } from '../../src/pipelines/boxes';
 
 const descriptor = (key: string, labels: string[] | null): AlgorithmConfigResponse => ({
   name: key,
@@ -79,6 +79,9 @@ describe('box rules', () => {
     expect(hasArea({ x1: 1, y1: 1, x2: NaN, y2: 5 })).toBe(false);
     expect(hasArea({ x1: 1, y1: 1, x2: 2, y2: 5 })).toBe(true);
   });
+  test('truncateBox cuts corners to whole pixels', () => {
+    expect(truncateBox({ x1: 10.9, y1: 0.2, x2: 99.99, y2: 50.5 })).toEqual({ x1: 10, y1: 0, x2: 99, y2: 50 });
+  });
   test('uniqueBoxes keeps the first of identical boxes', () => {
     const b = { x1: 1, y1: 2, x2: 3, y2: 4 };
     expect(uniqueBoxes([{ bbox: b, n: 1 }, { bbox: { ...b }, n: 2 }, { bbox: { ...b, x2: 9 }, n: 3 }]).map((x) => x.n)).toEqual([1, 3]);
@@ -88,7 +91,7 @@ describe('box rules', () => {
 describe('Pipeline.run', () => {
   test('detects in batches, clamps, drops zero-area and duplicate boxes, classifies in stage order', async () => {
     const detector = new FakeDetector({
-      a: [{ x1: 10, y1: 10, x2: 50, y2: 40 }, { x1: 10, y1: 10, x2: 50, y2: 40 }, { x1: 5, y1: 5, x2: 5, y2: 30 }, { x1: 90, y1: 70, x2: 130, y2: 95 }],
+      a: [{ x1: 10, y1: 10, x2: 50, y2: 40 }, { x1: 10, y1: 10, x2: 50.4, y2: 40 }, { x1: 5, y1: 5, x2: 5.7, y2: 30 }, { x1: 90, y1: 70, x2: 130, y2: 95 }],
       b: [{ x1: 0, y1: 0, x2: 10, y2: 10 }],
       c: [],
     });
