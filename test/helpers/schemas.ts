@@ -1,4 +1,6 @@
 /** Strict response schemas: every response body a test sees is checked against them. */
+import * as fs from 'fs';
+import * as path from 'path';
 import { compileResponseValidators, createAjv } from '../../src/contract/validators';
 
 const validators = compileResponseValidators(createAjv());
@@ -12,11 +14,11 @@ export function expectSchema(kind: ResponseKind, body: unknown): void {
   if (!ok) throw new Error(`response does not match the ${kind} schema: ${JSON.stringify(validate.errors, null, 1)}`);
 }
 
-/** Reads a fixture from ../shared/fixtures. */
+/** Reads a fixture: the test copy (test/fixtures/antenna) of a file in ../shared/fixtures. */
 export function fixture<T = unknown>(name: string): T {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require('fs') as typeof import('fs');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const path = require('path') as typeof import('path');
-  return JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', name), 'utf8')) as T;
+  return JSON.parse(fs.readFileSync(path.join(FIXTURES, name), 'utf8')) as T;
 }
+
+/** The vendored copies, and where their authority lives (beside the checkout, when present). */
+export const FIXTURES = path.join(__dirname, '..', 'fixtures', 'antenna');
+export const SHARED_FIXTURES = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures');
