@@ -869,6 +869,22 @@ const transpose: OpHandler = (n, inputs, ctx) => {
   return [{ ...v, shape: p.map((i) => v.shape[i]), perm, fuse: keepFuse }];
 };
 
+/** Squeeze and Unsqueeze become one Reshape to `shape` (ONNX order), laid out by `perm` like the input. */
+function reshapeKeepingLayout(
+  n: NodeInfo,
+  v: ReturnType<ConvertContext['plain']>,
+  shape: number[],
+  perm: number[],
+  ctx: ConvertContext,
+): Value {
+  const vec = ctx.reshapeVector(
+    perm.map((p) => shape[p]),
+    n.name,
+  );
+  const sc = ctx.graph.constInt(`${n.name}/shape`, [vec.length], vec);
+  return ctx.emit(n.name, 'Reshape', [v.ref, sc], { T: T(), Tshape: tfAttr.T('DT_INT32') }, { shape, perm, dtype: v.dtype });
+}
+
 const squeeze: OpHandler = (n, inputs, ctx) => {
   const v = ctx.plain(runtime(n, inputs, 0, ctx), n.name);
   const a = n.opset >= 13 ? optionalConst(n, inputs, 1, 'axes') : null;
@@ -879,20 +895,7 @@ const squeeze: OpHandler = (n, inputs, ctx) => {
   );
   const shape = shapeOps.squeezeShape(v.shape, axes);
   const perm = v.perm.filter((p) => !axes.includes(p)).map((p) => p - axes.filter((x) => x < p).length);
-  const vec = ctx.reshapeVector(
-    perm.map((p) => shape[p]),
-    n.name,
-  );
-  const sc = ctx.graph.constInt(`${n.name}/shape`, [vec.length], vec);
-  return [
-    ctx.emit(
-      n.name,
-      'Reshape',
-      [v.ref, sc],
-      { T: T(), Tshape: tfAttr.T('DT_INT32') },
-      { shape, perm, dtype: v.dtype },
-    ),
-  ];
+  return [reshapeKeepingLayout(n, v, shape, perm, ctx)];
 };
 
 const unsqueeze: OpHandler = (n, inputs, ctx) => {
@@ -905,20 +908,7 @@ const unsqueeze: OpHandler = (n, inputs, ctx) => {
   const oldToNew: number[] = [];
   for (let i = 0; i < rank; i++) if (!axes.includes(i)) oldToNew.push(i);
   const perm = [...v.perm.map((p) => oldToNew[p]), ...axes];
-  const vec = ctx.reshapeVector(
-    perm.map((p) => shape[p]),
-    n.name,
-  );
-  const sc = ctx.graph.constInt(`${n.name}/shape`, [vec.length], vec);
-  return [
-    ctx.emit(
-      n.name,
-      'Reshape',
-      [v.ref, sc],
-      { T: T(), Tshape: tfAttr.T('DT_INT32') },
-      { shape, perm, dtype: v.dtype },
-    ),
-  ];
+  return [reshapeKeepingLayout(n, v, shape, perm, ctx)];
 };
 
 const concat: OpHandler = (n, inputs, ctx) => {
