@@ -115,9 +115,14 @@ function summarise(name: string, samples: Sample[], wall: number): Record<string
     requests: samples.length,
     imagesPerSecond: samples.reduce((n, s) => n + s.images, 0) / wall,
     p50: median(samples.map((s) => s.latency)),
-    p95: quantile(samples.map((s) => s.latency), 0.95),
+    p95: quantile(
+      samples.map((s) => s.latency),
+      0.95,
+    ),
     meanBatchImages: samples.reduce((n, s) => n + s.batch, 0) / samples.length,
-    stagesMedian: Object.fromEntries(stageNames.map((st) => [st, median(samples.map((s) => s.stages[st] ?? 0))])),
+    stagesMedian: Object.fromEntries(
+      stageNames.map((st) => [st, median(samples.map((s) => s.stages[st] ?? 0))]),
+    ),
   };
 }
 
@@ -135,7 +140,9 @@ async function jimpDecodeSeconds(file: string, runs = 3): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const all = (await fsp.readdir(SAMPLES)).filter((f) => f.endsWith('.jpg')).map((f) => path.join(SAMPLES, f));
+  const all = (await fsp.readdir(SAMPLES))
+    .filter((f) => f.endsWith('.jpg'))
+    .map((f) => path.join(SAMPLES, f));
   const files: string[] = [];
   for (const f of all) {
     const b = await fsp.readFile(f);
@@ -151,7 +158,14 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, [path.join(root, 'dist', 'src', 'server.js')], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ENABLED_PIPELINES: PIPELINE, TFJS_BACKEND: env('TFJS_BACKEND', 'wasm') },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ENABLED_PIPELINES: PIPELINE,
+      TFJS_BACKEND: env('TFJS_BACKEND', 'wasm'),
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   try {
@@ -203,18 +217,34 @@ async function main(): Promise<void> {
 
     const jimp = await jimpDecodeSeconds(files[0]);
     const decode = median(sequential.map((s) => s.stages.decode ?? NaN));
-    const rssGrowth = rss[SEQUENTIAL] !== undefined && rss[100] !== undefined ? rss[SEQUENTIAL] / rss[100] - 1 : NaN;
+    const rssGrowth =
+      rss[SEQUENTIAL] !== undefined && rss[100] !== undefined ? rss[SEQUENTIAL] / rss[100] - 1 : NaN;
     const report = {
       date: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model,
+        memGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+      },
       pipeline: PIPELINE,
       backend: env('TFJS_BACKEND', 'wasm'),
       startupSeconds: startup,
       sequential: summarise('sequential, 1 image per request', sequential, seqWall),
       concurrent: summarise(`concurrency ${CONCURRENCY}`, concurrent, conWall),
       readyz: {
-        duringSequential: { n: readyzSequential.length, p50: median(readyzSequential), p99: quantile(readyzSequential, 0.99), max: Math.max(...readyzSequential) },
-        duringConcurrent: { n: readyzConcurrent.length, p50: median(readyzConcurrent), p99: quantile(readyzConcurrent, 0.99), max: Math.max(...readyzConcurrent) },
+        duringSequential: {
+          n: readyzSequential.length,
+          p50: median(readyzSequential),
+          p99: quantile(readyzSequential, 0.99),
+          max: Math.max(...readyzSequential),
+        },
+        duringConcurrent: {
+          n: readyzConcurrent.length,
+          p50: median(readyzConcurrent),
+          p99: quantile(readyzConcurrent, 0.99),
+          max: Math.max(...readyzConcurrent),
+        },
       },
       memory: { rssBytesAt: rss, numTensorsAt: tensors, rssGrowth100ToLast: rssGrowth },
       decode: { pipelineDecodeMedian: decode, jimpDecodeMedian: jimp, ratio: decode / jimp },
@@ -238,8 +268,12 @@ async function main(): Promise<void> {
           `${String(s.name)}: ${String(s.requests)} requests, ${(s.imagesPerSecond as number).toFixed(2)} images/s, p50 ${ms(s.p50 as number)}, p95 ${ms(s.p95 as number)}, mean effective batch ${(s.meanBatchImages as number).toFixed(2)} images\n    stage medians: ${fmtStages(s)}`,
       ),
       `/readyz under load: p50 ${ms(report.readyz.duringSequential.p50)} / p99 ${ms(report.readyz.duringSequential.p99)} (sequential), p50 ${ms(report.readyz.duringConcurrent.p50)} / p99 ${ms(report.readyz.duringConcurrent.p99)} (concurrent)`,
-      `memory: RSS ${Object.entries(rss).map(([k, v]) => `#${k} ${(v / 2 ** 20).toFixed(0)} MiB`).join(', ')}; growth from #100 to #${SEQUENTIAL}: ${(rssGrowth * 100).toFixed(1)}%`,
-      `numTensors after requests: ${Object.entries(tensors).map(([k, v]) => `#${k} ${v}`).join(', ')}`,
+      `memory: RSS ${Object.entries(rss)
+        .map(([k, v]) => `#${k} ${(v / 2 ** 20).toFixed(0)} MiB`)
+        .join(', ')}; growth from #100 to #${SEQUENTIAL}: ${(rssGrowth * 100).toFixed(1)}%`,
+      `numTensors after requests: ${Object.entries(tensors)
+        .map(([k, v]) => `#${k} ${v}`)
+        .join(', ')}`,
       `decode of a 4K JPEG: pipeline ${ms(decode)} vs plain jimp ${ms(jimp)} = ${(decode / jimp).toFixed(3)}x`,
       `targets: ${JSON.stringify(report.targets)}`,
     ];

@@ -41,13 +41,46 @@ const DETECTOR_PARAMS = { minSide: 8, slope: 0.5, pad: 0 };
 const log = (msg: string): void => console.log(`[build-models] ${msg}`);
 
 function fourK(seed: number, insects: number): SceneSpec {
-  return { width: 4096, height: 2160, seed, insects, leaves: 5, twigs: 4, specks: 120, shadows: 4, insectSize: [60, 400], clutterSize: [120, 450] };
+  return {
+    width: 4096,
+    height: 2160,
+    seed,
+    insects,
+    leaves: 5,
+    twigs: 4,
+    specks: 120,
+    shadows: 4,
+    insectSize: [60, 400],
+    clutterSize: [120, 450],
+  };
 }
 function uxga(seed: number, insects: number): SceneSpec {
-  return { width: 1600, height: 1200, seed, insects, leaves: 3, twigs: 2, specks: 40, shadows: 2, insectSize: [50, 260], clutterSize: [80, 280] };
+  return {
+    width: 1600,
+    height: 1200,
+    seed,
+    insects,
+    leaves: 3,
+    twigs: 2,
+    specks: 40,
+    shadows: 2,
+    insectSize: [50, 260],
+    clutterSize: [80, 280],
+  };
 }
 function xga(seed: number, insects: number): SceneSpec {
-  return { width: 1024, height: 768, seed, insects, leaves: 2, twigs: 2, specks: 25, shadows: 1, insectSize: [40, 180], clutterSize: [60, 200] };
+  return {
+    width: 1024,
+    height: 768,
+    seed,
+    insects,
+    leaves: 2,
+    twigs: 2,
+    specks: 25,
+    shadows: 1,
+    insectSize: [40, 180],
+    clutterSize: [60, 200],
+  };
 }
 
 /** Sample images: seeds 1..5, disjoint from the training seeds (≥ 1000). */
@@ -65,11 +98,21 @@ const TRAIN_SPECS: SceneSpec[] = [
   ...Array.from({ length: 8 }, (_, i) => xga(3000 + i, 7)),
 ];
 
-function algorithm(key: string, name: string, description: string, taskType: 'localization' | 'classification') {
+function algorithm(
+  key: string,
+  name: string,
+  description: string,
+  taskType: 'localization' | 'classification',
+) {
   return { key, name, version: 1, version_name: 'v1', description, uri: null, task_type: taskType };
 }
 
-const PIXELS_01 = { color_order: 'RGB' as const, scale: 1 / 255, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number] };
+const PIXELS_01 = {
+  color_order: 'RGB' as const,
+  scale: 1 / 255,
+  mean: [0, 0, 0] as [number, number, number],
+  std: [1, 1, 1] as [number, number, number],
+};
 
 async function writeJson(file: string, value: unknown): Promise<void> {
   await fsp.writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
@@ -88,8 +131,22 @@ async function buildDetector(): Promise<ObjectDetector> {
       'Finds insects on a bright light sheet: foreground segmentation against the local sheet level, then connected components, all in TF.js ops. Built by scripts/build-default-models.ts for synthetic trap images.',
       'localization',
     ),
-    input: { width: DETECTOR_INPUT.width, height: DETECTOR_INPUT.height, resize: 'letterbox', ...PIXELS_01, pad_value: 0 },
-    output: { boxes: 'boxes', scores: 'scores', box_format: 'yxyx', coordinates: 'pixels', score_threshold: 0.5, iou_threshold: 0.45, max_detections: DETECTOR_TOP_K },
+    input: {
+      width: DETECTOR_INPUT.width,
+      height: DETECTOR_INPUT.height,
+      resize: 'letterbox',
+      ...PIXELS_01,
+      pad_value: 0,
+    },
+    output: {
+      boxes: 'boxes',
+      scores: 'scores',
+      box_format: 'yxyx',
+      coordinates: 'pixels',
+      score_threshold: 0.5,
+      iou_threshold: 0.45,
+      max_detections: DETECTOR_TOP_K,
+    },
   };
   await writeJson(path.join(dir, 'manifest.json'), manifest);
   const detector = new ObjectDetector(await readManifest(dir));
@@ -115,10 +172,18 @@ function cropsFor(scene: Scene, detections: BoundingBox[], rng: Rng): Crop[] {
   const crops: Crop[] = [];
   const label = (gi: number): Crop => {
     const o = scene.objects[gi];
-    return o.kind === 'insect' ? { box: o.bbox, moth: true, species: SPECIES.indexOf(o.label as (typeof SPECIES)[number]) } : { box: o.bbox, moth: false, species: -1 };
+    return o.kind === 'insect'
+      ? { box: o.bbox, moth: true, species: SPECIES.indexOf(o.label as (typeof SPECIES)[number]) }
+      : { box: o.bbox, moth: false, species: -1 };
   };
-  const m = matchBoxes(detections, scene.objects.map((o) => o.bbox), 0.3);
-  detections.forEach((box, di) => crops.push(m.detToGt[di] >= 0 ? { ...label(m.detToGt[di]), box } : { box, moth: false, species: -1 }));
+  const m = matchBoxes(
+    detections,
+    scene.objects.map((o) => o.bbox),
+    0.3,
+  );
+  detections.forEach((box, di) =>
+    crops.push(m.detToGt[di] >= 0 ? { ...label(m.detToGt[di]), box } : { box, moth: false, species: -1 }),
+  );
   scene.objects.forEach((_, gi) => {
     for (let k = 0; k < 2; k++) crops.push({ ...label(gi), box: jitter(scene.objects[gi].bbox, rng, 0.08) });
   });
@@ -132,7 +197,10 @@ function cropsFor(scene: Scene, detections: BoundingBox[], rng: Rng): Crop[] {
   return crops;
 }
 
-async function collectTrainingCrops(detector: ObjectDetector, featureModel: tf.GraphModel): Promise<{ features: number[][]; crops: Crop[]; scene: number[] }> {
+async function collectTrainingCrops(
+  detector: ObjectDetector,
+  featureModel: tf.GraphModel,
+): Promise<{ features: number[][]; crops: Crop[]; scene: number[] }> {
   const rng = seededRng(77);
   const features: number[][] = [];
   const crops: Crop[] = [];
@@ -146,7 +214,11 @@ async function collectTrainingCrops(detector: ObjectDetector, featureModel: tf.G
     const image = jpegImage(`train-${si}`, await encodeJpeg(scene.rgb, scene.width, scene.height));
     try {
       const [boxes] = await detector.run([image], { config: {}, rng, batchSize: 1 });
-      const m = matchBoxes(boxes.map((b) => b.bbox), scene.objects.map((o) => o.bbox), 0.5);
+      const m = matchBoxes(
+        boxes.map((b) => b.bbox),
+        scene.objects.map((o) => o.bbox),
+        0.5,
+      );
       scene.objects.forEach((o, gi) => {
         if (o.kind !== 'insect') return;
         insects++;
@@ -154,11 +226,28 @@ async function collectTrainingCrops(detector: ObjectDetector, featureModel: tf.G
       });
       dets += boxes.length;
       unmatched += m.detToGt.filter((g) => g < 0).length;
-      const list = cropsFor(scene, boxes.map((b) => b.bbox), rng);
+      const list = cropsFor(
+        scene,
+        boxes.map((b) => b.bbox),
+        rng,
+      );
       const pixels = await image.tensor();
       const batch = tf.tidy(() => {
-        const normalized = list.map((c) => cropBoxToNormalized(c.box, scene.width, scene.height, CLASSIFIER_INPUT.width, CLASSIFIER_INPUT.height));
-        const cropped = tf.image.cropAndResize(tf.expandDims<tf.Tensor4D>(pixels, 0), tf.tensor2d(normalized, [list.length, 4]), tf.zeros<tf.Rank.R1>([list.length], 'int32'), [CLASSIFIER_INPUT.height, CLASSIFIER_INPUT.width]);
+        const normalized = list.map((c) =>
+          cropBoxToNormalized(
+            c.box,
+            scene.width,
+            scene.height,
+            CLASSIFIER_INPUT.width,
+            CLASSIFIER_INPUT.height,
+          ),
+        );
+        const cropped = tf.image.cropAndResize(
+          tf.expandDims<tf.Tensor4D>(pixels, 0),
+          tf.tensor2d(normalized, [list.length, 4]),
+          tf.zeros<tf.Rank.R1>([list.length], 'int32'),
+          [CLASSIFIER_INPUT.height, CLASSIFIER_INPUT.width],
+        );
         return normalizePixels(cropped, { width: 64, height: 64, resize: 'stretch', ...PIXELS_01 });
       });
       const out = featureModel.execute(batch, 'features') as tf.Tensor2D;
@@ -171,7 +260,9 @@ async function collectTrainingCrops(detector: ObjectDetector, featureModel: tf.G
       image.dispose();
     }
   }
-  log(`detector on ${TRAIN_SPECS.length} training scenes: ${found}/${insects} insects found at IoU ≥ 0.5, ${unmatched}/${dets} detections unmatched`);
+  log(
+    `detector on ${TRAIN_SPECS.length} training scenes: ${found}/${insects} insects found at IoU ≥ 0.5, ${unmatched}/${dets} detections unmatched`,
+  );
   return { features, crops, scene: sceneOf };
 }
 
@@ -185,7 +276,14 @@ function categoryMap(labels: string[], rank: string, description: string): Algor
   };
 }
 
-async function writeClassifier(dir: string, key: string, name: string, description: string, map: AlgorithmCategoryMap, head: Parameters<typeof buildClassifierGraph>[0]): Promise<void> {
+async function writeClassifier(
+  dir: string,
+  key: string,
+  name: string,
+  description: string,
+  map: AlgorithmCategoryMap,
+  head: Parameters<typeof buildClassifierGraph>[0],
+): Promise<void> {
   await buildClassifierGraph(head).write(dir);
   await writeJson(path.join(dir, 'category_map.json'), map);
   const manifest: ClassifierManifest = {
@@ -193,14 +291,25 @@ async function writeClassifier(dir: string, key: string, name: string, descripti
     format: 'tfjs-graph-model',
     model_path: 'model.json',
     algorithm: algorithm(key, name, description, 'classification'),
-    input: { width: CLASSIFIER_INPUT.width, height: CLASSIFIER_INPUT.height, resize: 'stretch', ...PIXELS_01 },
+    input: {
+      width: CLASSIFIER_INPUT.width,
+      height: CLASSIFIER_INPUT.height,
+      resize: 'stretch',
+      ...PIXELS_01,
+    },
     output: { name: 'logits', kind: 'logits' },
     category_map: 'category_map.json',
   };
   await writeJson(path.join(dir, 'manifest.json'), manifest);
 }
 
-function fitAndReport(name: string, features: number[][], labels: number[], classes: number, validation: boolean[]): Parameters<typeof buildClassifierGraph>[0] {
+function fitAndReport(
+  name: string,
+  features: number[][],
+  labels: number[],
+  classes: number,
+  validation: boolean[],
+): Parameters<typeof buildClassifierGraph>[0] {
   const trainX = features.filter((_, i) => !validation[i]);
   const trainY = labels.filter((_, i) => !validation[i]);
   const options = { hidden: 32, epochs: 40, batch: 32, learningRate: 0.003, l2: 1e-3, seed: 4242 };
@@ -212,7 +321,9 @@ function fitAndReport(name: string, features: number[][], labels: number[], clas
     total++;
     if (predictMlp(probe, row) === labels[i]) right++;
   });
-  log(`${name}: held-out accuracy ${(right / total).toFixed(3)} (${right}/${total}, trained on ${trainX.length}); refitting on all ${features.length}`);
+  log(
+    `${name}: held-out accuracy ${(right / total).toFixed(3)} (${right}/${total}, trained on ${trainX.length}); refitting on all ${features.length}`,
+  );
   return trainMlp(features, labels, classes, options);
 }
 
@@ -229,7 +340,9 @@ async function writeSamples(): Promise<void> {
       height: scene.height,
       objects: scene.objects.map((o) => ({ bbox: o.bbox, label: o.label, kind: o.kind })),
     });
-    log(`samples/${file}: ${scene.width}x${scene.height}, ${(jpeg.length / 1e6).toFixed(2)} MB, ${scene.objects.filter((o) => o.kind === 'insect').length} insects, ${scene.objects.filter((o) => o.kind === 'clutter').length} clutter`);
+    log(
+      `samples/${file}: ${scene.width}x${scene.height}, ${(jpeg.length / 1e6).toFixed(2)} MB, ${scene.objects.filter((o) => o.kind === 'insect').length} insects, ${scene.objects.filter((o) => o.kind === 'clutter').length} clutter`,
+    );
   }
   await writeJson(path.join(SAMPLES, 'ground-truth.json'), { images });
 }
@@ -247,7 +360,13 @@ async function main(): Promise<void> {
     featureModel.dispose();
     // Hold out the last fifth of the scenes to report accuracy before refitting on everything.
     const validation = scene.map((s) => s >= Math.floor(TRAIN_SPECS.length * 0.8));
-    const binary = fitAndReport('moth/nonmoth', features, crops.map((c) => (c.moth ? 0 : 1)), 2, validation);
+    const binary = fitAndReport(
+      'moth/nonmoth',
+      features,
+      crops.map((c) => (c.moth ? 0 : 1)),
+      2,
+      validation,
+    );
     await writeClassifier(
       path.join(MODELS, 'moth-nonmoth-classifier'),
       'tfjs_synthetic_moth_nonmoth_classifier_2026',
@@ -257,7 +376,13 @@ async function main(): Promise<void> {
       binary,
     );
     const insectIdx = crops.map((c, i) => (c.moth ? i : -1)).filter((i) => i >= 0);
-    const species = fitAndReport('species', insectIdx.map((i) => features[i]), insectIdx.map((i) => crops[i].species), SPECIES.length, insectIdx.map((i) => validation[i]));
+    const species = fitAndReport(
+      'species',
+      insectIdx.map((i) => features[i]),
+      insectIdx.map((i) => crops[i].species),
+      SPECIES.length,
+      insectIdx.map((i) => validation[i]),
+    );
     await writeClassifier(
       path.join(MODELS, 'species-classifier'),
       'tfjs_synthetic_species_classifier_2026',

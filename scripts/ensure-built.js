@@ -20,9 +20,7 @@ function newestMtime(dir) {
 }
 
 const sources = ['src', 'bench'].map((d) => path.join(root, d)).filter((d) => fs.existsSync(d));
-const stale =
-  !fs.existsSync(marker) ||
-  Math.max(...sources.map(newestMtime)) > fs.statSync(marker).mtimeMs;
+const stale = !fs.existsSync(marker) || Math.max(...sources.map(newestMtime)) > fs.statSync(marker).mtimeMs;
 if (stale) {
   process.stderr.write('building TypeScript (dist/ is missing or stale)...\n');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {

@@ -19,10 +19,18 @@ import { matchBoxes } from './synthetic/matching';
 const ROOT = path.resolve(__dirname, '..');
 
 interface GroundTruth {
-  images: { file: string; width: number; height: number; objects: { bbox: BoundingBox; label: string; kind: 'insect' | 'clutter' }[] }[];
+  images: {
+    file: string;
+    width: number;
+    height: number;
+    objects: { bbox: BoundingBox; label: string; kind: 'insect' | 'clutter' }[];
+  }[];
 }
 
-async function load<T extends ObjectDetector | CropClassifier>(dir: string, type: new (...args: never[]) => T): Promise<T> {
+async function load<T extends ObjectDetector | CropClassifier>(
+  dir: string,
+  type: new (...args: never[]) => T,
+): Promise<T> {
   const algorithm = await loadManifestAlgorithm(path.join(ROOT, 'models', dir));
   if (!(algorithm instanceof type)) throw new Error(`models/${dir} is not a ${type.name}`);
   await algorithm.compile();
@@ -39,10 +47,22 @@ async function main(): Promise<void> {
   const detector = await load('moth-detector', ObjectDetector);
   const filter = await load('moth-nonmoth-classifier', CropClassifier);
   const species = await load('species-classifier', CropClassifier);
-  const truth = JSON.parse(await fsp.readFile(path.join(ROOT, 'samples', 'ground-truth.json'), 'utf8')) as GroundTruth;
+  const truth = JSON.parse(
+    await fsp.readFile(path.join(ROOT, 'samples', 'ground-truth.json'), 'utf8'),
+  ) as GroundTruth;
   const options = { config: {}, rng: seededRng(0), batchSize: 32 };
 
-  const totals = { insects: 0, found: 0, dets: 0, unmatched: 0, speciesRight: 0, speciesFound: 0, filteredAsNonmoth: 0, clutterDetected: 0, clutterNonmoth: 0 };
+  const totals = {
+    insects: 0,
+    found: 0,
+    dets: 0,
+    unmatched: 0,
+    speciesRight: 0,
+    speciesFound: 0,
+    filteredAsNonmoth: 0,
+    clutterDetected: 0,
+    clutterNonmoth: 0,
+  };
   console.log(`backend: ${choice.backend}`);
   for (const entry of truth.images) {
     const bytes = await fsp.readFile(path.join(ROOT, 'samples', entry.file));
@@ -55,14 +75,26 @@ async function main(): Promise<void> {
       const [boxes] = await detector.run([image], { ...options, batchSize: 1 });
       const detectMs = performance.now() - t;
       t = performance.now();
-      const filtered = await filter.run(boxes.map((b) => ({ image, bbox: b.bbox })), options);
-      const mothIdx = filtered.map((r, i) => (filter.labels[argmax(r.scores)] === 'moth' ? i : -1)).filter((i) => i >= 0);
-      const named = await species.run(mothIdx.map((i) => ({ image, bbox: boxes[i].bbox })), options);
+      const filtered = await filter.run(
+        boxes.map((b) => ({ image, bbox: b.bbox })),
+        options,
+      );
+      const mothIdx = filtered
+        .map((r, i) => (filter.labels[argmax(r.scores)] === 'moth' ? i : -1))
+        .filter((i) => i >= 0);
+      const named = await species.run(
+        mothIdx.map((i) => ({ image, bbox: boxes[i].bbox })),
+        options,
+      );
       const classifyMs = performance.now() - t;
 
       const speciesOf = new Map<number, string>();
       mothIdx.forEach((di, k) => speciesOf.set(di, species.labels[argmax(named[k].scores)]));
-      const m = matchBoxes(boxes.map((b) => b.bbox), entry.objects.map((o) => o.bbox), 0.5);
+      const m = matchBoxes(
+        boxes.map((b) => b.bbox),
+        entry.objects.map((o) => o.bbox),
+        0.5,
+      );
       const s = { insects: 0, found: 0, right: 0, unmatched: m.detToGt.filter((g) => g < 0).length };
       entry.objects.forEach((o, gi) => {
         const di = m.gtToDet[gi];

@@ -17,12 +17,18 @@ export function errorTable(): string {
   return [
     '| code | status | meaning | what to do |',
     '| --- | --- | --- | --- |',
-    ...Object.entries(errorCatalogue).map(([code, e]) => `| \`${code}\` | ${e.status} | ${cell(e.meaning)} | ${cell(e.fix)} |`),
+    ...Object.entries(errorCatalogue).map(
+      ([code, e]) => `| \`${code}\` | ${e.status} | ${cell(e.meaning)} | ${cell(e.fix)} |`,
+    ),
   ].join('\n');
 }
 
 export function imageErrorTable(): string {
-  return ['| code | meaning |', '| --- | --- |', ...Object.entries(imageErrorCatalogue).map(([code, m]) => `| \`${code}\` | ${cell(m)} |`)].join('\n');
+  return [
+    '| code | meaning |',
+    '| --- | --- |',
+    ...Object.entries(imageErrorCatalogue).map(([code, m]) => `| \`${code}\` | ${cell(m)} |`),
+  ].join('\n');
 }
 
 /** Replaces the text between `<!-- name:start -->` and `<!-- name:end -->`. */

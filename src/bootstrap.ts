@@ -41,17 +41,32 @@ export interface BuildOptions {
 }
 
 /** Logs what the engine reports: the backend choice and why, each pipeline's load result. */
-export function logEngineEvent(logger: Logger, event: EngineEvent | { type: 'worker-exit'; code: number }): void {
+export function logEngineEvent(
+  logger: Logger,
+  event: EngineEvent | { type: 'worker-exit'; code: number },
+): void {
   if (event.type === 'backend') {
     logger.info(
-      { backend: event.choice.backend, package: event.choice.package, gpu: event.choice.gpu, decoder: event.decoder, reasons: event.choice.reasons },
+      {
+        backend: event.choice.backend,
+        package: event.choice.package,
+        gpu: event.choice.gpu,
+        decoder: event.decoder,
+        reasons: event.choice.reasons,
+      },
       `TensorFlow.js backend: ${event.choice.backend} (${event.choice.package})`,
     );
   } else if (event.type === 'state') {
     if (event.state.state === 'failed') {
-      logger.error({ pipeline: event.slug, error: event.state.error }, `pipeline ${event.slug} failed to load; it stays out of /readyz`);
+      logger.error(
+        { pipeline: event.slug, error: event.state.error },
+        `pipeline ${event.slug} failed to load; it stays out of /readyz`,
+      );
     } else if (event.state.state === 'ready') {
-      logger.info({ pipeline: event.slug, seconds: event.seconds }, `pipeline ${event.slug} compiled and warmed up`);
+      logger.info(
+        { pipeline: event.slug, seconds: event.seconds },
+        `pipeline ${event.slug} compiled and warmed up`,
+      );
     }
   } else {
     logger.error({ code: event.code }, 'inference worker exited; starting a new one');
@@ -72,13 +87,20 @@ async function describePipelines(
       described.push(pipeline.describe());
       kept.push(d);
     } catch (err) {
-      logger.error({ pipeline: d.slug, error: (err as Error).message }, `pipeline ${d.slug} cannot be described; it is left out of /info`);
+      logger.error(
+        { pipeline: d.slug, error: (err as Error).message },
+        `pipeline ${d.slug} cannot be described; it is left out of /info`,
+      );
     }
   }
   return { definitions: kept, described };
 }
 
-export async function buildService(config: Config, logger: Logger, options: BuildOptions = {}): Promise<Service> {
+export async function buildService(
+  config: Config,
+  logger: Logger,
+  options: BuildOptions = {},
+): Promise<Service> {
   const context: PipelineContext = {
     modelsDir: path.resolve(projectRoot(), config.modelsDir),
     batches: { detectorBatchSize: config.detectorBatchSize, classifierBatchSize: config.classifierBatchSize },
@@ -101,17 +123,32 @@ export async function buildService(config: Config, logger: Logger, options: Buil
   let engine: InferenceEngine;
   if (config.inferenceThread === 'worker' && !options.registry) {
     engine = new WorkerEngine(
-      { slugs: definitions.map((d) => d.slug), context, backend: config.tfjsBackend, decoder: config.imageDecoder },
+      {
+        slugs: definitions.map((d) => d.slug),
+        context,
+        backend: config.tfjsBackend,
+        decoder: config.imageDecoder,
+      },
       onEvent,
     );
   } else {
-    const local = new LocalEngine({ definitions, context, backend: config.tfjsBackend, decoder: config.imageDecoder, onEvent });
+    const local = new LocalEngine({
+      definitions,
+      context,
+      backend: config.tfjsBackend,
+      decoder: config.imageDecoder,
+      onEvent,
+    });
     void local.start();
     engine = local;
   }
 
   const fetcher = new ImageFetcher({
-    policy: new UrlPolicy({ mode: config.imageUrlPolicy, allow: config.imageUrlAllow, deny: config.imageUrlDeny }),
+    policy: new UrlPolicy({
+      mode: config.imageUrlPolicy,
+      allow: config.imageUrlAllow,
+      deny: config.imageUrlDeny,
+    }),
     timeoutMs: config.imageDownloadTimeoutMs,
     attempts: config.imageDownloadAttempts,
     maxBytes: config.imageMaxBytes,
@@ -132,7 +169,17 @@ export async function buildService(config: Config, logger: Logger, options: Buil
   });
   const metrics = config.metricsEnabled ? new Metrics(engine) : null;
   const lifecycle: Lifecycle = { shuttingDown: false, inFlight: 0 };
-  const app = createApp({ config, logger, engine, service, info, validator, metrics, lifecycle, version: VERSION });
+  const app = createApp({
+    config,
+    logger,
+    engine,
+    service,
+    info,
+    validator,
+    metrics,
+    lifecycle,
+    version: VERSION,
+  });
   return {
     app,
     engine,

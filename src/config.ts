@@ -55,7 +55,12 @@ const nonEmpty: Parser<string> = (raw) => {
 
 const optionalText: Parser<string | null> = (raw) => (raw.trim() === '' ? null : raw.trim());
 
-const setting = <T>(env: string, def: T, parse: Parser<T>, doc: string): Setting<T> => ({ env, default: def, parse, doc });
+const setting = <T>(env: string, def: T, parse: Parser<T>, doc: string): Setting<T> => ({
+  env,
+  default: def,
+  parse,
+  doc,
+});
 
 /** The settings, grouped as the README presents them. Order is the order of the README table. */
 export const settings = {
@@ -68,14 +73,24 @@ export const settings = {
     oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
     'pino log level.',
   ),
-  serviceName: setting('SERVICE_NAME', 'Antenna TF.js Processing Service', nonEmpty, '`name` in `GET /info`.'),
+  serviceName: setting(
+    'SERVICE_NAME',
+    'Antenna TF.js Processing Service',
+    nonEmpty,
+    '`name` in `GET /info`.',
+  ),
   serviceDescription: setting(
     'SERVICE_DESCRIPTION',
     'Insect detection and classification with TensorFlow.js, for the Antenna platform.',
     text,
     '`description` in `GET /info`.',
   ),
-  maxBodyBytes: setting('MAX_BODY_BYTES', 10 * 1024 * 1024, integer(1024), 'Largest accepted request body (413 above).'),
+  maxBodyBytes: setting(
+    'MAX_BODY_BYTES',
+    10 * 1024 * 1024,
+    integer(1024),
+    'Largest accepted request body (413 above).',
+  ),
   maxImagesPerRequest: setting(
     'MAX_IMAGES_PER_REQUEST',
     100,
@@ -101,9 +116,24 @@ export const settings = {
     list,
     'Comma-separated pipeline slugs to serve and compile; empty: every registered pipeline.',
   ),
-  modelsDir: setting('MODELS_DIR', 'models', nonEmpty, 'Directory holding one sub-directory per model (see models/README.md).'),
-  detectorBatchSize: setting('DETECTOR_BATCH_SIZE', 4, integer(1, 256), 'Images per detector call (default per stage).'),
-  classifierBatchSize: setting('CLASSIFIER_BATCH_SIZE', 32, integer(1, 1024), 'Crops per classifier call (default per stage).'),
+  modelsDir: setting(
+    'MODELS_DIR',
+    'models',
+    nonEmpty,
+    'Directory holding one sub-directory per model (see models/README.md).',
+  ),
+  detectorBatchSize: setting(
+    'DETECTOR_BATCH_SIZE',
+    4,
+    integer(1, 256),
+    'Images per detector call (default per stage).',
+  ),
+  classifierBatchSize: setting(
+    'CLASSIFIER_BATCH_SIZE',
+    32,
+    integer(1, 1024),
+    'Crops per classifier call (default per stage).',
+  ),
   // Runtime
   tfjsBackend: setting(
     'TFJS_BACKEND',
@@ -136,7 +166,12 @@ export const settings = {
     integer(1, 10),
     'Tries per image on connection errors and 5xx answers, with exponential backoff.',
   ),
-  imageDownloadConcurrency: setting('IMAGE_DOWNLOAD_CONCURRENCY', 8, integer(1, 256), 'Parallel image downloads per request.'),
+  imageDownloadConcurrency: setting(
+    'IMAGE_DOWNLOAD_CONCURRENCY',
+    8,
+    integer(1, 256),
+    'Parallel image downloads per request.',
+  ),
   imageMaxBytes: setting('IMAGE_MAX_BYTES', 50 * 1024 * 1024, integer(1), 'Largest accepted image file.'),
   imageMaxPixels: setting(
     'IMAGE_MAX_PIXELS',
@@ -144,7 +179,12 @@ export const settings = {
     integer(1),
     'Largest accepted width × height, read from the header before decoding.',
   ),
-  imageMaxRedirects: setting('IMAGE_MAX_REDIRECTS', 3, integer(0, 10), 'Redirects followed per image download.'),
+  imageMaxRedirects: setting(
+    'IMAGE_MAX_REDIRECTS',
+    3,
+    integer(0, 10),
+    'Redirects followed per image download.',
+  ),
   imageUrlPolicy: setting(
     'IMAGE_URL_POLICY',
     'default',
@@ -169,9 +209,14 @@ export const settings = {
     'ANTENNA_API_URL',
     null as string | null,
     optionalText,
-    'Base URL of Antenna\'s API for pull mode, e.g. `https://antenna.example.org/api/v2`.',
+    "Base URL of Antenna's API for pull mode, e.g. `https://antenna.example.org/api/v2`.",
   ),
-  antennaApiToken: setting('ANTENNA_API_TOKEN', null as string | null, optionalText, 'API token for pull mode (never logged).'),
+  antennaApiToken: setting(
+    'ANTENNA_API_TOKEN',
+    null as string | null,
+    optionalText,
+    'API token for pull mode (never logged).',
+  ),
   antennaAuthScheme: setting(
     'ANTENNA_AUTH_SCHEME',
     'Token',
@@ -197,7 +242,12 @@ export const settings = {
     'Comma-separated slugs the worker serves; empty: every ready pipeline.',
   ),
   workerBatchSize: setting('WORKER_BATCH_SIZE', 8, integer(1, 1000), 'Tasks reserved per `/tasks/` call.'),
-  workerPollIntervalS: setting('WORKER_POLL_INTERVAL_S', 5, integer(1, 30), 'Seconds between polls when no work is found.'),
+  workerPollIntervalS: setting(
+    'WORKER_POLL_INTERVAL_S',
+    5,
+    integer(1, 30),
+    'Seconds between polls when no work is found.',
+  ),
   workerVisibilityTimeoutS: setting(
     'WORKER_VISIBILITY_TIMEOUT_S',
     300,

@@ -16,12 +16,18 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  if (config.tfForceGpuAllowGrowth !== null) process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
+  if (config.tfForceGpuAllowGrowth !== null)
+    process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
   const logger = createLogger(config.logLevel);
   const svc = await buildService(config, logger);
   const server: Server = svc.app.listen(config.port, config.host, () => {
     logger.info(
-      { host: config.host, port: config.port, version: VERSION, pipelines: svc.info.pipelines.map((p) => p.slug) },
+      {
+        host: config.host,
+        port: config.port,
+        version: VERSION,
+        pipelines: svc.info.pipelines.map((p) => p.slug),
+      },
       `listening on http://${config.host}:${config.port}`,
     );
   });
@@ -39,7 +45,10 @@ async function main(): Promise<void> {
     try {
       worker = createPullWorker(svc, config, logger);
     } catch (err) {
-      logger.fatal({ error: (err as Error).message }, 'START_PULL_WORKER is set but the pull worker cannot start');
+      logger.fatal(
+        { error: (err as Error).message },
+        'START_PULL_WORKER is set but the pull worker cannot start',
+      );
       process.exit(2);
     }
     worker.start().catch((err: unknown) => {
@@ -52,7 +61,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     svc.lifecycle.shuttingDown = true;
-    logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: /readyz is 503, finishing in-flight requests');
+    logger.info(
+      { signal, graceMs: config.shutdownGraceMs },
+      'shutting down: /readyz is 503, finishing in-flight requests',
+    );
     const deadline = Date.now() + config.shutdownGraceMs;
     // The pull worker stops reserving now and posts the results of its batch in hand before the engine closes.
     const workerStopped = worker ? worker.stop() : Promise.resolve();
@@ -70,7 +82,8 @@ async function main(): Promise<void> {
         setTimeout(waitForDrain, 50);
         return;
       }
-      if (svc.lifecycle.inFlight > 0) logger.warn({ inFlight: svc.lifecycle.inFlight }, 'grace period over; closing connections');
+      if (svc.lifecycle.inFlight > 0)
+        logger.warn({ inFlight: svc.lifecycle.inFlight }, 'grace period over; closing connections');
       server.close(exit);
       server.closeAllConnections();
     };

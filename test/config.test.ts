@@ -10,8 +10,18 @@ describe('configuration', () => {
   });
 
   test('values are parsed into their types', () => {
-    const c = loadConfig({ PORT: '8080', STRICT_IMAGE_ERRORS: 'true', ENABLED_PIPELINES: ' constant , x ', TFJS_BACKEND: 'wasm' });
-    expect(c).toMatchObject({ port: 8080, strictImageErrors: true, enabledPipelines: ['constant', 'x'], tfjsBackend: 'wasm' });
+    const c = loadConfig({
+      PORT: '8080',
+      STRICT_IMAGE_ERRORS: 'true',
+      ENABLED_PIPELINES: ' constant , x ',
+      TFJS_BACKEND: 'wasm',
+    });
+    expect(c).toMatchObject({
+      port: 8080,
+      strictImageErrors: true,
+      enabledPipelines: ['constant', 'x'],
+      tfjsBackend: 'wasm',
+    });
   });
 
   test('bad values stop startup with a message naming each variable', () => {

@@ -14,9 +14,13 @@ describe('vendored Antenna fixtures', () => {
   });
 
   (authority ? test.each(copies) : test.skip.each(copies))(
-    authority ? '%s is byte-identical to ../shared/fixtures' : '%s (SKIPPED: ../shared/fixtures is not beside this checkout)',
+    authority
+      ? '%s is byte-identical to ../shared/fixtures'
+      : '%s (SKIPPED: ../shared/fixtures is not beside this checkout)',
     (file) => {
-      expect(fs.readFileSync(path.join(FIXTURES, file))).toEqual(fs.readFileSync(path.join(SHARED_FIXTURES, file)));
+      expect(fs.readFileSync(path.join(FIXTURES, file))).toEqual(
+        fs.readFileSync(path.join(SHARED_FIXTURES, file)),
+      );
     },
   );
 });

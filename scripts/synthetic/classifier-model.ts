@@ -64,30 +64,81 @@ function addFeatures(g: GraphBuilder, input: string): string {
   const axes12 = g.constInt('f/axes12', [2], [1, 2]);
   const zoneMeans = (name: string, feature: string, size: number): string[] =>
     zoneMasks(size).map((m, z) => {
-      const masked = g.op(`${name}/z${z}/mul`, 'Mul', [feature, g.constFloat(`${name}/z${z}/mask`, [1, size, size, 1], m)], f32);
-      return g.op(`${name}/z${z}/mean`, 'Mean', [masked, axes12], { ...f32, Tidx: attr.type('DT_INT32'), keep_dims: attr.b(false) });
+      const masked = g.op(
+        `${name}/z${z}/mul`,
+        'Mul',
+        [feature, g.constFloat(`${name}/z${z}/mask`, [1, size, size, 1], m)],
+        f32,
+      );
+      return g.op(`${name}/z${z}/mean`, 'Mean', [masked, axes12], {
+        ...f32,
+        Tidx: attr.type('DT_INT32'),
+        keep_dims: attr.b(false),
+      });
     });
 
   // Colour histogram: logits_k = (2 x·p_k − |p_k|²)/τ; the |x|² term is the same for every k.
   const protos: number[][] = [];
-  for (const r of PROTOTYPE_LEVELS) for (const gg of PROTOTYPE_LEVELS) for (const b of PROTOTYPE_LEVELS) protos.push([r, gg, b]);
+  for (const r of PROTOTYPE_LEVELS)
+    for (const gg of PROTOTYPE_LEVELS) for (const b of PROTOTYPE_LEVELS) protos.push([r, gg, b]);
   const kc: number[] = [];
   for (let c = 0; c < 3; c++) for (const p of protos) kc.push(2 * p[c] * PROTOTYPE_SHARPNESS);
-  const colourLogits = g.op('f/colour/conv', 'Conv2D', [input, g.constFloat('f/colour/k', [1, 1, 3, protos.length], kc)], conv('VALID'));
+  const colourLogits = g.op(
+    'f/colour/conv',
+    'Conv2D',
+    [input, g.constFloat('f/colour/k', [1, 1, 3, protos.length], kc)],
+    conv('VALID'),
+  );
   const colourBias = protos.map((p) => -(p[0] * p[0] + p[1] * p[1] + p[2] * p[2]) * PROTOTYPE_SHARPNESS);
-  const colour = g.op('f/colour/softmax', 'Softmax', [g.op('f/colour/bias', 'BiasAdd', [colourLogits, g.constFloat('f/colour/b', [protos.length], colourBias)], { ...f32, data_format: attr.s('NHWC') })], f32);
+  const colour = g.op(
+    'f/colour/softmax',
+    'Softmax',
+    [
+      g.op(
+        'f/colour/bias',
+        'BiasAdd',
+        [colourLogits, g.constFloat('f/colour/b', [protos.length], colourBias)],
+        { ...f32, data_format: attr.s('NHWC') },
+      ),
+    ],
+    f32,
+  );
 
   // Edges on the grey image at full and half resolution.
-  const grey = g.op('f/grey', 'Conv2D', [input, g.constFloat('f/grey/k', [1, 1, 3, 1], [1 / 3, 1 / 3, 1 / 3])], conv('VALID'));
-  const edgeKernel = g.constFloat('f/edge/k', [3, 3, 1, 4], [
-    // per (ky, kx): [sobel x, sobel y, laplacian, diagonal]
-    -1, -1, 0, -2, /**/ 0, -2, 1, -1, /**/ 1, -1, 0, 0,
-    -2, 0, 1, -1, /**/ 0, 0, -4, 0, /**/ 2, 0, 1, 1,
-    -1, 1, 0, 0, /**/ 0, 2, 1, 1, /**/ 1, 1, 0, 2,
-  ]);
-  const edges1 = g.op('f/edge1', 'Abs', [g.op('f/edge1/conv', 'Conv2D', [grey, edgeKernel], conv('SAME'))], f32);
-  const half = g.op('f/grey2', 'AvgPool', [grey], { ...f32, ksize: attr.ints([1, 2, 2, 1]), strides: attr.ints([1, 2, 2, 1]), padding: attr.s('VALID'), data_format: attr.s('NHWC') });
-  const edges2 = g.op('f/edge2', 'Abs', [g.op('f/edge2/conv', 'Conv2D', [half, edgeKernel], conv('SAME'))], f32);
+  const grey = g.op(
+    'f/grey',
+    'Conv2D',
+    [input, g.constFloat('f/grey/k', [1, 1, 3, 1], [1 / 3, 1 / 3, 1 / 3])],
+    conv('VALID'),
+  );
+  const edgeKernel = g.constFloat(
+    'f/edge/k',
+    [3, 3, 1, 4],
+    [
+      // per (ky, kx): [sobel x, sobel y, laplacian, diagonal]
+      -1, -1, 0, -2, /**/ 0, -2, 1, -1, /**/ 1, -1, 0, 0, -2, 0, 1, -1, /**/ 0, 0, -4, 0, /**/ 2, 0, 1, 1, -1,
+      1, 0, 0, /**/ 0, 2, 1, 1, /**/ 1, 1, 0, 2,
+    ],
+  );
+  const edges1 = g.op(
+    'f/edge1',
+    'Abs',
+    [g.op('f/edge1/conv', 'Conv2D', [grey, edgeKernel], conv('SAME'))],
+    f32,
+  );
+  const half = g.op('f/grey2', 'AvgPool', [grey], {
+    ...f32,
+    ksize: attr.ints([1, 2, 2, 1]),
+    strides: attr.ints([1, 2, 2, 1]),
+    padding: attr.s('VALID'),
+    data_format: attr.s('NHWC'),
+  });
+  const edges2 = g.op(
+    'f/edge2',
+    'Abs',
+    [g.op('f/edge2/conv', 'Conv2D', [half, edgeKernel], conv('SAME'))],
+    f32,
+  );
 
   // Seeded random colour filters, zero-mean per filter so that they respond to pattern, not brightness.
   const rng = seededRng(0x51ec7);
@@ -99,8 +150,24 @@ function addFeatures(g: GraphBuilder, input: string): string {
     const norm = Math.sqrt(vals.reduce((a, b) => a + (b - mean) ** 2, 0));
     vals.forEach((v, i) => (kr[i * RANDOM_FILTERS + f] = (v - mean) / norm));
   }
-  const random = g.op('f/random', 'Relu', [g.op('f/random/conv', 'Conv2D', [input, g.constFloat('f/random/k', [5, 5, 3, RANDOM_FILTERS], kr)], conv('SAME'))], f32);
-  const randomMax = g.op('f/random/max', 'Max', [random, axes12], { ...f32, Tidx: attr.type('DT_INT32'), keep_dims: attr.b(false) });
+  const random = g.op(
+    'f/random',
+    'Relu',
+    [
+      g.op(
+        'f/random/conv',
+        'Conv2D',
+        [input, g.constFloat('f/random/k', [5, 5, 3, RANDOM_FILTERS], kr)],
+        conv('SAME'),
+      ),
+    ],
+    f32,
+  );
+  const randomMax = g.op('f/random/max', 'Max', [random, axes12], {
+    ...f32,
+    Tidx: attr.type('DT_INT32'),
+    keep_dims: attr.b(false),
+  });
 
   const parts = [
     ...zoneMeans('f/colour', colour, s),
@@ -109,7 +176,11 @@ function addFeatures(g: GraphBuilder, input: string): string {
     ...zoneMeans('f/random', random, s),
     randomMax,
   ];
-  return g.op('features', 'ConcatV2', [...parts, g.constInt('f/axis1', [], [1])], { ...f32, Tidx: attr.type('DT_INT32'), N: attr.i(parts.length) });
+  return g.op('features', 'ConcatV2', [...parts, g.constInt('f/axis1', [], [1])], {
+    ...f32,
+    Tidx: attr.type('DT_INT32'),
+    N: attr.i(parts.length),
+  });
 }
 
 /** The extractor alone (output `features`), used by the build script to compute training features. */
@@ -125,13 +196,46 @@ export function buildClassifierGraph(head: ClassifierHead): GraphBuilder {
   const g = new GraphBuilder();
   const x = g.placeholder('image', [-1, CLASSIFIER_INPUT.height, CLASSIFIER_INPUT.width, 3]);
   const feats = addFeatures(g, x);
-  const centred = g.op('head/centre', 'Sub', [feats, g.constFloat('head/mean', [FEATURE_COUNT], head.mean)], f32);
-  const scaled = g.op('head/scale', 'Mul', [centred, g.constFloat('head/inv_std', [FEATURE_COUNT], head.invStd)], f32);
+  const centred = g.op(
+    'head/centre',
+    'Sub',
+    [feats, g.constFloat('head/mean', [FEATURE_COUNT], head.mean)],
+    f32,
+  );
+  const scaled = g.op(
+    'head/scale',
+    'Mul',
+    [centred, g.constFloat('head/inv_std', [FEATURE_COUNT], head.invStd)],
+    f32,
+  );
   const matmul = { ...f32, transpose_a: attr.b(false), transpose_b: attr.b(false) };
-  const h1 = g.op('head/fc1', 'MatMul', [scaled, g.constFloat('head/w1', [FEATURE_COUNT, head.hidden], head.w1)], matmul);
-  const a1 = g.op('head/relu', 'Relu', [g.op('head/fc1/bias', 'BiasAdd', [h1, g.constFloat('head/b1', [head.hidden], head.b1)], { ...f32, data_format: attr.s('NHWC') })], f32);
-  const h2 = g.op('head/fc2', 'MatMul', [a1, g.constFloat('head/w2', [head.hidden, head.classes], head.w2)], matmul);
-  const logits = g.op('logits', 'BiasAdd', [h2, g.constFloat('head/b2', [head.classes], head.b2)], { ...f32, data_format: attr.s('NHWC') });
+  const h1 = g.op(
+    'head/fc1',
+    'MatMul',
+    [scaled, g.constFloat('head/w1', [FEATURE_COUNT, head.hidden], head.w1)],
+    matmul,
+  );
+  const a1 = g.op(
+    'head/relu',
+    'Relu',
+    [
+      g.op('head/fc1/bias', 'BiasAdd', [h1, g.constFloat('head/b1', [head.hidden], head.b1)], {
+        ...f32,
+        data_format: attr.s('NHWC'),
+      }),
+    ],
+    f32,
+  );
+  const h2 = g.op(
+    'head/fc2',
+    'MatMul',
+    [a1, g.constFloat('head/w2', [head.hidden, head.classes], head.w2)],
+    matmul,
+  );
+  const logits = g.op('logits', 'BiasAdd', [h2, g.constFloat('head/b2', [head.classes], head.b2)], {
+    ...f32,
+    data_format: attr.s('NHWC'),
+  });
   g.output('logits', logits);
   return g;
 }

@@ -11,12 +11,17 @@ import { readImageHeader } from '../../src/images/sniff';
 export const JPEG_QUALITY = 90;
 
 export async function encodeJpeg(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
-  return sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width, height, channels: 3 } })
+  return sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), {
+    raw: { width, height, channels: 3 },
+  })
     .jpeg({ quality: JPEG_QUALITY, chromaSubsampling: '4:2:0' })
     .toBuffer();
 }
 
 /** A PipelineImage over JPEG bytes, decoded by sharp on first use. */
 export function jpegImage(id: string, bytes: Uint8Array): PipelineImage {
-  return createPipelineImage({ id, url: `file://${id}`, bytes, header: readImageHeader(bytes) }, chooseDecoder('sharp'));
+  return createPipelineImage(
+    { id, url: `file://${id}`, bytes, header: readImageHeader(bytes) },
+    chooseDecoder('sharp'),
+  );
 }

@@ -15,7 +15,12 @@ export interface TrainOptions {
 }
 
 /** Fits a head on `features` (rows) and integer `labels`; the same inputs always give the same weights. */
-export function trainMlp(features: number[][], labels: number[], classes: number, o: TrainOptions): ClassifierHead {
+export function trainMlp(
+  features: number[][],
+  labels: number[],
+  classes: number,
+  o: TrainOptions,
+): ClassifierHead {
   const n = features.length;
   const f = features[0].length;
   const h = o.hidden;
@@ -62,7 +67,7 @@ export function trainMlp(features: number[][], labels: number[], classes: number
           max = Math.max(max, s);
         }
         let sum = 0;
-        for (let c = 0; c < classes; c++) sum += (out[c] = Math.exp(out[c] - max));
+        for (let c = 0; c < classes; c++) sum += out[c] = Math.exp(out[c] - max);
         for (let c = 0; c < classes; c++) out[c] = out[c] / sum - (c === labels[r] ? 1 : 0); // dL/dlogit
         for (let k = 0; k < h; k++) {
           let dh = 0;
@@ -77,7 +82,7 @@ export function trainMlp(features: number[][], labels: number[], classes: number
         for (let c = 0; c < classes; c++) grads[3][c] += out[c];
       }
       step++;
-      const lr = o.learningRate * Math.sqrt(1 - 0.999 ** step) / (1 - 0.9 ** step);
+      const lr = (o.learningRate * Math.sqrt(1 - 0.999 ** step)) / (1 - 0.9 ** step);
       params.forEach((p, pi) => {
         const decay = pi === 0 || pi === 2 ? o.l2 : 0;
         for (let i = 0; i < p.length; i++) {
@@ -96,7 +101,12 @@ export function trainMlp(features: number[][], labels: number[], classes: number
 export function predictMlp(head: ClassifierHead, row: number[]): number {
   const { hidden: h, classes } = head;
   const xr = row.map((v, j) => (v - head.mean[j]) * head.invStd[j]);
-  const hid = Array.from({ length: h }, (_, k) => Math.max(0, xr.reduce((s, xv, j) => s + xv * head.w1[j * h + k], head.b1[k])));
+  const hid = Array.from({ length: h }, (_, k) =>
+    Math.max(
+      0,
+      xr.reduce((s, xv, j) => s + xv * head.w1[j * h + k], head.b1[k]),
+    ),
+  );
   let best = 0;
   let bestV = -Infinity;
   for (let c = 0; c < classes; c++) {

@@ -5,7 +5,16 @@ import { seededRng, type Rng } from '../../src/util/rng';
 import type { BoundingBox } from '../../src/contract/types';
 import { createCanvas, drawObject, toBytes, type Placement } from './raster';
 import { paintSheet } from './sheet';
-import { insectSprite, leafSprite, shadowSprite, speckSprite, SPECIES, twigSprite, type SpeciesName, type Sprite } from './shapes';
+import {
+  insectSprite,
+  leafSprite,
+  shadowSprite,
+  speckSprite,
+  SPECIES,
+  twigSprite,
+  type SpeciesName,
+  type Sprite,
+} from './shapes';
 
 export interface SceneObject {
   bbox: BoundingBox;
@@ -37,7 +46,8 @@ export interface Scene {
   objects: SceneObject[];
 }
 
-const logUniform = (rng: Rng, lo: number, hi: number): number => Math.exp(Math.log(lo) + rng.next() * (Math.log(hi) - Math.log(lo)));
+const logUniform = (rng: Rng, lo: number, hi: number): number =>
+  Math.exp(Math.log(lo) + rng.next() * (Math.log(hi) - Math.log(lo)));
 
 /** Renders a scene; the same spec always gives the same bytes. */
 export function renderScene(spec: SceneSpec): Scene {
@@ -57,7 +67,13 @@ export function renderScene(spec: SceneSpec): Scene {
     return null;
   };
   const draw = (sprite: Sprite, at: { x: number; y: number }, scale: number): BoundingBox | null => {
-    const p: Placement = { cx: at.x, cy: at.y, scale, angle: rng.next() * Math.PI * 2, extent: sprite.extent };
+    const p: Placement = {
+      cx: at.x,
+      cy: at.y,
+      scale,
+      angle: rng.next() * Math.PI * 2,
+      extent: sprite.extent,
+    };
     return drawObject(canvas, sprite.shader, p);
   };
 
@@ -77,7 +93,8 @@ export function renderScene(spec: SceneSpec): Scene {
   ];
   for (const kind of clutter) {
     const size = logUniform(rng, spec.clutterSize[0], spec.clutterSize[1]);
-    const sprite = kind === 'leaf' ? leafSprite(rng) : twigSprite(rng, Math.max(0.02, (3 + rng.next() * 4) / size));
+    const sprite =
+      kind === 'leaf' ? leafSprite(rng) : twigSprite(rng, Math.max(0.02, (3 + rng.next() * 4) / size));
     const at = place((size / 2) * sprite.extent, (size / 2) * sprite.extent + 4);
     if (!at) continue;
     const bbox = draw(sprite, at, size / 2);
@@ -92,5 +109,10 @@ export function renderScene(spec: SceneSpec): Scene {
     const bbox = draw(sprite, at, size / 2);
     if (bbox) objects.push({ bbox, label: species, kind: 'insect' });
   }
-  return { width: spec.width, height: spec.height, rgb: toBytes(canvas, 2.2, spec.seed ^ 0x5bd1e995), objects };
+  return {
+    width: spec.width,
+    height: spec.height,
+    rgb: toBytes(canvas, 2.2, spec.seed ^ 0x5bd1e995),
+    objects,
+  };
 }

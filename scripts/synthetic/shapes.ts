@@ -27,7 +27,16 @@ export interface Sprite {
 }
 
 /** Point (x, y) relative to an ellipse centred at (cx, cy), radii (rx, ry), rotated by `rot`: returns r² (≤ 1 inside) and local coords. */
-function ellipse(x: number, y: number, cx: number, cy: number, rx: number, ry: number, rot: number, o: Float64Array): number {
+function ellipse(
+  x: number,
+  y: number,
+  cx: number,
+  cy: number,
+  rx: number,
+  ry: number,
+  rot: number,
+  o: Float64Array,
+): number {
   const dx = x - cx;
   const dy = y - cy;
   const c = Math.cos(rot);
@@ -53,7 +62,9 @@ function mix(a: Rgb, b: Rgb, t: number): Rgb {
 
 function jitterColour(c: Rgb, rng: Rng, amount: number): Rgb {
   const bright = 1 + (rng.next() * 2 - 1) * amount;
-  return c.map((v) => Math.min(255, Math.max(0, v * bright * (1 + (rng.next() * 2 - 1) * amount * 0.5)))) as Rgb;
+  return c.map((v) =>
+    Math.min(255, Math.max(0, v * bright * (1 + (rng.next() * 2 - 1) * amount * 0.5))),
+  ) as Rgb;
 }
 
 interface WingSet {
@@ -65,8 +76,20 @@ interface WingSet {
 function spreadWings(rng: Rng, base: WingSet): WingSet {
   const j = (v: number, a: number): number => v * (1 + (rng.next() * 2 - 1) * a);
   return {
-    fore: { cx: j(base.fore.cx, 0.05), cy: j(base.fore.cy, 0.1), rx: j(base.fore.rx, 0.06), ry: j(base.fore.ry, 0.06), rot: j(base.fore.rot, 0.15) },
-    hind: { cx: j(base.hind.cx, 0.05), cy: j(base.hind.cy, 0.1), rx: j(base.hind.rx, 0.06), ry: j(base.hind.ry, 0.06), rot: j(base.hind.rot, 0.15) },
+    fore: {
+      cx: j(base.fore.cx, 0.05),
+      cy: j(base.fore.cy, 0.1),
+      rx: j(base.fore.rx, 0.06),
+      ry: j(base.fore.ry, 0.06),
+      rot: j(base.fore.rot, 0.15),
+    },
+    hind: {
+      cx: j(base.hind.cx, 0.05),
+      cy: j(base.hind.cy, 0.1),
+      rx: j(base.hind.rx, 0.06),
+      ry: j(base.hind.ry, 0.06),
+      rot: j(base.hind.rot, 0.15),
+    },
   };
 }
 
@@ -204,7 +227,8 @@ function halysidotaTessellaris(rng: Rng): Sprite {
   return {
     extent: 1.02,
     shader(x, y, out) {
-      if (body(x, y + 0.78, 0.2, 0.17)) return set(out, Math.abs(x) < 0.04 || Math.abs(x) > 0.11 ? teal : tan);
+      if (body(x, y + 0.78, 0.2, 0.17))
+        return set(out, Math.abs(x) < 0.04 || Math.abs(x) > 0.11 ? teal : tan);
       const r = foldedOutline(x, y, width);
       if (r > 1) return false;
       const u = Math.abs(x) * 9;
@@ -288,7 +312,7 @@ export function twigSprite(rng: Rng, thickness: number): Sprite {
     shader(x, y, out) {
       if (y < -1 || y > 1) return false;
       const centre = amp * Math.sin(y * freq * Math.PI);
-      const half = thickness * (0.6 + 0.4 * (1 - y) / 2);
+      const half = thickness * (0.6 + (0.4 * (1 - y)) / 2);
       if (Math.abs(x - centre) < half) return set(out, colour);
       // side shoot: a straight segment at 40° from the branch point
       const bx = (x - amp * Math.sin(branchAt * freq * Math.PI)) * branchDir;

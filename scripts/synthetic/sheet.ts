@@ -16,8 +16,8 @@ export function paintSheet(canvas: Canvas, rng: Rng): void {
   const lampY = height * (0.2 + 0.5 * rng.next());
   const reach = Math.hypot(width, height) * (0.55 + 0.2 * rng.next());
   const waves = [0, 1].map(() => ({
-    fx: (rng.next() * 2 - 1) * 3 / width,
-    fy: (rng.next() * 2 - 1) * 3 / height,
+    fx: ((rng.next() * 2 - 1) * 3) / width,
+    fy: ((rng.next() * 2 - 1) * 3) / height,
     phase: rng.next() * Math.PI * 2,
     amp: 0.015 + 0.02 * rng.next(),
   }));
@@ -38,7 +38,7 @@ export function paintSheet(canvas: Canvas, rng: Rng): void {
     return {
       nx: Math.cos(a),
       ny: Math.sin(a),
-      c: (rng.next() * width * Math.cos(a) + rng.next() * height * Math.sin(a)),
+      c: rng.next() * width * Math.cos(a) + rng.next() * height * Math.sin(a),
       w: 20 + rng.next() * 60,
       depth: 0.02 + rng.next() * 0.03,
     };

@@ -30,7 +30,9 @@ export class CropClassifier implements Classifier {
 
   constructor(private readonly loaded: LoadedManifest) {
     if (loaded.manifest.kind !== 'classifier' || !loaded.categoryMap) {
-      throw new Error(`${loaded.dir}: manifest kind is "${loaded.manifest.kind}", expected "classifier" with a category map`);
+      throw new Error(
+        `${loaded.dir}: manifest kind is "${loaded.manifest.kind}", expected "classifier" with a category map`,
+      );
     }
     this.manifest = loaded.manifest;
     this.categoryMap = loaded.categoryMap;
@@ -52,7 +54,9 @@ export class CropClassifier implements Classifier {
   }
 
   private async load(): Promise<void> {
-    this.runner = await loadAndWarmUp(this.loaded, this.outputNames(), (outputs) => this.checkOutput(outputs, 1));
+    this.runner = await loadAndWarmUp(this.loaded, this.outputNames(), (outputs) =>
+      this.checkOutput(outputs, 1),
+    );
   }
 
   /** The manifest's output name, or null for the model's only output. */
@@ -85,7 +89,13 @@ export class CropClassifier implements Classifier {
     let crops: tf.Tensor4D | null = null;
     try {
       for (const [image, indices] of groups) {
-        perImage.push(this.cropImage(await image.tensor(), indices.map((i) => regions[i]), image));
+        perImage.push(
+          this.cropImage(
+            await image.tensor(),
+            indices.map((i) => regions[i]),
+            image,
+          ),
+        );
         order.push(...indices);
       }
       // [N, inputH, inputW, 3] normalised, rows in `order`
@@ -126,11 +136,16 @@ export class CropClassifier implements Classifier {
     const { width, height } = this.manifest.input;
     const [h, w] = pixels.shape;
     if (h !== image.height || w !== image.width) {
-      throw new Error(`image ${image.id}: tensor is ${w}x${h} but the image says ${image.width}x${image.height}`);
+      throw new Error(
+        `image ${image.id}: tensor is ${w}x${h} but the image says ${image.width}x${image.height}`,
+      );
     }
     return tf.tidy(() => {
       // [n, 4] y1,x1,y2,x2 normalised with the (H−1)/(W−1) convention of cropAndResize
-      const boxes = tf.tensor2d(regions.map((r) => cropBoxToNormalized(r.bbox, w, h, width, height)), [regions.length, 4]);
+      const boxes = tf.tensor2d(
+        regions.map((r) => cropBoxToNormalized(r.bbox, w, h, width, height)),
+        [regions.length, 4],
+      );
       const boxIndices = tf.zeros<tf.Rank.R1>([regions.length], 'int32');
       const batched = tf.expandDims<tf.Tensor4D>(pixels, 0); // [1, H, W, 3]; a view, the image keeps ownership
       const cropped = tf.image.cropAndResize(batched, boxes, boxIndices, [height, width], 'bilinear');
@@ -142,7 +157,9 @@ export class CropClassifier implements Classifier {
   private checkOutput(outputs: tf.Tensor[], b: number): void {
     const c = this.categoryMap.labels.length;
     if (outputs.length !== 1) {
-      throw new Error(`classifier ${this.descriptor.key}: expected one output, got ${outputs.length}; set output.name`);
+      throw new Error(
+        `classifier ${this.descriptor.key}: expected one output, got ${outputs.length}; set output.name`,
+      );
     }
     const [output] = outputs;
     if (output.rank !== 2 || output.shape[0] !== b || output.shape[1] !== c) {
@@ -156,7 +173,11 @@ export class CropClassifier implements Classifier {
   private toResult(row: Float32Array, seconds: number): ClassifierResult {
     if (this.manifest.output.kind === 'probabilities') {
       // Probabilities are reported as given; logits as ln(p), with p floored so that the JSON stays finite.
-      return { scores: Array.from(row), logits: Array.from(row, (p) => Math.log(Math.max(p, 1e-45))), inferenceTime: seconds };
+      return {
+        scores: Array.from(row),
+        logits: Array.from(row, (p) => Math.log(Math.max(p, 1e-45))),
+        inferenceTime: seconds,
+      };
     }
     return { scores: softmax(row), logits: Array.from(row), inferenceTime: seconds };
   }

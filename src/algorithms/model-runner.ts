@@ -49,7 +49,10 @@ function graphRunner(model: tf.GraphModel, inputName: string | undefined): Model
   };
 }
 
-function savedModelRunner(model: tf.InferenceModel & { dispose?: () => void }, inputName: string | undefined): ModelRunner {
+function savedModelRunner(
+  model: tf.InferenceModel & { dispose?: () => void },
+  inputName: string | undefined,
+): ModelRunner {
   const name = inputName ?? model.inputs[0]?.name;
   if (name === undefined) throw new ModelLoadError('the SavedModel signature has no inputs');
   return {
@@ -58,17 +61,25 @@ function savedModelRunner(model: tf.InferenceModel & { dispose?: () => void }, i
       if (result instanceof tf.Tensor || Array.isArray(result)) {
         const list = result instanceof tf.Tensor ? [result] : result;
         tf.dispose(list);
-        return Promise.reject(new Error('the SavedModel signature returned unnamed outputs; expected a named map'));
+        return Promise.reject(
+          new Error('the SavedModel signature returned unnamed outputs; expected a named map'),
+        );
       }
       const wanted = outputs ?? Object.keys(result);
       const missing = wanted.filter((o) => !(o in result));
       if (missing.length > 0) {
         tf.dispose(Object.values(result));
         return Promise.reject(
-          new Error(`the SavedModel has no output(s) ${missing.join(', ')}; it has ${Object.keys(result).join(', ')}`),
+          new Error(
+            `the SavedModel has no output(s) ${missing.join(', ')}; it has ${Object.keys(result).join(', ')}`,
+          ),
         );
       }
-      tf.dispose(Object.entries(result).filter(([k]) => !wanted.includes(k)).map(([, t]) => t));
+      tf.dispose(
+        Object.entries(result)
+          .filter(([k]) => !wanted.includes(k))
+          .map(([, t]) => t),
+      );
       return Promise.resolve(wanted.map((o) => result[o]));
     },
     dispose() {

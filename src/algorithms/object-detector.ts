@@ -65,7 +65,11 @@ export class ObjectDetector implements Detector {
   }
 
   private async load(): Promise<void> {
-    this.runner = await loadAndWarmUp(this.loaded, [this.manifest.output.boxes, this.manifest.output.scores], (outputs) => this.checkOutputs(outputs, 1));
+    this.runner = await loadAndWarmUp(
+      this.loaded,
+      [this.manifest.output.boxes, this.manifest.output.scores],
+      (outputs) => this.checkOutputs(outputs, 1),
+    );
   }
 
   dispose(): void {
@@ -86,12 +90,20 @@ export class ObjectDetector implements Detector {
     return results;
   }
 
-  private async runBatch(runner: ModelRunner, images: PipelineImage[], settings: DetectionSettings): Promise<DetectedBox[][]> {
+  private async runBatch(
+    runner: ModelRunner,
+    images: PipelineImage[],
+    settings: DetectionSettings,
+  ): Promise<DetectedBox[][]> {
     const { input, output } = this.manifest;
     const pixels = await Promise.all(images.map((image) => image.tensor())); // owned by the images
-    const geometries = images.map((image) => computeResizeGeometry(image.width, image.height, input.width, input.height, input.resize));
+    const geometries = images.map((image) =>
+      computeResizeGeometry(image.width, image.height, input.width, input.height, input.resize),
+    );
     // [b, inputH, inputW, 3] normalised
-    const batch = tf.tidy(() => tf.stack(pixels.map((p, i) => prepareDetectorInput(p, input, geometries[i]))));
+    const batch = tf.tidy(() =>
+      tf.stack(pixels.map((p, i) => prepareDetectorInput(p, input, geometries[i]))),
+    );
     let boxes: Float32Array | Int32Array | Uint8Array;
     let scores: Float32Array | Int32Array | Uint8Array;
     let k: number;
@@ -121,8 +133,12 @@ export class ObjectDetector implements Detector {
     const [boxes, scores] = outputs;
     const k = Number(scores.shape[1]); // NaN for a rank-1 tensor, which fails the checks below
     const ok =
-      boxes.rank === 3 && scores.rank === 2 && boxes.shape[0] === b && scores.shape[0] === b &&
-      boxes.shape[2] === 4 && boxes.shape[1] === k;
+      boxes.rank === 3 &&
+      scores.rank === 2 &&
+      boxes.shape[0] === b &&
+      scores.shape[0] === b &&
+      boxes.shape[2] === 4 &&
+      boxes.shape[1] === k;
     if (!ok) {
       throw new Error(
         `detector ${this.descriptor.key}: expected boxes [${b}, K, 4] and scores [${b}, K], ` +
@@ -147,17 +163,31 @@ export class ObjectDetector implements Detector {
       const score = scores[image * k + j];
       if (!(score >= settings.scoreThreshold)) continue; // also drops NaN
       const o = (image * k + j) * 4;
-      const raw = decodeBox([boxes[o], boxes[o + 1], boxes[o + 2], boxes[o + 3]], output.box_format, output.coordinates, input.width, input.height);
+      const raw = decodeBox(
+        [boxes[o], boxes[o + 1], boxes[o + 2], boxes[o + 3]],
+        output.box_format,
+        output.coordinates,
+        input.width,
+        input.height,
+      );
       const bbox = clampBox(mapBoxToSource(raw, geometry), geometry.sourceWidth, geometry.sourceHeight);
       if (boxArea(bbox) > 0) candidates.push({ bbox, score });
     }
     if (candidates.length === 0) return [];
     // NMS on [n, 4] y1,x1,y2,x2 in source pixels, so IoU is measured where the boxes will be used.
-    const boxTensor = tf.tensor2d(candidates.map(({ bbox }) => [bbox.y1, bbox.x1, bbox.y2, bbox.x2]), [candidates.length, 4]);
+    const boxTensor = tf.tensor2d(
+      candidates.map(({ bbox }) => [bbox.y1, bbox.x1, bbox.y2, bbox.x2]),
+      [candidates.length, 4],
+    );
     const scoreTensor = tf.tensor1d(candidates.map((c) => c.score));
     let keep: Int32Array | Float32Array | Uint8Array;
     try {
-      const selected = await tf.image.nonMaxSuppressionAsync(boxTensor, scoreTensor, settings.maxDetections, settings.iouThreshold);
+      const selected = await tf.image.nonMaxSuppressionAsync(
+        boxTensor,
+        scoreTensor,
+        settings.maxDetections,
+        settings.iouThreshold,
+      );
       try {
         keep = await selected.data();
       } finally {

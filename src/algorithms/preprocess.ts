@@ -25,12 +25,29 @@ export function normalizePixels<T extends tf.Tensor>(pixels: T, input: ManifestI
  * (`geometry.scaleX`, `scaleY`). Letterbox padding (bottom/right) gets `input.pad_value` after normalisation.
  * Call inside `tf.tidy`.
  */
-export function prepareDetectorInput(image: tf.Tensor3D, input: ManifestInput, geometry: ResizeGeometry): tf.Tensor3D {
+export function prepareDetectorInput(
+  image: tf.Tensor3D,
+  input: ManifestInput,
+  geometry: ResizeGeometry,
+): tf.Tensor3D {
   // [contentH, contentW, 3] float32, 0..255
-  const resized = tf.image.resizeBilinear(image, [geometry.contentHeight, geometry.contentWidth], false, true);
+  const resized = tf.image.resizeBilinear(
+    image,
+    [geometry.contentHeight, geometry.contentWidth],
+    false,
+    true,
+  );
   const normalized = normalizePixels(resized, input);
   const padBottom = input.height - geometry.contentHeight;
   const padRight = input.width - geometry.contentWidth;
   if (padBottom === 0 && padRight === 0) return normalized;
-  return tf.pad(normalized, [[0, padBottom], [0, padRight], [0, 0]], input.pad_value ?? 0);
+  return tf.pad(
+    normalized,
+    [
+      [0, padBottom],
+      [0, padRight],
+      [0, 0],
+    ],
+    input.pad_value ?? 0,
+  );
 }

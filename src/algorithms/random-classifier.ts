@@ -45,7 +45,13 @@ const map = (
   description: string,
   key: string,
 ): AlgorithmCategoryMap => ({
-  data: entries.map(([gbif_key, label, taxon_rank], index) => ({ index, gbif_key, label, source: 'manual', taxon_rank })),
+  data: entries.map(([gbif_key, label, taxon_rank], index) => ({
+    index,
+    gbif_key,
+    label,
+    source: 'manual',
+    taxon_rank,
+  })),
   labels: entries.map(([, label]) => label),
   version: 'v1',
   description,

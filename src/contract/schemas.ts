@@ -18,12 +18,18 @@ const sourceImageRequest = {
   type: 'object',
   required: ['id', 'url'],
   properties: {
-    id: { type: 'string', minLength: 1, maxLength: ID_MAX_LENGTH, description: "Antenna's image id, echoed verbatim." },
+    id: {
+      type: 'string',
+      minLength: 1,
+      maxLength: ID_MAX_LENGTH,
+      description: "Antenna's image id, echoed verbatim.",
+    },
     url: {
       type: 'string',
       minLength: 1,
       maxLength: URL_MAX_LENGTH,
-      description: 'http(s) URL (presigned URLs are fetched with their query string), or a data:image/...;base64 URL.',
+      description:
+        'http(s) URL (presigned URLs are fetched with their query string), or a data:image/...;base64 URL.',
     },
   },
 } as const;
@@ -31,7 +37,12 @@ const sourceImageRequest = {
 const boundingBox = {
   type: 'object',
   required: ['x1', 'y1', 'x2', 'y2'],
-  properties: { x1: { type: 'number' }, y1: { type: 'number' }, x2: { type: 'number' }, y2: { type: 'number' } },
+  properties: {
+    x1: { type: 'number' },
+    y1: { type: 'number' },
+    x2: { type: 'number' },
+    y2: { type: 'number' },
+  },
 } as const;
 
 const algorithmReference = {
@@ -52,9 +63,24 @@ export const requestConfigSchema = {
       maximum: 1,
       description: "Detector score threshold; overrides the model manifest's `score_threshold`.",
     },
-    max_detections: { type: 'integer', minimum: 1, maximum: 5000, description: 'Cap on detections per image (default 500).' },
-    detector_batch_size: { type: 'integer', minimum: 1, maximum: 256, description: 'Images per detector call.' },
-    classifier_batch_size: { type: 'integer', minimum: 1, maximum: 1024, description: 'Crops per classifier call.' },
+    max_detections: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 5000,
+      description: 'Cap on detections per image (default 500).',
+    },
+    detector_batch_size: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 256,
+      description: 'Images per detector call.',
+    },
+    classifier_batch_size: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1024,
+      description: 'Crops per classifier call.',
+    },
     seed: {
       type: 'integer',
       minimum: 0,
@@ -76,7 +102,8 @@ export function pipelineRequestSchema(opts: RequestSchemaOptions) {
       detections: {
         type: 'array',
         nullable: true,
-        description: 'Existing boxes to classify instead of detecting (re-processing). `[]`, null or missing: detect.',
+        description:
+          'Existing boxes to classify instead of detecting (re-processing). `[]`, null or missing: detect.',
         items: {
           type: 'object',
           required: ['source_image', 'algorithm'],
@@ -95,8 +122,10 @@ export function pipelineRequestSchema(opts: RequestSchemaOptions) {
 
 // ---- Responses: strict ----
 
-const strictObject = <P extends Record<string, unknown>>(properties: P, required: (keyof P & string)[] = Object.keys(properties)) =>
-  ({ type: 'object', additionalProperties: false, required, properties }) as const;
+const strictObject = <P extends Record<string, unknown>>(
+  properties: P,
+  required: (keyof P & string)[] = Object.keys(properties),
+) => ({ type: 'object', additionalProperties: false, required, properties }) as const;
 
 const nullableString = { type: ['string', 'null'] } as const;
 const finiteNumber = { type: 'number' } as const;
@@ -138,7 +167,10 @@ export const pipelineResultsResponseSchema = {
     pipeline: { type: 'string' },
     total_time: finiteNumber,
     algorithms: { type: 'object', additionalProperties: false },
-    source_images: { type: 'array', items: strictObject({ id: { type: 'string' }, url: { type: 'string' } }) },
+    source_images: {
+      type: 'array',
+      items: strictObject({ id: { type: 'string' }, url: { type: 'string' } }),
+    },
     detections: { type: 'array', items: detectionResponseSchema },
     errors: { type: ['array', 'null'], items: imageErrorSchema },
   }),
@@ -194,7 +226,10 @@ export const readyzResponseSchema = {
   ...strictObject({ status: { type: 'array', items: { type: 'string' } } }),
 } as const;
 
-export const livezResponseSchema = { $id: 'LivezResponse', ...strictObject({ status: { const: true } }) } as const;
+export const livezResponseSchema = {
+  $id: 'LivezResponse',
+  ...strictObject({ status: { const: true } }),
+} as const;
 
 /** Every error body: `detail` (string or FastAPI-style list) plus a stable `code`. */
 export const errorResponseSchema = {

@@ -108,9 +108,13 @@ export function toValidationDetail(err: ErrorObject, input: unknown): Validation
         { max_length: params.limit },
       );
     case 'minimum':
-      return detail('greater_than_equal', `Input should be greater than or equal to ${String(params.limit)}`, {
-        ge: params.limit,
-      });
+      return detail(
+        'greater_than_equal',
+        `Input should be greater than or equal to ${String(params.limit)}`,
+        {
+          ge: params.limit,
+        },
+      );
     case 'maximum':
       return detail('less_than_equal', `Input should be less than or equal to ${String(params.limit)}`, {
         le: params.limit,
@@ -137,7 +141,9 @@ export function compileRequestValidator(ajv: Ajv, opts: RequestSchemaOptions): R
     schema,
     validate(body) {
       if (fn(body)) return { ok: true, value: body };
-      const details = (fn.errors ?? []).slice(0, MAX_VALIDATION_DETAILS).map((e) => toValidationDetail(e, body));
+      const details = (fn.errors ?? [])
+        .slice(0, MAX_VALIDATION_DETAILS)
+        .map((e) => toValidationDetail(e, body));
       return { ok: false, details };
     },
   };

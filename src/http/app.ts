@@ -49,7 +49,12 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   // Serialised once: /info may carry category maps of 29,176 labels and must answer well inside 6 s.
   const infoJson = JSON.stringify(deps.info);
   const openApiJson = JSON.stringify(
-    buildOpenApi({ title: deps.config.serviceName, description: deps.config.serviceDescription, version: deps.version, request: deps.validator }),
+    buildOpenApi({
+      title: deps.config.serviceName,
+      description: deps.config.serviceDescription,
+      version: deps.version,
+      request: deps.validator,
+    }),
   );
 
   router.get('/', (ctx) => {
@@ -88,7 +93,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     }
     const checked = deps.validator.validate(ctx.request.body);
     if (!checked.ok) {
-      const badSlug = checked.details.some((d) => d.type === 'literal_error' && d.loc.join('.') === 'body.pipeline');
+      const badSlug = checked.details.some(
+        (d) => d.type === 'literal_error' && d.loc.join('.') === 'body.pipeline',
+      );
       throw new ServiceError(badSlug ? 'UNKNOWN_PIPELINE' : 'VALIDATION_FAILED', checked.details);
     }
     const request = checked.value;

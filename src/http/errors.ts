@@ -17,8 +17,16 @@ export interface ErrorSpec {
 /** Request-level errors: the whole request gets this status. */
 export const errorCatalogue = {
   MALFORMED_JSON: { status: 400, meaning: 'The body is not valid JSON.', fix: 'Send a JSON object.' },
-  NOT_FOUND: { status: 404, meaning: 'No such route.', fix: 'Use /info, /livez, /readyz, /process, /metrics, /openapi.json or /docs.' },
-  METHOD_NOT_ALLOWED: { status: 405, meaning: 'The route exists but not for this method.', fix: 'See the Allow header.' },
+  NOT_FOUND: {
+    status: 404,
+    meaning: 'No such route.',
+    fix: 'Use /info, /livez, /readyz, /process, /metrics, /openapi.json or /docs.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    meaning: 'The route exists but not for this method.',
+    fix: 'See the Allow header.',
+  },
   PAYLOAD_TOO_LARGE: {
     status: 413,
     meaning: 'The body is larger than MAX_BODY_BYTES.',
@@ -31,7 +39,8 @@ export const errorCatalogue = {
   },
   VALIDATION_FAILED: {
     status: 422,
-    meaning: 'The body does not match the request schema; `detail` lists each problem with `loc`, `msg` and `type`.',
+    meaning:
+      'The body does not match the request schema; `detail` lists each problem with `loc`, `msg` and `type`.',
     fix: 'Fix the fields named in `loc`.',
   },
   UNKNOWN_PIPELINE: {
@@ -54,13 +63,21 @@ export const errorCatalogue = {
     meaning: 'The pipeline failed for the whole request in a way that could not be isolated to one image.',
     fix: 'Check the service log for the request id; report a bug.',
   },
-  INTERNAL_ERROR: { status: 500, meaning: 'An unexpected error.', fix: 'Check the service log for the request id.' },
+  INTERNAL_ERROR: {
+    status: 500,
+    meaning: 'An unexpected error.',
+    fix: 'Check the service log for the request id.',
+  },
   PIPELINE_UNAVAILABLE: {
     status: 503,
     meaning: 'The pipeline failed to load its models, so it cannot run (it is missing from /readyz).',
     fix: 'Read the startup log for the load error, fix the model directory and restart.',
   },
-  SHUTTING_DOWN: { status: 503, meaning: 'The service is stopping and takes no new work.', fix: 'Retry on another instance.' },
+  SHUTTING_DOWN: {
+    status: 503,
+    meaning: 'The service is stopping and takes no new work.',
+    fix: 'Retry on another instance.',
+  },
 } satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
@@ -68,8 +85,10 @@ export type ErrorCode = keyof typeof errorCatalogue;
 /** Per-image failures, reported in `errors` of a 200 response (CONTRACT §4.2); the image is left out. */
 export const imageErrorCatalogue = {
   IMAGE_URL_INVALID: 'The URL is not an http(s) or data:image URL.',
-  IMAGE_URL_DENIED: 'The URL policy denies the host or its resolved address (IMAGE_URL_POLICY, IMAGE_URL_ALLOW/DENY).',
-  IMAGE_DOWNLOAD_FAILED: 'The server answered with a non-2xx status, too many redirects, or the connection failed.',
+  IMAGE_URL_DENIED:
+    'The URL policy denies the host or its resolved address (IMAGE_URL_POLICY, IMAGE_URL_ALLOW/DENY).',
+  IMAGE_DOWNLOAD_FAILED:
+    'The server answered with a non-2xx status, too many redirects, or the connection failed.',
   IMAGE_TIMEOUT: 'The download took longer than IMAGE_DOWNLOAD_TIMEOUT_MS.',
   IMAGE_TOO_LARGE: 'The file is larger than IMAGE_MAX_BYTES.',
   IMAGE_TOO_MANY_PIXELS: "The header's width × height exceeds IMAGE_MAX_PIXELS.",

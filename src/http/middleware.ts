@@ -42,7 +42,11 @@ function fromHttpError(err: { status?: number; type?: string; message?: string }
   if (err.type === 'entity.parse.failed' || err.type === 'entity.verify.failed' || err.status === 400) {
     return new ServiceError('MALFORMED_JSON', `request body is not valid JSON: ${err.message ?? ''}`.trim());
   }
-  const byStatus: Partial<Record<number, ErrorCode>> = { 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 415: 'UNSUPPORTED_MEDIA_TYPE' };
+  const byStatus: Partial<Record<number, ErrorCode>> = {
+    404: 'NOT_FOUND',
+    405: 'METHOD_NOT_ALLOWED',
+    415: 'UNSUPPORTED_MEDIA_TYPE',
+  };
   const code = err.status ? byStatus[err.status] : undefined;
   return code ? new ServiceError(code, err.message ?? errorCatalogue[code].meaning) : null;
 }

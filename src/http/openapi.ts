@@ -28,7 +28,9 @@ function toOpenApiSchema(schema: unknown): unknown {
   return out;
 }
 
-const json = (schemaRef: string): Json => ({ 'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` } } });
+const json = (schemaRef: string): Json => ({
+  'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` } },
+});
 
 const errorResponses = (...codes: (keyof typeof errorCatalogue)[]): Json =>
   Object.fromEntries(
@@ -38,7 +40,12 @@ const errorResponses = (...codes: (keyof typeof errorCatalogue)[]): Json =>
     ]),
   );
 
-export function buildOpenApi(opts: { title: string; description: string; version: string; request: RequestValidator }): Json {
+export function buildOpenApi(opts: {
+  title: string;
+  description: string;
+  version: string;
+  request: RequestValidator;
+}): Json {
   return {
     openapi: '3.1.0',
     info: { title: opts.title, description: opts.description, version: opts.version },
@@ -46,18 +53,26 @@ export function buildOpenApi(opts: { title: string; description: string; version
       '/info': {
         get: {
           summary: 'Pipelines, algorithms and category maps (what Antenna registers)',
-          responses: { '200': { description: 'Service info', content: json('ProcessingServiceInfoResponse') } },
+          responses: {
+            '200': { description: 'Service info', content: json('ProcessingServiceInfoResponse') },
+          },
         },
       },
       '/livez': {
-        get: { summary: 'Process is up', responses: { '200': { description: 'Alive', content: json('LivezResponse') } } },
+        get: {
+          summary: 'Process is up',
+          responses: { '200': { description: 'Alive', content: json('LivezResponse') } },
+        },
       },
       '/readyz': {
         get: {
           summary: 'Pipelines that can process now',
           responses: {
             '200': { description: 'Ready pipelines', content: json('ReadyzResponse') },
-            '503': { description: 'Still loading, no pipeline usable, or shutting down', content: json('ReadyzResponse') },
+            '503': {
+              description: 'Still loading, no pipeline usable, or shutting down',
+              content: json('ReadyzResponse'),
+            },
           },
         },
       },
@@ -67,7 +82,8 @@ export function buildOpenApi(opts: { title: string; description: string; version
           requestBody: { required: true, content: json('PipelineRequest') },
           responses: {
             '200': {
-              description: 'Results. Images that failed are left out of source_images and described in errors.',
+              description:
+                'Results. Images that failed are left out of source_images and described in errors.',
               content: json('PipelineResultsResponse'),
             },
             ...errorResponses(
@@ -82,7 +98,10 @@ export function buildOpenApi(opts: { title: string; description: string; version
         },
       },
       '/metrics': {
-        get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain exposition format' } } },
+        get: {
+          summary: 'Prometheus metrics',
+          responses: { '200': { description: 'text/plain exposition format' } },
+        },
       },
     },
     components: {

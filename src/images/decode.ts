@@ -91,7 +91,9 @@ const tensorflowDecoder: ImageDecoder = {
       // decodeImage handles JPEG, PNG, GIF and BMP; channels=3 converts grey and RGBA to RGB.
       return Promise.resolve(native.node.decodeImage(bytes, 3, 'int32', false) as tf.Tensor3D);
     } catch (err) {
-      return Promise.reject(new DecodeError(`TensorFlow could not decode the image: ${(err as Error).message}`));
+      return Promise.reject(
+        new DecodeError(`TensorFlow could not decode the image: ${(err as Error).message}`),
+      );
     }
   },
 };

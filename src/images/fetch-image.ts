@@ -49,13 +49,15 @@ const errCode = (err: unknown): string | undefined =>
     .find((c) => typeof c === 'string');
 
 /** Sleeps `ms`, with up to 25% jitter so retries from many requests do not align. */
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms * (1 + Math.random() * 0.25)));
+const sleep = (ms: number): Promise<void> =>
+  new Promise((r) => setTimeout(r, ms * (1 + Math.random() * 0.25)));
 
 const DATA_URL = /^data:(image\/[a-z0-9.+-]+)?(;[a-z0-9=.+-]+)*;base64,/i;
 
 function decodeDataUrl(url: string, maxBytes: number): Uint8Array {
   const m = DATA_URL.exec(url);
-  if (!m || !m[1]) throw new ImageError('IMAGE_URL_INVALID', 'data: URLs must be data:image/<type>;base64,<data>');
+  if (!m || !m[1])
+    throw new ImageError('IMAGE_URL_INVALID', 'data: URLs must be data:image/<type>;base64,<data>');
   const payload = url.slice(m[0].length);
   if ((payload.length * 3) / 4 > maxBytes) {
     throw new ImageError('IMAGE_TOO_LARGE', `image is larger than IMAGE_MAX_BYTES (${maxBytes} bytes)`);
@@ -100,7 +102,9 @@ export class ImageFetcher {
 
   /** Fetches `url` and reads its header. Throws ImageError with a code and a message naming the cause. */
   async fetch(id: string, url: string): Promise<ImageBytes> {
-    const bytes = url.startsWith('data:') ? decodeDataUrl(url, this.options.maxBytes) : await this.download(url);
+    const bytes = url.startsWith('data:')
+      ? decodeDataUrl(url, this.options.maxBytes)
+      : await this.download(url);
     let header;
     try {
       header = readImageHeader(bytes);
@@ -178,7 +182,10 @@ export class ImageFetcher {
       const length = Number(headers['content-length']);
       if (Number.isFinite(length) && length > this.options.maxBytes) {
         discard(res.body);
-        throw new ImageError('IMAGE_TOO_LARGE', `image is ${length} bytes, more than IMAGE_MAX_BYTES (${this.options.maxBytes})`);
+        throw new ImageError(
+          'IMAGE_TOO_LARGE',
+          `image is ${length} bytes, more than IMAGE_MAX_BYTES (${this.options.maxBytes})`,
+        );
       }
       try {
         return await readCapped(res.body, this.options.maxBytes);
@@ -197,7 +204,10 @@ export class ImageFetcher {
       throw new ImageError('IMAGE_URL_INVALID', 'not a valid URL');
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new ImageError('IMAGE_URL_INVALID', `unsupported URL scheme ${parsed.protocol} (http, https or data:image only)`);
+      throw new ImageError(
+        'IMAGE_URL_INVALID',
+        `unsupported URL scheme ${parsed.protocol} (http, https or data:image only)`,
+      );
     }
     return parsed;
   }

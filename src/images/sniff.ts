@@ -21,10 +21,12 @@ const startsWith = (b: Uint8Array, sig: number[], offset = 0): boolean =>
 export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
   if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
   if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
-  if (startsWith(bytes, [0x52, 0x49, 0x46, 0x46]) && startsWith(bytes, [0x57, 0x45, 0x42, 0x50], 8)) return 'webp';
+  if (startsWith(bytes, [0x52, 0x49, 0x46, 0x46]) && startsWith(bytes, [0x57, 0x45, 0x42, 0x50], 8))
+    return 'webp';
   if (startsWith(bytes, [0x47, 0x49, 0x46, 0x38])) return 'gif';
   if (startsWith(bytes, [0x42, 0x4d])) return 'bmp';
-  if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a])) return 'tiff';
+  if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a]))
+    return 'tiff';
   return null;
 }
 
@@ -42,7 +44,9 @@ function describeNonImage(bytes: Uint8Array): string {
 export function readImageHeader(bytes: Uint8Array): ImageHeader {
   const format = sniffFormat(bytes);
   if (!format) {
-    throw new NotAnImageError(`not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF): got ${describeNonImage(bytes)}`);
+    throw new NotAnImageError(
+      `not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF): got ${describeNonImage(bytes)}`,
+    );
   }
   let size: { width?: number; height?: number };
   try {

@@ -69,7 +69,11 @@ function inCidrs(cidrs: Cidr[], addr: ipaddr.IPv4 | ipaddr.IPv6): boolean {
   return cidrs.some(([range, bits]) => range.kind() === addr.kind() && addr.match([range, bits] as never));
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
 
 export class UrlPolicy {
   private readonly allow: Rules;
@@ -91,7 +95,8 @@ export class UrlPolicy {
   checkHost(hostname: string): void {
     const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
     if (this.allowedByName(host)) return;
-    if (hostMatches(this.deny.hosts, host)) throw new UrlDeniedError(`host ${host} is denied by IMAGE_URL_DENY`);
+    if (hostMatches(this.deny.hosts, host))
+      throw new UrlDeniedError(`host ${host} is denied by IMAGE_URL_DENY`);
     // Node's connect skips DNS lookup for IP literals, so they are checked here.
     if (net.isIP(host)) this.checkAddress(host, host);
   }

@@ -13,7 +13,8 @@ export const constantPipeline = definePipeline('constant', (ctx) =>
         name: 'Constant Pipeline',
         slug: 'constant',
         version: 1,
-        description: 'A pipeline that always returns a detection in the same position with a fixed classification.',
+        description:
+          'A pipeline that always returns a detection in the same position with a fixed classification.',
       },
       new ConstantDetector(),
       [{ algorithm: new ConstantClassifier(), terminal: true }],

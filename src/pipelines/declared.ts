@@ -72,7 +72,10 @@ const schema = {
                   type: 'object',
                   required: ['model', 'labels'],
                   additionalProperties: false,
-                  properties: { model: { type: 'string' }, labels: { type: 'array', items: { type: 'string' }, minItems: 1 } },
+                  properties: {
+                    model: { type: 'string' },
+                    labels: { type: 'array', items: { type: 'string' }, minItems: 1 },
+                  },
                 },
               },
             },
@@ -83,12 +86,15 @@ const schema = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true, strict: false }).compile<{ pipelines: DeclaredPipeline[] }>(schema);
+const validate = new Ajv({ allErrors: true, strict: false }).compile<{ pipelines: DeclaredPipeline[] }>(
+  schema,
+);
 
 /** Loads a model directory and checks it holds the kind of algorithm the stage needs. */
 async function load<T>(dir: string, kind: new (...args: never[]) => T): Promise<T> {
   const algorithm = await loadManifestAlgorithm(dir);
-  if (!(algorithm instanceof kind)) throw new Error(`${dir} holds a ${algorithm.kind}, not the ${kind.name} this stage needs`);
+  if (!(algorithm instanceof kind))
+    throw new Error(`${dir} holds a ${algorithm.kind}, not the ${kind.name} this stage needs`);
   return algorithm;
 }
 
@@ -101,12 +107,18 @@ export function declaredPipeline(spec: DeclaredPipeline): PipelineDefinition {
       ...spec.classifiers.map((s) => load(dir(s.model), CropClassifier)),
     ]);
     const stages = spec.classifiers.map((s, i): ClassifierStage => {
-      const stage: ClassifierStage = { algorithm: classifiers[i], terminal: s.terminal, batchSize: s.batch_size };
+      const stage: ClassifierStage = {
+        algorithm: classifiers[i],
+        terminal: s.terminal,
+        batchSize: s.batch_size,
+      };
       const condition = s.only_if;
       if (condition) {
         const earlier = spec.classifiers.findIndex((c) => c.model === condition.model);
         if (earlier < 0 || earlier >= i) {
-          throw new Error(`${spec.slug}: only_if names ${condition.model}, which is not an earlier classifier stage`);
+          throw new Error(
+            `${spec.slug}: only_if names ${condition.model}, which is not an earlier classifier stage`,
+          );
         }
         const key = classifiers[earlier].descriptor.key;
         stage.appliesTo = (done) => {
@@ -136,7 +148,9 @@ export function readDeclaredPipelines(modelsDir: string): PipelineDefinition[] {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
   if (!validate(raw)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
+    const problems = (validate.errors ?? [])
+      .map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`)
+      .join('; ');
     throw new Error(`${file}: ${problems}`);
   }
   return raw.pipelines.map(declaredPipeline);

@@ -16,6 +16,9 @@ export interface PipelineDefinition {
 }
 
 /** Helper for one-file pipelines: `definePipeline('my-slug', async (ctx) => new Pipeline(...))`. */
-export function definePipeline(slug: string, create: (ctx: PipelineContext) => Promise<Pipeline>): PipelineDefinition {
+export function definePipeline(
+  slug: string,
+  create: (ctx: PipelineContext) => Promise<Pipeline>,
+): PipelineDefinition {
   return Object.freeze({ slug, create });
 }

@@ -12,7 +12,14 @@ import type {
   PipelineConfigResponse,
   RequestConfig,
 } from '../contract/types';
-import type { Classifier, ClassifierResult, DetectedBox, Detector, Region, RunOptions } from '../algorithms/algorithm';
+import type {
+  Classifier,
+  ClassifierResult,
+  DetectedBox,
+  Detector,
+  Region,
+  RunOptions,
+} from '../algorithms/algorithm';
 import type { PipelineImage } from '../images/pipeline-image';
 import type { ImageErrorCode } from '../http/errors';
 import { seededRng, unseededRng, type Rng } from '../util/rng';
@@ -179,7 +186,12 @@ export class Pipeline {
       try {
         const usable = await this.decode(chunk, input.given, timings, fail);
         const toDetect = usable.filter((img) => !input.given.has(img.id));
-        const found = await this.detect(toDetect, { config: input.config, rng, batchSize: detectorBatch }, timings, fail);
+        const found = await this.detect(
+          toDetect,
+          { config: input.config, rng, batchSize: detectorBatch },
+          timings,
+          fail,
+        );
         const items = this.workItems(usable, input.given, found, failures);
         await this.classify(items, input.config, rng, timings, fail);
         for (const item of items) {
@@ -268,7 +280,13 @@ export class Pipeline {
       if (failures.has(image.id)) continue;
       const supplied = given.get(image.id);
       const candidates = supplied
-        ? supplied.map((g) => ({ bbox: g.bbox, algorithm: g.algorithm, crop: g.crop, inferenceTime: 0, reused: true }))
+        ? supplied.map((g) => ({
+            bbox: g.bbox,
+            algorithm: g.algorithm,
+            crop: g.crop,
+            inferenceTime: 0,
+            reused: true,
+          }))
         : (found.get(image.id) ?? []).map((d) => ({
             // Whole pixels, as ADC sends them (Antenna crops image[int(y1):int(y2), int(x1):int(x2)] anyway).
             bbox: truncateBox(clampBox(d.bbox, image.width, image.height)),
@@ -319,20 +337,34 @@ export class Pipeline {
       // Builds every classification before attaching any, so a bad result leaves no half-classified items.
       const apply = (subset: WorkItem[], results: ClassifierResult[]): void => {
         if (results.length !== subset.length) {
-          throw new Error(`${stage.algorithm.descriptor.key} returned ${results.length} results for ${subset.length} crops`);
+          throw new Error(
+            `${stage.algorithm.descriptor.key} returned ${results.length} results for ${subset.length} crops`,
+          );
         }
         const built = results.map((r) => toClassification(stage.algorithm.descriptor, r, stage.terminal));
         subset.forEach((it, i) => it.detection.classifications.push(built[i]));
       };
       try {
-        apply(selected, await stage.algorithm.run(selected.map((it) => it.region), { config, rng, batchSize }));
+        apply(
+          selected,
+          await stage.algorithm.run(
+            selected.map((it) => it.region),
+            { config, rng, batchSize },
+          ),
+        );
       } catch {
         // Isolate: classify image by image so one bad image does not sink the others.
         const byImage = new Map<string, WorkItem[]>();
         for (const it of selected) byImage.set(it.image.id, [...(byImage.get(it.image.id) ?? []), it]);
         for (const [imageId, subset] of byImage) {
           try {
-            apply(subset, await stage.algorithm.run(subset.map((it) => it.region), { config, rng, batchSize }));
+            apply(
+              subset,
+              await stage.algorithm.run(
+                subset.map((it) => it.region),
+                { config, rng, batchSize },
+              ),
+            );
           } catch (err) {
             fail(imageId, 'INFERENCE_FAILED', err);
           }

@@ -26,7 +26,10 @@ export function registeredPipelines(modelsDir: string): readonly PipelineDefinit
 }
 
 /** The registered definitions that ENABLED_PIPELINES selects (all when empty). Unknown names are an error. */
-export function selectPipelines(enabled: string[], registry: readonly PipelineDefinition[]): PipelineDefinition[] {
+export function selectPipelines(
+  enabled: string[],
+  registry: readonly PipelineDefinition[],
+): PipelineDefinition[] {
   if (enabled.length === 0) return [...registry];
   const known = new Set(registry.map((d) => d.slug));
   const unknown = enabled.filter((slug) => !known.has(slug));

@@ -23,7 +23,11 @@ export interface BackendChoice {
   /** The tfjs backend name now active: `tensorflow`, `wasm` or `cpu`. */
   backend: string;
   /** Which package provides it. */
-  package: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node' | '@tensorflow/tfjs-backend-wasm' | '@tensorflow/tfjs';
+  package:
+    | '@tensorflow/tfjs-node-gpu'
+    | '@tensorflow/tfjs-node'
+    | '@tensorflow/tfjs-backend-wasm'
+    | '@tensorflow/tfjs';
   gpu: boolean;
   /** Why each earlier option was skipped, then why this one was chosen. */
   reasons: string[];
@@ -98,12 +102,16 @@ export async function initBackend(preference: BackendPreference): Promise<Backen
         reasons.push('tfjs-node-gpu loaded, an NVIDIA device is visible and libtensorflow opened CUDA');
         return { backend: 'tensorflow', package: '@tensorflow/tfjs-node-gpu', gpu: true, reasons };
       }
-      reasons.push('tfjs-node-gpu: an NVIDIA device is visible but libtensorflow loaded no CUDA libraries (see its stderr)');
+      reasons.push(
+        'tfjs-node-gpu: an NVIDIA device is visible but libtensorflow loaded no CUDA libraries (see its stderr)',
+      );
       reasons.push('@tensorflow/tfjs-node-gpu loaded; using libtensorflow on the CPU');
       return { backend: 'tensorflow', package: '@tensorflow/tfjs-node-gpu', gpu: false, reasons };
     }
     reasons.push(
-      gpu.module ? 'tfjs-node-gpu: loaded, but no NVIDIA device is visible' : `tfjs-node-gpu: ${gpu.error ?? 'not installed'}`,
+      gpu.module
+        ? 'tfjs-node-gpu: loaded, but no NVIDIA device is visible'
+        : `tfjs-node-gpu: ${gpu.error ?? 'not installed'}`,
     );
     const cpu = gpu.module ? gpu : tryRequire('@tensorflow/tfjs-node');
     if (cpu.module && (await activate('tensorflow'))) {
@@ -114,7 +122,9 @@ export async function initBackend(preference: BackendPreference): Promise<Backen
     }
     if (!gpu.module) reasons.push(`tfjs-node: ${cpu.error ?? 'not installed'}`);
     if (preference === 'tensorflow') {
-      throw new Error(`TFJS_BACKEND=tensorflow, but no native backend could be loaded: ${reasons.join('; ')}`);
+      throw new Error(
+        `TFJS_BACKEND=tensorflow, but no native backend could be loaded: ${reasons.join('; ')}`,
+      );
     }
   }
   if (preference === 'auto' || preference === 'wasm') {
@@ -125,6 +135,8 @@ export async function initBackend(preference: BackendPreference): Promise<Backen
     if (preference === 'wasm') throw new Error(`TFJS_BACKEND=wasm failed: ${reasons.join('; ')}`);
   }
   if (!(await activate('cpu'))) throw new Error('the pure-JS cpu backend failed to initialise');
-  reasons.push(preference === 'cpu' ? 'cpu requested' : 'cpu is the last resort (about 35x slower than wasm)');
+  reasons.push(
+    preference === 'cpu' ? 'cpu requested' : 'cpu is the last resort (about 35x slower than wasm)',
+  );
   return { backend: 'cpu', package: '@tensorflow/tfjs', gpu: false, reasons };
 }

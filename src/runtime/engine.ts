@@ -79,7 +79,10 @@ export class PipelineUnavailableError extends Error {}
 /** A settable promise per slug, so requests that arrive while loading wait (CONTRACT §4.4: do not 503). */
 class Readiness {
   private readonly states = new Map<string, PipelineState>();
-  private readonly waiters = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }>();
+  private readonly waiters = new Map<
+    string,
+    { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }
+  >();
 
   constructor(slugs: string[]) {
     for (const slug of slugs) {
@@ -99,7 +102,8 @@ class Readiness {
     this.states.set(slug, state);
     const w = this.waiters.get(slug);
     if (state.state === 'ready') w?.resolve();
-    if (state.state === 'failed') w?.reject(new PipelineUnavailableError(`pipeline ${slug} failed to load: ${state.error}`));
+    if (state.state === 'failed')
+      w?.reject(new PipelineUnavailableError(`pipeline ${slug} failed to load: ${state.error}`));
   }
 
   get(slug: string): PipelineState | undefined {
@@ -217,7 +221,10 @@ export class LocalEngine implements InferenceEngine {
         try {
           const results = await this.execute(batch.map((w) => w.job));
           batch.forEach((w, k) =>
-            w.resolve({ ...results[k], timings: { ...results[k].timings, queue: (started - w.queuedAt) / 1000 } }),
+            w.resolve({
+              ...results[k],
+              timings: { ...results[k].timings, queue: (started - w.queuedAt) / 1000 },
+            }),
           );
         } catch (err) {
           for (const w of batch) w.reject(err as Error);
@@ -241,7 +248,7 @@ export class LocalEngine implements InferenceEngine {
     if (!pipeline?.needsPixels || first.job.config.seed !== undefined) return batch;
     const key = JSON.stringify(first.job.config);
     let images = first.job.images.length;
-    for (let i = 0; i < this.waiting.length && images < limit; ) {
+    for (let i = 0; i < this.waiting.length && images < limit;) {
       const w = this.waiting[i];
       const fits = images + w.job.images.length <= limit;
       if (w.job.pipeline === first.job.pipeline && JSON.stringify(w.job.config) === key && fits) {
@@ -259,7 +266,8 @@ export class LocalEngine implements InferenceEngine {
   private async execute(jobs: EngineJob[]): Promise<EngineResult[]> {
     const pipeline = this.pipelines.get(jobs[0].pipeline);
     const decoder = this.decoder;
-    if (!pipeline || !decoder) throw new PipelineUnavailableError(`pipeline ${jobs[0].pipeline} is not loaded`);
+    if (!pipeline || !decoder)
+      throw new PipelineUnavailableError(`pipeline ${jobs[0].pipeline} is not loaded`);
     const merged = jobs.length > 1;
     const id = (k: number, imageId: string): string => (merged ? tag(k, imageId) : imageId);
     const images = jobs.flatMap((job, k) =>
@@ -283,7 +291,12 @@ export class LocalEngine implements InferenceEngine {
     }
     const batchImages = images.length;
     if (!merged) return [{ ...out, batchImages }];
-    const results: EngineResult[] = jobs.map(() => ({ detections: [], failures: [], timings: out.timings, batchImages }));
+    const results: EngineResult[] = jobs.map(() => ({
+      detections: [],
+      failures: [],
+      timings: out.timings,
+      batchImages,
+    }));
     for (const d of out.detections) {
       const [k, imageId] = untag(d.source_image_id);
       results[k].detections.push({ ...d, source_image_id: imageId });

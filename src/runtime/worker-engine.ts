@@ -34,7 +34,11 @@ function spawn(init: WorkerInit): Worker {
 
 /** The ArrayBuffer to transfer for a view; copies when the view shares a pooled buffer. */
 function ownBuffer(view: Uint8Array): { view: Uint8Array; buffer: ArrayBuffer } {
-  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer) {
+  if (
+    view.byteOffset === 0 &&
+    view.byteLength === view.buffer.byteLength &&
+    view.buffer instanceof ArrayBuffer
+  ) {
     return { view, buffer: view.buffer };
   }
   const copy = new Uint8Array(view);
@@ -53,7 +57,8 @@ export class WorkerEngine implements InferenceEngine {
 
   constructor(
     private readonly init: WorkerInit,
-    private readonly onEvent: (event: EngineEvent | { type: 'worker-exit'; code: number }) => void = () => undefined,
+    private readonly onEvent: (event: EngineEvent | { type: 'worker-exit'; code: number }) => void = () =>
+      undefined,
   ) {
     for (const slug of init.slugs) this.states.set(slug, { state: 'loading' });
     this.worker = this.start();
@@ -105,7 +110,8 @@ export class WorkerEngine implements InferenceEngine {
       if (event.state.state !== 'loading') {
         const failed = event.state.state === 'failed' ? event.state.error : null;
         for (const w of this.waiters.get(event.slug) ?? []) {
-          if (failed) w.reject(new PipelineUnavailableError(`pipeline ${event.slug} failed to load: ${failed}`));
+          if (failed)
+            w.reject(new PipelineUnavailableError(`pipeline ${event.slug} failed to load: ${failed}`));
           else w.resolve();
         }
         this.waiters.delete(event.slug);

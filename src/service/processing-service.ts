@@ -44,7 +44,8 @@ export interface ProcessOutcome {
   batchImages: number;
 }
 
-const isHttpUrl = (url: string | null | undefined): url is string => !!url && /^(https?:|data:image\/)/i.test(url);
+const isHttpUrl = (url: string | null | undefined): url is string =>
+  !!url && /^(https?:|data:image\/)/i.test(url);
 
 function imageErrorBody(image: SourceImage, code: ImageErrorCode, message: string): ImageErrorBody {
   return { image_id: image.id, url: image.url, code, error: `image ${image.id}: ${message}` };
@@ -57,7 +58,8 @@ export class ProcessingService {
     const { engine } = this.options;
     const config = request.config ?? {};
     const detections = (request.detections ?? []).filter(
-      (d): d is DetectionRequest & { bbox: NonNullable<DetectionRequest['bbox']> } => d.bbox !== null && d.bbox !== undefined,
+      (d): d is DetectionRequest & { bbox: NonNullable<DetectionRequest['bbox']> } =>
+        d.bbox !== null && d.bbox !== undefined,
     );
     // Each id once (CONTRACT §8 item 13): the first occurrence wins.
     const images = [...new Map(request.source_images.map((img) => [img.id, img])).values()];
@@ -71,7 +73,10 @@ export class ProcessingService {
     }
     const state = engine.pipelineState(request.pipeline);
     if (state?.state === 'failed') {
-      throw new ServiceError('PIPELINE_UNAVAILABLE', `pipeline ${request.pipeline} failed to load: ${state.error}`);
+      throw new ServiceError(
+        'PIPELINE_UNAVAILABLE',
+        `pipeline ${request.pipeline} failed to load: ${state.error}`,
+      );
     }
 
     // Download every image and every crop that Antenna already stored.
@@ -105,10 +110,17 @@ export class ProcessingService {
     const t1 = performance.now();
     let result;
     try {
-      result = ok.size === 0 ? null : await engine.run({ pipeline: request.pipeline, images: [...ok.values()], given, config });
+      result =
+        ok.size === 0
+          ? null
+          : await engine.run({ pipeline: request.pipeline, images: [...ok.values()], given, config });
     } catch (err) {
-      if (err instanceof PipelineUnavailableError) throw new ServiceError('PIPELINE_UNAVAILABLE', err.message);
-      throw new ServiceError('PIPELINE_FAILED', `pipeline ${request.pipeline} failed: ${(err as Error).message}`);
+      if (err instanceof PipelineUnavailableError)
+        throw new ServiceError('PIPELINE_UNAVAILABLE', err.message);
+      throw new ServiceError(
+        'PIPELINE_FAILED',
+        `pipeline ${request.pipeline} failed: ${(err as Error).message}`,
+      );
     }
     const pipelineSeconds = secondsSince(t1);
 

@@ -19,5 +19,7 @@ export function projectRoot(): string {
 
 /** The package version, for /openapi.json and logs. */
 export function packageVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return (
+    JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }
+  ).version;
 }

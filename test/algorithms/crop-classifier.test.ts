@@ -8,7 +8,16 @@ import { softmax } from '../../src/algorithms/softmax';
 import { cropBoxToNormalized } from '../../src/algorithms/geometry/crop-box';
 import type { Region } from '../../src/algorithms/algorithm';
 import type { PipelineImage } from '../../src/images/pipeline-image';
-import { brokenImage, copyModel, expectNoLeak, groundTruth, MODELS, runOptions, sampleImage, tensorImage } from './helpers';
+import {
+  brokenImage,
+  copyModel,
+  expectNoLeak,
+  groundTruth,
+  MODELS,
+  runOptions,
+  sampleImage,
+  tensorImage,
+} from './helpers';
 
 const SAMPLE = 'trap-1024x768.jpg';
 let filter: CropClassifier;
@@ -40,7 +49,10 @@ describe('CropClassifier on the shipped classifiers', () => {
   it('describes itself with the Antenna category map', () => {
     expect(filter.descriptor.key).toBe('tfjs_synthetic_moth_nonmoth_classifier_2026');
     expect(filter.descriptor.category_map?.labels).toEqual(['moth', 'nonmoth']);
-    expect(filter.descriptor.category_map?.data.map((d) => d.taxon_rank)).toEqual(['SUPERFAMILY', 'SUPERFAMILY']);
+    expect(filter.descriptor.category_map?.data.map((d) => d.taxon_rank)).toEqual([
+      'SUPERFAMILY',
+      'SUPERFAMILY',
+    ]);
     expect(species.descriptor.category_map?.data.every((d) => d.taxon_rank === 'SPECIES')).toBe(true);
   });
 
@@ -57,9 +69,14 @@ describe('CropClassifier on the shipped classifiers', () => {
 
   it('labels the planted objects of the small sample: moth vs nonmoth, and the species of insects', async () => {
     const binary = await filter.run(regions, runOptions(32));
-    truth.objects.forEach((o, i) => expect(filter.labels[argmax(binary[i].scores)]).toBe(o.kind === 'insect' ? 'moth' : 'nonmoth'));
+    truth.objects.forEach((o, i) =>
+      expect(filter.labels[argmax(binary[i].scores)]).toBe(o.kind === 'insect' ? 'moth' : 'nonmoth'),
+    );
     const insects = truth.objects.filter((o) => o.kind === 'insect');
-    const named = await species.run(insects.map((o) => ({ image, bbox: o.bbox })), runOptions(32));
+    const named = await species.run(
+      insects.map((o) => ({ image, bbox: o.bbox })),
+      runOptions(32),
+    );
     insects.forEach((o, i) => expect(species.labels[argmax(named[i].scores)]).toBe(o.label));
   });
 
@@ -68,7 +85,9 @@ describe('CropClassifier on the shipped classifiers', () => {
     const ones = await species.run(regions, runOptions(1));
     const reversed = (await species.run([...regions].reverse(), runOptions(3))).reverse();
     for (const other of [ones, reversed]) {
-      other.forEach((r, i) => r.scores.forEach((s, j) => expect(Math.abs(s - all[i].scores[j])).toBeLessThanOrEqual(1e-5)));
+      other.forEach((r, i) =>
+        r.scores.forEach((s, j) => expect(Math.abs(s - all[i].scores[j])).toBeLessThanOrEqual(1e-5)),
+      );
     }
   });
 
@@ -82,7 +101,9 @@ describe('CropClassifier on the shipped classifiers', () => {
         ...(await filter.run([mixed[1]], runOptions(1))),
         ...(await filter.run([regions[1]], runOptions(1))),
       ];
-      together.forEach((r, i) => r.scores.forEach((s, j) => expect(Math.abs(s - apart[i].scores[j])).toBeLessThanOrEqual(1e-5)));
+      together.forEach((r, i) =>
+        r.scores.forEach((s, j) => expect(Math.abs(s - apart[i].scores[j])).toBeLessThanOrEqual(1e-5)),
+      );
     } finally {
       blank.dispose();
     }
@@ -99,7 +120,9 @@ describe('CropClassifier on the shipped classifiers', () => {
   it('propagates a failing image decode without leaking', async () => {
     await expectNoLeak(async () => {
       const bad = brokenImage('bad', 640, 480);
-      await expect(filter.run([regions[0], { image: bad, bbox: { x1: 0, y1: 0, x2: 10, y2: 10 } }], runOptions(8))).rejects.toThrow('cannot be decoded');
+      await expect(
+        filter.run([regions[0], { image: bad, bbox: { x1: 0, y1: 0, x2: 10, y2: 10 } }], runOptions(8)),
+      ).rejects.toThrow('cannot be decoded');
     });
   });
 });
@@ -107,11 +130,18 @@ describe('CropClassifier on the shipped classifiers', () => {
 describe('cropping', () => {
   it('a whole-image crop equals a half-pixel-centre bilinear resize', async () => {
     await expectNoLeak(async () => {
-      const pixels = tf.tidy(() => tf.cast(tf.mul(tf.randomUniform([40, 60, 3], 0, 1, 'float32', 3), 255), 'int32') as tf.Tensor3D);
+      const pixels = tf.tidy(
+        () => tf.cast(tf.mul(tf.randomUniform([40, 60, 3], 0, 1, 'float32', 3), 255), 'int32') as tf.Tensor3D,
+      );
       try {
         const diff = tf.tidy(() => {
           const box = cropBoxToNormalized({ x1: 0, y1: 0, x2: 60, y2: 40 }, 60, 40, 15, 10);
-          const crop = tf.image.cropAndResize(tf.expandDims<tf.Tensor4D>(pixels, 0), tf.tensor2d([box]), tf.tensor1d([0], 'int32'), [10, 15]);
+          const crop = tf.image.cropAndResize(
+            tf.expandDims<tf.Tensor4D>(pixels, 0),
+            tf.tensor2d([box]),
+            tf.tensor1d([0], 'int32'),
+            [10, 15],
+          );
           const resized = tf.image.resizeBilinear(tf.cast(pixels, 'float32'), [10, 15], false, true);
           return tf.max(tf.abs(tf.sub(tf.squeeze(crop, [0]), resized)));
         });
@@ -128,7 +158,10 @@ describe('category map checks', () => {
   it('fails compile() when the output width differs from the category map, without leaking', async () => {
     const dir = await copyModel('moth-nonmoth-classifier');
     try {
-      const map = JSON.parse(await fsp.readFile(path.join(dir, 'category_map.json'), 'utf8')) as { data: { index: number; label: string }[]; labels: string[] };
+      const map = JSON.parse(await fsp.readFile(path.join(dir, 'category_map.json'), 'utf8')) as {
+        data: { index: number; label: string }[];
+        labels: string[];
+      };
       map.data.push({ index: 2, label: 'extra' });
       map.labels.push('extra');
       await fsp.writeFile(path.join(dir, 'category_map.json'), JSON.stringify(map));

@@ -27,7 +27,10 @@ export async function expectNoLeak<T>(fn: () => Promise<T>): Promise<T> {
 /** A sample JPEG as a PipelineImage decoded by sharp, as the service decodes it. */
 export async function sampleImage(file: string): Promise<PipelineImage> {
   const bytes = await fsp.readFile(path.join(SAMPLES, file));
-  return createPipelineImage({ id: file, url: `file://${file}`, bytes, header: readImageHeader(bytes) }, chooseDecoder('sharp'));
+  return createPipelineImage(
+    { id: file, url: `file://${file}`, bytes, header: readImageHeader(bytes) },
+    chooseDecoder('sharp'),
+  );
 }
 
 /** A PipelineImage over an existing `[H, W, 3]` tensor (owned by the image). */
@@ -73,11 +76,17 @@ export interface GroundTruthImage {
   file: string;
   width: number;
   height: number;
-  objects: { bbox: { x1: number; y1: number; x2: number; y2: number }; label: string; kind: 'insect' | 'clutter' }[];
+  objects: {
+    bbox: { x1: number; y1: number; x2: number; y2: number };
+    label: string;
+    kind: 'insect' | 'clutter';
+  }[];
 }
 
 export async function groundTruth(file: string): Promise<GroundTruthImage> {
-  const all = JSON.parse(await fsp.readFile(path.join(SAMPLES, 'ground-truth.json'), 'utf8')) as { images: GroundTruthImage[] };
+  const all = JSON.parse(await fsp.readFile(path.join(SAMPLES, 'ground-truth.json'), 'utf8')) as {
+    images: GroundTruthImage[];
+  };
   const entry = all.images.find((i) => i.file === file);
   if (!entry) throw new Error(`${file} is not in ground-truth.json`);
   return entry;

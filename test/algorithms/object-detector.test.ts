@@ -7,7 +7,16 @@ import { ObjectDetector, detectionSettings } from '../../src/algorithms/object-d
 import { loadManifestAlgorithm } from '../../src/algorithms/load-manifest-algorithm';
 import { iou } from '../../src/algorithms/geometry/iou';
 import type { PipelineImage } from '../../src/images/pipeline-image';
-import { brokenImage, copyModel, expectNoLeak, groundTruth, MODELS, runOptions, sampleImage, tensorImage } from './helpers';
+import {
+  brokenImage,
+  copyModel,
+  expectNoLeak,
+  groundTruth,
+  MODELS,
+  runOptions,
+  sampleImage,
+  tensorImage,
+} from './helpers';
 
 const SAMPLE = 'trap-1024x768.jpg';
 let detector: ObjectDetector;
@@ -28,7 +37,12 @@ afterAll(() => {
 
 describe('ObjectDetector on the shipped moth detector', () => {
   it('describes itself from the manifest with a null category map', () => {
-    expect(detector.descriptor).toMatchObject({ key: 'tfjs_synthetic_moth_detector_2026', task_type: 'localization', version: 1, category_map: null });
+    expect(detector.descriptor).toMatchObject({
+      key: 'tfjs_synthetic_moth_detector_2026',
+      task_type: 'localization',
+      version: 1,
+      category_map: null,
+    });
   });
 
   it('finds every planted insect of the small sample at IoU >= 0.5', async () => {
@@ -62,13 +76,17 @@ describe('ObjectDetector on the shipped moth detector', () => {
     const small = await sampleImage('trap-1600x1200.jpg');
     try {
       const batched = await detector.run([image, small], runOptions(2));
-      const single = [...(await detector.run([image], runOptions(1))), ...(await detector.run([small], runOptions(1)))];
+      const single = [
+        ...(await detector.run([image], runOptions(1))),
+        ...(await detector.run([small], runOptions(1))),
+      ];
       expect(batched.map((b) => b.length)).toEqual(single.map((b) => b.length));
       batched.forEach((list, i) =>
         list.forEach((d, j) => {
           const s = single[i][j];
           expect(Math.abs(d.score - s.score)).toBeLessThanOrEqual(1e-5);
-          for (const k of ['x1', 'y1', 'x2', 'y2'] as const) expect(Math.abs(d.bbox[k] - s.bbox[k])).toBeLessThanOrEqual(1e-5);
+          for (const k of ['x1', 'y1', 'x2', 'y2'] as const)
+            expect(Math.abs(d.bbox[k] - s.bbox[k])).toBeLessThanOrEqual(1e-5);
         }),
       );
     } finally {
@@ -97,7 +115,9 @@ describe('ObjectDetector on the shipped moth detector', () => {
 
   it('propagates a failing image decode without leaking', async () => {
     await expectNoLeak(async () => {
-      await expect(detector.run([image, brokenImage('bad', 640, 480)], runOptions(2))).rejects.toThrow('cannot be decoded');
+      await expect(detector.run([image, brokenImage('bad', 640, 480)], runOptions(2))).rejects.toThrow(
+        'cannot be decoded',
+      );
     });
   });
 
@@ -111,7 +131,11 @@ describe('detectionSettings', () => {
   it('uses the manifest defaults without config', async () => {
     const { manifest } = await readManifest(path.join(MODELS, 'moth-detector'));
     if (manifest.kind !== 'detector') throw new Error('expected a detector manifest');
-    expect(detectionSettings(manifest, {})).toEqual({ scoreThreshold: manifest.output.score_threshold, iouThreshold: manifest.output.iou_threshold, maxDetections: manifest.output.max_detections });
+    expect(detectionSettings(manifest, {})).toEqual({
+      scoreThreshold: manifest.output.score_threshold,
+      iouThreshold: manifest.output.iou_threshold,
+      maxDetections: manifest.output.max_detections,
+    });
   });
 });
 
@@ -119,8 +143,14 @@ describe('loading failures', () => {
   it('a SavedModel on a non-native backend fails with an error naming the backend', async () => {
     const dir = await copyModel('moth-detector');
     try {
-      const manifest = JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
-      await fsp.writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...manifest, format: 'tf-saved-model', model_path: '.' }));
+      const manifest = JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      await fsp.writeFile(
+        path.join(dir, 'manifest.json'),
+        JSON.stringify({ ...manifest, format: 'tf-saved-model', model_path: '.' }),
+      );
       const saved = await loadManifestAlgorithm(dir);
       await expectNoLeak(async () => {
         await expect(saved.compile()).rejects.toThrow(`"${tf.getBackend()}"`);
@@ -132,6 +162,8 @@ describe('loading failures', () => {
   });
 
   it('rejects a classifier manifest', async () => {
-    await expect(async () => new ObjectDetector(await readManifest(path.join(MODELS, 'species-classifier')))).rejects.toThrow('expected "detector"');
+    await expect(
+      async () => new ObjectDetector(await readManifest(path.join(MODELS, 'species-classifier'))),
+    ).rejects.toThrow('expected "detector"');
   });
 });

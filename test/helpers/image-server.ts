@@ -32,7 +32,8 @@ export async function startImageServer(): Promise<ImageServer> {
       const m = sizes.exec(path);
       if (m) {
         const key = path;
-        if (!cache.has(key)) cache.set(key, m[3] === 'jpg' ? await jpeg(+m[1], +m[2]) : await png(+m[1], +m[2]));
+        if (!cache.has(key))
+          cache.set(key, m[3] === 'jpg' ? await jpeg(+m[1], +m[2]) : await png(+m[1], +m[2]));
         return send(200, m[3] === 'jpg' ? 'image/jpeg' : 'image/png', cache.get(key)!);
       }
       const delay = /^\/delay\/(\d+)\.jpg$/.exec(path);

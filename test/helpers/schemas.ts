@@ -11,7 +11,10 @@ export type ResponseKind = keyof typeof validators;
 export function expectSchema(kind: ResponseKind, body: unknown): void {
   const validate = validators[kind];
   const ok = validate(body);
-  if (!ok) throw new Error(`response does not match the ${kind} schema: ${JSON.stringify(validate.errors, null, 1)}`);
+  if (!ok)
+    throw new Error(
+      `response does not match the ${kind} schema: ${JSON.stringify(validate.errors, null, 1)}`,
+    );
 }
 
 /** Reads a fixture: the test copy (test/fixtures/antenna) of a file in ../shared/fixtures. */

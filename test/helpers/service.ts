@@ -3,7 +3,10 @@ import { buildService, type BuildOptions, type Service } from '../../src/bootstr
 import { defaultConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/util/logger';
 
-export async function testService(overrides: Partial<Config> = {}, options: BuildOptions = {}): Promise<Service> {
+export async function testService(
+  overrides: Partial<Config> = {},
+  options: BuildOptions = {},
+): Promise<Service> {
   const config = defaultConfig({
     logLevel: 'silent',
     inferenceThread: 'main',

@@ -4,7 +4,9 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as path from 'path';
 
-export async function serveDirectory(dir: string): Promise<{ url: (file: string) => string; close(): Promise<void> }> {
+export async function serveDirectory(
+  dir: string,
+): Promise<{ url: (file: string) => string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const file = path.join(dir, path.basename(decodeURIComponent(req.url ?? '')));
     fsp.readFile(file).then(

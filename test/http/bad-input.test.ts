@@ -11,7 +11,10 @@ import { testService } from '../helpers/service';
 describe('bad requests', () => {
   let svc: Service;
   let images: ImageServer;
-  const post = (body: unknown) => request(svc.app.callback()).post('/process').send(body as object);
+  const post = (body: unknown) =>
+    request(svc.app.callback())
+      .post('/process')
+      .send(body as object);
 
   beforeAll(async () => {
     [svc, images] = await Promise.all([testService({ maxBodyBytes: 64 * 1024 }), startImageServer()]);
@@ -21,28 +24,48 @@ describe('bad requests', () => {
   });
   afterEach(async () => {
     // The service keeps serving after every bad request.
-    const res = await post({ pipeline: 'constant', source_images: [{ id: 'ok', url: images.url('/img/1600x1200.jpg') }] }).expect(200);
+    const res = await post({
+      pipeline: 'constant',
+      source_images: [{ id: 'ok', url: images.url('/img/1600x1200.jpg') }],
+    }).expect(200);
     expect(res.body.detections).toHaveLength(1);
   });
 
   test('malformed JSON → 400 MALFORMED_JSON', async () => {
-    const res = await request(svc.app.callback()).post('/process').set('content-type', 'application/json').send('{"pipeline": "constant",').expect(400);
+    const res = await request(svc.app.callback())
+      .post('/process')
+      .set('content-type', 'application/json')
+      .send('{"pipeline": "constant",')
+      .expect(400);
     expectSchema('error', res.body);
     expect(res.body.code).toBe('MALFORMED_JSON');
     expect(res.body.detail).toMatch(/not valid JSON/);
   });
 
   test('a JSON body that is not an object → 422 dict_type', async () => {
-    const res = await request(svc.app.callback()).post('/process').set('content-type', 'application/json').send('[1, 2]').expect(422);
+    const res = await request(svc.app.callback())
+      .post('/process')
+      .set('content-type', 'application/json')
+      .send('[1, 2]')
+      .expect(422);
     expect(res.body).toEqual({
-      detail: [{ type: 'dict_type', loc: ['body'], msg: 'Input should be a valid dictionary', input: [1, 2] }],
+      detail: [
+        { type: 'dict_type', loc: ['body'], msg: 'Input should be a valid dictionary', input: [1, 2] },
+      ],
       code: 'VALIDATION_FAILED',
     });
   });
 
   test('wrong content type → 415', async () => {
-    const res = await request(svc.app.callback()).post('/process').set('content-type', 'text/plain').send('hello').expect(415);
-    expect(res.body).toEqual({ detail: 'POST /process needs Content-Type: application/json', code: 'UNSUPPORTED_MEDIA_TYPE' });
+    const res = await request(svc.app.callback())
+      .post('/process')
+      .set('content-type', 'text/plain')
+      .send('hello')
+      .expect(415);
+    expect(res.body).toEqual({
+      detail: 'POST /process needs Content-Type: application/json',
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    });
   });
 
   test('missing fields → 422 with FastAPI-style missing details', async () => {
@@ -56,22 +79,51 @@ describe('bad requests', () => {
   });
 
   test('wrong types → 422 naming each field', async () => {
-    const res = await post({ pipeline: 'constant', source_images: [{ id: 101, url: ['x'] }], config: 'fast' }).expect(422);
+    const res = await post({
+      pipeline: 'constant',
+      source_images: [{ id: 101, url: ['x'] }],
+      config: 'fast',
+    }).expect(422);
     expect(res.body.detail).toEqual([
-      { type: 'string_type', loc: ['body', 'source_images', 0, 'id'], msg: 'Input should be a valid string', input: 101 },
-      { type: 'string_type', loc: ['body', 'source_images', 0, 'url'], msg: 'Input should be a valid string', input: ['x'] },
-      { type: 'dict_type', loc: ['body', 'config'], msg: 'Input should be a valid dictionary', input: 'fast' },
+      {
+        type: 'string_type',
+        loc: ['body', 'source_images', 0, 'id'],
+        msg: 'Input should be a valid string',
+        input: 101,
+      },
+      {
+        type: 'string_type',
+        loc: ['body', 'source_images', 0, 'url'],
+        msg: 'Input should be a valid string',
+        input: ['x'],
+      },
+      {
+        type: 'dict_type',
+        loc: ['body', 'config'],
+        msg: 'Input should be a valid dictionary',
+        input: 'fast',
+      },
     ]);
   });
 
   test('a known config key with a bad value → 422', async () => {
-    const res = await post({ pipeline: 'constant', source_images: [], config: { detection_threshold: 2 } }).expect(422);
-    expect(res.body.detail[0]).toMatchObject({ type: 'less_than_equal', loc: ['body', 'config', 'detection_threshold'] });
+    const res = await post({
+      pipeline: 'constant',
+      source_images: [],
+      config: { detection_threshold: 2 },
+    }).expect(422);
+    expect(res.body.detail[0]).toMatchObject({
+      type: 'less_than_equal',
+      loc: ['body', 'config', 'detection_threshold'],
+    });
   });
 
   test('unknown slug → 422 UNKNOWN_PIPELINE listing the valid slugs, and nothing is downloaded', async () => {
     images.requests.length = 0;
-    const res = await post({ pipeline: 'panama_moths_2023', source_images: [{ id: '1', url: images.url('/img/10x10.jpg') }] }).expect(422);
+    const res = await post({
+      pipeline: 'panama_moths_2023',
+      source_images: [{ id: '1', url: images.url('/img/10x10.jpg') }],
+    }).expect(422);
     expect(res.body).toEqual({
       detail: [
         {
@@ -93,12 +145,23 @@ describe('bad requests', () => {
   });
 
   test('1000 source images → 422 too_long (MAX_IMAGES_PER_REQUEST, default 100)', async () => {
-    const many = Array.from({ length: 1000 }, (_, i) => ({ id: String(i), url: `http://127.0.0.1:9/${i}.jpg` }));
+    const many = Array.from({ length: 1000 }, (_, i) => ({
+      id: String(i),
+      url: `http://127.0.0.1:9/${i}.jpg`,
+    }));
     const big = await testService();
     try {
-      const res = await request(big.app.callback()).post('/process').send({ pipeline: 'constant', source_images: many }).expect(422);
+      const res = await request(big.app.callback())
+        .post('/process')
+        .send({ pipeline: 'constant', source_images: many })
+        .expect(422);
       expect(res.body.detail).toEqual([
-        { type: 'too_long', loc: ['body', 'source_images'], msg: 'List should have at most 100 items, not 1000', ctx: { max_length: 100 } },
+        {
+          type: 'too_long',
+          loc: ['body', 'source_images'],
+          msg: 'List should have at most 100 items, not 1000',
+          ctx: { max_length: 100 },
+        },
       ]);
     } finally {
       await big.close();
@@ -106,13 +169,27 @@ describe('bad requests', () => {
   });
 
   test('a body over MAX_BODY_BYTES → 413', async () => {
-    const res = await post({ pipeline: 'constant', source_images: [], padding: 'x'.repeat(100 * 1024) }).expect(413);
-    expect(res.body).toEqual({ detail: 'request body is larger than MAX_BODY_BYTES', code: 'PAYLOAD_TOO_LARGE' });
+    const res = await post({
+      pipeline: 'constant',
+      source_images: [],
+      padding: 'x'.repeat(100 * 1024),
+    }).expect(413);
+    expect(res.body).toEqual({
+      detail: 'request body is larger than MAX_BODY_BYTES',
+      code: 'PAYLOAD_TOO_LARGE',
+    });
   });
 
   test('very long ids → 422 string_too_long, with the echoed input cut short', async () => {
-    const res = await post({ pipeline: 'constant', source_images: [{ id: '7'.repeat(5000), url: images.url('/img/10x10.jpg') }] }).expect(422);
-    expect(res.body.detail[0]).toMatchObject({ type: 'string_too_long', loc: ['body', 'source_images', 0, 'id'], ctx: { max_length: 1024 } });
+    const res = await post({
+      pipeline: 'constant',
+      source_images: [{ id: '7'.repeat(5000), url: images.url('/img/10x10.jpg') }],
+    }).expect(422);
+    expect(res.body.detail[0]).toMatchObject({
+      type: 'string_too_long',
+      loc: ['body', 'source_images', 0, 'id'],
+      ctx: { max_length: 1024 },
+    });
     expect(res.body.detail[0].input).toHaveLength(201);
   });
 
@@ -121,9 +198,18 @@ describe('bad requests', () => {
     const res = await post({
       pipeline: 'constant',
       source_images: [img],
-      detections: [{ source_image: { id: '2', url: img.url }, bbox: { x1: 0, y1: 0, x2: 5, y2: 5 }, algorithm: { name: 'x', key: 'x' } }],
+      detections: [
+        {
+          source_image: { id: '2', url: img.url },
+          bbox: { x1: 0, y1: 0, x2: 5, y2: 5 },
+          algorithm: { name: 'x', key: 'x' },
+        },
+      ],
     }).expect(422);
-    expect(res.body).toEqual({ detail: 'detections refer to source image ids not in source_images: 2', code: 'DETECTION_IMAGE_NOT_IN_REQUEST' });
+    expect(res.body).toEqual({
+      detail: 'detections refer to source image ids not in source_images: 2',
+      code: 'DETECTION_IMAGE_NOT_IN_REQUEST',
+    });
   });
 });
 
@@ -141,14 +227,27 @@ describe('bad images: 200, the failed image left out and named in errors', () =>
     ['404', '/nope.jpg', 'IMAGE_DOWNLOAD_FAILED', /image bad: HTTP 404 from 127\.0\.0\.1:\d+/],
     ['timeout', '/slow', 'IMAGE_TIMEOUT', /image bad: no complete answer within 300 ms/],
     ['HTML', '/html', 'IMAGE_NOT_AN_IMAGE', /image bad: not a supported image .*got an HTML page/],
-    ['cut inside the header', '/header-only.jpg', 'IMAGE_NOT_AN_IMAGE', /image bad: JPEG header is unreadable/],
-    ['redirect to a denied address', '/redirect-to-metadata', 'IMAGE_URL_DENIED', /169\.254\.169\.254.*denies/],
+    [
+      'cut inside the header',
+      '/header-only.jpg',
+      'IMAGE_NOT_AN_IMAGE',
+      /image bad: JPEG header is unreadable/,
+    ],
+    [
+      'redirect to a denied address',
+      '/redirect-to-metadata',
+      'IMAGE_URL_DENIED',
+      /169\.254\.169\.254.*denies/,
+    ],
     ['redirect loop', '/redirect-loop', 'IMAGE_DOWNLOAD_FAILED', /more than 3 redirects/],
     ['persistent 5xx', '/always-500', 'IMAGE_DOWNLOAD_FAILED', /HTTP 500 .*after 3 attempts/],
   ])('%s', async (_name, path, code, message) => {
     const good = { id: 'good', url: images.url('/img/1600x1200.jpg') };
     const bad = { id: 'bad', url: images.url(path) };
-    const res = await request(svc.app.callback()).post('/process').send({ pipeline: 'constant', source_images: [good, bad] }).expect(200);
+    const res = await request(svc.app.callback())
+      .post('/process')
+      .send({ pipeline: 'constant', source_images: [good, bad] })
+      .expect(200);
     expectSchema('process', res.body);
     const body = res.body as PipelineResultsResponse;
     expect(body.source_images).toEqual([good]);
@@ -169,7 +268,13 @@ describe('bad images: 200, the failed image left out and named in errors', () =>
   test('every image failing gives 200 with empty lists and the reasons', async () => {
     const res = await request(svc.app.callback())
       .post('/process')
-      .send({ pipeline: 'constant', source_images: [{ id: 'a', url: images.url('/x.jpg') }, { id: 'b', url: 'ftp://example.org/b.jpg' }] })
+      .send({
+        pipeline: 'constant',
+        source_images: [
+          { id: 'a', url: images.url('/x.jpg') },
+          { id: 'b', url: 'ftp://example.org/b.jpg' },
+        ],
+      })
       .expect(200);
     expect(res.body).toMatchObject({ source_images: [], detections: [] });
     const body = res.body as PipelineResultsResponse;
@@ -183,7 +288,13 @@ describe('STRICT_IMAGE_ERRORS (the reference behaviour for Antenna CI)', () => {
     try {
       const res = await request(svc.app.callback())
         .post('/process')
-        .send({ pipeline: 'constant', source_images: [{ id: '1', url: images.url('/img/100x100.jpg') }, { id: '2', url: images.url('/gone.jpg') }] })
+        .send({
+          pipeline: 'constant',
+          source_images: [
+            { id: '1', url: images.url('/img/100x100.jpg') },
+            { id: '2', url: images.url('/gone.jpg') },
+          ],
+        })
         .expect(500);
       expectSchema('error', res.body);
       expect(res.body.code).toBe('IMAGE_FAILED');

@@ -44,7 +44,9 @@ describe('GET endpoints', () => {
   test('/info keeps every classifier map aligned and every detector map null (CONTRACT §8 items 2–4)', async () => {
     const res = await request(svc.app.callback()).get('/info').expect(200);
     for (const p of (res.body as ProcessingServiceInfoResponse).pipelines) {
-      const detectors = p.algorithms.filter((a) => ['detection', 'localization', 'segmentation'].includes(a.task_type));
+      const detectors = p.algorithms.filter((a) =>
+        ['detection', 'localization', 'segmentation'].includes(a.task_type),
+      );
       expect(detectors).toHaveLength(1);
       expect(detectors[0].category_map).toBeNull();
       for (const a of p.algorithms.filter((x) => x.task_type === 'classification')) {
@@ -91,7 +93,10 @@ describe('GET endpoints', () => {
     const bundle = await request(svc.app.callback()).get('/docs/swagger-ui-bundle.js').expect(200);
     expect(bundle.headers['content-type']).toMatch(/javascript/);
     expect(Number(bundle.headers['content-length'] ?? bundle.text.length)).toBeGreaterThan(100_000);
-    await request(svc.app.callback()).get('/docs/init.js').expect(200).expect(/openapi\.json/);
+    await request(svc.app.callback())
+      .get('/docs/init.js')
+      .expect(200)
+      .expect(/openapi\.json/);
   });
 
   test('/openapi.json is OpenAPI 3.1 built from the request schema, with the registry slugs', async () => {
@@ -102,7 +107,9 @@ describe('GET endpoints', () => {
       components: { schemas: Record<string, { properties: Record<string, { enum?: string[] }> }> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/info', '/livez', '/readyz', '/process']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/info', '/livez', '/readyz', '/process']),
+    );
     expect(doc.components.schemas.PipelineRequest.properties.pipeline.enum).toEqual([
       'constant',
       'random-detection-random-species',
@@ -113,7 +120,9 @@ describe('GET endpoints', () => {
     await request(svc.app.callback()).get('/livez').expect(200);
     const res = await request(svc.app.callback()).get('/metrics').expect(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
-    expect(res.text).toMatch(/tfjs_backend_info\{backend="wasm",package="@tensorflow\/tfjs-backend-wasm",gpu="false"\} 1/);
+    expect(res.text).toMatch(
+      /tfjs_backend_info\{backend="wasm",package="@tensorflow\/tfjs-backend-wasm",gpu="false"\} 1/,
+    );
     expect(res.text).toMatch(/http_requests_total\{route="\/livez",method="GET",status="200"\} \d+/);
     expect(res.text).toMatch(/process_resident_memory_bytes \d+/);
   });
@@ -128,7 +137,10 @@ describe('GET endpoints', () => {
   });
 
   test('large bodies are gzipped when the client accepts it', async () => {
-    const res = await request(svc.app.callback()).get('/openapi.json').set('Accept-Encoding', 'gzip').expect(200);
+    const res = await request(svc.app.callback())
+      .get('/openapi.json')
+      .set('Accept-Encoding', 'gzip')
+      .expect(200);
     expect(res.headers['content-encoding']).toBe('gzip');
   });
 });
@@ -155,9 +167,13 @@ describe('readiness follows compilation', () => {
     const { buildService } = await import('../../src/bootstrap');
     const { defaultConfig } = await import('../../src/config');
     const { createLogger } = await import('../../src/util/logger');
-    const svc = await buildService(defaultConfig({ logLevel: 'silent', tfjsBackend: 'wasm' }), createLogger('silent'), {
-      registry: [slow],
-    });
+    const svc = await buildService(
+      defaultConfig({ logLevel: 'silent', tfjsBackend: 'wasm' }),
+      createLogger('silent'),
+      {
+        registry: [slow],
+      },
+    );
     try {
       const before = await request(svc.app.callback()).get('/readyz').expect(503);
       expect(before.body).toEqual({ status: [] });
@@ -168,7 +184,9 @@ describe('readiness follows compilation', () => {
       release();
       const after = await pending;
       expect(after.status).toBe(200);
-      await request(svc.app.callback()).get('/readyz').expect(200, { status: ['constant'] });
+      await request(svc.app.callback())
+        .get('/readyz')
+        .expect(200, { status: ['constant'] });
     } finally {
       await svc.close();
     }
@@ -193,13 +211,21 @@ describe('readiness follows compilation', () => {
     const { buildService } = await import('../../src/bootstrap');
     const { defaultConfig } = await import('../../src/config');
     const { createLogger } = await import('../../src/util/logger');
-    const svc = await buildService(defaultConfig({ logLevel: 'silent', tfjsBackend: 'wasm' }), createLogger('silent'), {
-      registry: [pipelineRegistry[0], broken],
-    });
+    const svc = await buildService(
+      defaultConfig({ logLevel: 'silent', tfjsBackend: 'wasm' }),
+      createLogger('silent'),
+      {
+        registry: [pipelineRegistry[0], broken],
+      },
+    );
     try {
       await svc.engine.whenReady('constant');
-      await expect(svc.engine.whenReady('broken')).rejects.toThrow(/constant-classifier: model.json not found/);
-      await request(svc.app.callback()).get('/readyz').expect(200, { status: ['constant'] });
+      await expect(svc.engine.whenReady('broken')).rejects.toThrow(
+        /constant-classifier: model.json not found/,
+      );
+      await request(svc.app.callback())
+        .get('/readyz')
+        .expect(200, { status: ['constant'] });
       const res = await request(svc.app.callback())
         .post('/process')
         .send({ pipeline: 'broken', source_images: [] })

@@ -33,7 +33,10 @@ const withoutErrors = (r: PipelineResultsResponse): Omit<PipelineResultsResponse
 describe('POST /process', () => {
   let svc: Service;
   let images: ImageServer;
-  const post = (body: unknown) => request(svc.app.callback()).post('/process').send(body as object);
+  const post = (body: unknown) =>
+    request(svc.app.callback())
+      .post('/process')
+      .send(body as object);
 
   beforeAll(async () => {
     [svc, images] = await Promise.all([testService(), startImageServer()]);
@@ -43,9 +46,17 @@ describe('POST /process', () => {
   });
 
   test('constant: same response as the reference for a 1600×1200 and a 4096×2160 image', async () => {
-    const req = fixture<{ source_images: { id: string; url: string }[] }>('antenna_to_service.process_request.constant.json');
+    const req = fixture<{ source_images: { id: string; url: string }[] }>(
+      'antenna_to_service.process_request.constant.json',
+    );
     const sizes = ['1600x1200', '4096x2160'];
-    const body = { ...req, source_images: req.source_images.map((s, i) => ({ ...s, url: images.url(`/img/${sizes[i]}.jpg?sig=abc`) })) };
+    const body = {
+      ...req,
+      source_images: req.source_images.map((s, i) => ({
+        ...s,
+        url: images.url(`/img/${sizes[i]}.jpg?sig=abc`),
+      })),
+    };
     const res = await post(body).expect(200);
     expectSchema('process', res.body);
     const ours = res.body as PipelineResultsResponse;
@@ -63,7 +74,10 @@ describe('POST /process', () => {
 
   test('constant downloads presigned URLs with their query string and without auth', async () => {
     images.requests.length = 0;
-    await post({ pipeline: 'constant', source_images: [{ id: '7', url: images.url('/img/320x240.jpg?X-Amz-Signature=a%2Fb&e=1') }] }).expect(200);
+    await post({
+      pipeline: 'constant',
+      source_images: [{ id: '7', url: images.url('/img/320x240.jpg?X-Amz-Signature=a%2Fb&e=1') }],
+    }).expect(200);
     expect(images.requests).toHaveLength(1);
     expect(images.requests[0].path).toBe('/img/320x240.jpg?X-Amz-Signature=a%2Fb&e=1');
     expect(images.requests[0].headers.authorization).toBeUndefined();
@@ -99,7 +113,10 @@ describe('POST /process', () => {
         ['random-binary-classifier', false, ['Moth', 'Not a moth']],
         ['random-species-classifier', true, null],
       ]);
-      const maps = [['Moth', 'Not a moth'], ['Vanessa atalanta', 'Vanessa cardui', 'Vanessa itea']];
+      const maps = [
+        ['Moth', 'Not a moth'],
+        ['Vanessa atalanta', 'Vanessa cardui', 'Vanessa itea'],
+      ];
       d.classifications.forEach((c, i) => {
         expect(c.scores).toHaveLength(maps[i].length);
         expect(c.logits).toHaveLength(maps[i].length);
@@ -114,7 +131,11 @@ describe('POST /process', () => {
   });
 
   test('random pipeline is reproducible with config.seed', async () => {
-    const body = { pipeline: 'random-detection-random-species', source_images: [{ id: '1', url: images.url('/img/800x600.jpg') }], config: { seed: 7 } };
+    const body = {
+      pipeline: 'random-detection-random-species',
+      source_images: [{ id: '1', url: images.url('/img/800x600.jpg') }],
+      config: { seed: 7 },
+    };
     const a = (await post(body).expect(200)).body as PipelineResultsResponse;
     const b = (await post(body).expect(200)).body as PipelineResultsResponse;
     expect(a.detections.map((d) => [d.bbox, d.classifications.map((c) => c.logits)])).toEqual(
@@ -123,23 +144,35 @@ describe('POST /process', () => {
   });
 
   test('re-processing: given boxes are classified, echoed exactly with the request detector (fixture)', async () => {
-    const req = fixture<{ source_images: { id: string; url: string }[]; detections: { source_image: { id: string; url: string }; crop_image_url: string | null }[] }>(
-      'antenna_to_service.process_request.reprocess_existing_detections.json',
-    );
+    const req = fixture<{
+      source_images: { id: string; url: string }[];
+      detections: { source_image: { id: string; url: string }; crop_image_url: string | null }[];
+    }>('antenna_to_service.process_request.reprocess_existing_detections.json');
     const url = images.url('/img/1600x1200.jpg');
     const body = {
       ...req,
       source_images: req.source_images.map((s) => ({ ...s, url })),
       // The first crop URL 404s: the crop is then cut from the source image (CONTRACT §2.6).
-      detections: req.detections.map((d) => ({ ...d, source_image: { ...d.source_image, url }, crop_image_url: d.crop_image_url ? images.url('/missing-crop.jpg') : null })),
+      detections: req.detections.map((d) => ({
+        ...d,
+        source_image: { ...d.source_image, url },
+        crop_image_url: d.crop_image_url ? images.url('/missing-crop.jpg') : null,
+      })),
     };
     const res = await post(body).expect(200);
     expectSchema('process', res.body);
     const ours = res.body as PipelineResultsResponse;
-    const reference = fixture<PipelineResultsResponse>('service.process_response.minimal.reprocess_existing_detections.json');
+    const reference = fixture<PipelineResultsResponse>(
+      'service.process_response.minimal.reprocess_existing_detections.json',
+    );
     expect(shape(withoutErrors(ours))).toEqual(shape(reference));
-    expect(ours.detections.map((d) => [d.bbox, d.algorithm])).toEqual(reference.detections.map((d) => [d.bbox, d.algorithm]));
-    expect(ours.detections.map((d) => d.classifications.map((c) => c.classification))).toEqual([['Moth'], ['Moth']]);
+    expect(ours.detections.map((d) => [d.bbox, d.algorithm])).toEqual(
+      reference.detections.map((d) => [d.bbox, d.algorithm]),
+    );
+    expect(ours.detections.map((d) => d.classifications.map((c) => c.classification))).toEqual([
+      ['Moth'],
+      ['Moth'],
+    ]);
   });
 
   test('mixed re-processing: image A keeps its boxes (listed first), image B is detected normally', async () => {
@@ -149,7 +182,12 @@ describe('POST /process', () => {
       pipeline: 'constant',
       source_images: [b, a],
       detections: [
-        { source_image: a, bbox: { x1: 10.0, y1: 20.0, x2: 110.5, y2: 220.0 }, crop_image_url: null, algorithm: { name: 'Other', key: 'other-service-detector' } },
+        {
+          source_image: a,
+          bbox: { x1: 10.0, y1: 20.0, x2: 110.5, y2: 220.0 },
+          crop_image_url: null,
+          algorithm: { name: 'Other', key: 'other-service-detector' },
+        },
         { source_image: a, bbox: null, algorithm: { name: 'Other', key: 'other-service-detector' } },
       ],
       config: {},
@@ -163,10 +201,17 @@ describe('POST /process', () => {
   });
 
   test('empty source_images gives the reference empty answer', async () => {
-    const res = await post({ pipeline: 'constant', source_images: [], detections: [], config: {} }).expect(200);
+    const res = await post({ pipeline: 'constant', source_images: [], detections: [], config: {} }).expect(
+      200,
+    );
     expectSchema('process', res.body);
-    const reference = fixture<PipelineResultsResponse>('service.process_response.minimal.empty_source_images.json');
-    expect({ ...withoutErrors(res.body as PipelineResultsResponse), total_time: 0 }).toEqual({ ...reference, total_time: 0 });
+    const reference = fixture<PipelineResultsResponse>(
+      'service.process_response.minimal.empty_source_images.json',
+    );
+    expect({ ...withoutErrors(res.body as PipelineResultsResponse), total_time: 0 }).toEqual({
+      ...reference,
+      total_time: 0,
+    });
   });
 
   test.each([
@@ -174,17 +219,39 @@ describe('POST /process', () => {
     ['config null', { config: null }],
     ['config missing', {}],
     ['detections null', { detections: null, config: {} }],
-    ['Antenna config keys and unknown keys at every level', { config: { request_source_image_batch_size: 4, reprocess_existing_detections: true, example_config_param: 3 }, future_field: { a: 1 } }],
+    [
+      'Antenna config keys and unknown keys at every level',
+      {
+        config: {
+          request_source_image_batch_size: 4,
+          reprocess_existing_detections: true,
+          example_config_param: 3,
+        },
+        future_field: { a: 1 },
+      },
+    ],
   ])('%s gives the same output', async (_name, extra) => {
-    const res = await post({ pipeline: 'constant', source_images: [{ id: '5', url: images.url('/img/1600x1200.jpg'), extra: 'ignored' }], ...extra }).expect(200);
+    const res = await post({
+      pipeline: 'constant',
+      source_images: [{ id: '5', url: images.url('/img/1600x1200.jpg'), extra: 'ignored' }],
+      ...extra,
+    }).expect(200);
     expectSchema('process', res.body);
-    expect((res.body as PipelineResultsResponse).detections.map((d) => d.bbox)).toEqual([{ x1: 200, y1: 150, x2: 600, y2: 450 }]);
+    expect((res.body as PipelineResultsResponse).detections.map((d) => d.bbox)).toEqual([
+      { x1: 200, y1: 150, x2: 600, y2: 450 },
+    ]);
   });
 
   test('Antenna-formatted bodies (Python spacing, 100.0 floats, \\u escapes) parse and ids stay strings', async () => {
     const raw =
-      '{"pipeline": "constant", "source_images": [{"id": "0101", "url": "' + images.url('/img/640x480.jpg') + '?name=caf\\u00e9"}], "detections": [], "config": {"x": 1e-05, "y": 100.0}}';
-    const res = await request(svc.app.callback()).post('/process').set('content-type', 'application/json').send(raw).expect(200);
+      '{"pipeline": "constant", "source_images": [{"id": "0101", "url": "' +
+      images.url('/img/640x480.jpg') +
+      '?name=caf\\u00e9"}], "detections": [], "config": {"x": 1e-05, "y": 100.0}}';
+    const res = await request(svc.app.callback())
+      .post('/process')
+      .set('content-type', 'application/json')
+      .send(raw)
+      .expect(200);
     expect(res.body.source_images[0].id).toBe('0101');
     expect(res.body.source_images[0].url).toMatch(/name=café$/);
   });
@@ -204,11 +271,17 @@ describe('POST /process', () => {
 
   test('EXIF orientation is not applied: boxes refer to the stored grid', async () => {
     // exif6.jpg is stored 640×480 with orientation 6 (a viewer would show it 480×640).
-    const res = await post({ pipeline: 'constant', source_images: [{ id: 'e', url: images.url('/exif6.jpg') }] }).expect(200);
+    const res = await post({
+      pipeline: 'constant',
+      source_images: [{ id: 'e', url: images.url('/exif6.jpg') }],
+    }).expect(200);
     expect(res.body.detections[0].bbox).toEqual({ x1: 80, y1: 60, x2: 240, y2: 180 });
   });
 
   test('/process/ (trailing slash) is served too, as ADC does', async () => {
-    await request(svc.app.callback()).post('/process/').send({ pipeline: 'constant', source_images: [] }).expect(200);
+    await request(svc.app.callback())
+      .post('/process/')
+      .send({ pipeline: 'constant', source_images: [] })
+      .expect(200);
   });
 });

@@ -35,7 +35,11 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 describe('UrlPolicy', () => {
   const strict = new UrlPolicy({ mode: 'strict', allow: ['minio', '10.0.5.0/24'], deny: [] });
-  const standard = new UrlPolicy({ mode: 'default', allow: [], deny: ['*.blocked.example', '203.0.113.0/24'] });
+  const standard = new UrlPolicy({
+    mode: 'default',
+    allow: [],
+    deny: ['*.blocked.example', '203.0.113.0/24'],
+  });
 
   test.each([
     ['169.254.169.254', 'default', false],
@@ -69,10 +73,16 @@ describe('UrlPolicy', () => {
   test('lookup() resolves names and refuses denied addresses (checked on the address we connect to)', async () => {
     const lookup = (policy: UrlPolicy) =>
       new Promise<unknown>((resolve, reject) =>
-        policy.lookup('localhost', { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+        policy.lookup('localhost', { all: true }, (err, addresses) =>
+          err ? reject(err) : resolve(addresses),
+        ),
       );
-    await expect(lookup(standard)).resolves.toEqual(expect.arrayContaining([expect.objectContaining({ address: expect.any(String) })]));
-    await expect(lookup(strict)).rejects.toThrow(/localhost resolves to .* which the strict URL policy denies/);
+    await expect(lookup(standard)).resolves.toEqual(
+      expect.arrayContaining([expect.objectContaining({ address: expect.any(String) })]),
+    );
+    await expect(lookup(strict)).rejects.toThrow(
+      /localhost resolves to .* which the strict URL policy denies/,
+    );
   });
 });
 
@@ -103,7 +113,9 @@ describe('ImageFetcher', () => {
   test('gives up after IMAGE_DOWNLOAD_ATTEMPTS', async () => {
     const once = new ImageFetcher(options({ attempts: 2 }));
     try {
-      await expect(once.fetch('f', images.url('/flaky.jpg?case=giveup'))).rejects.toThrow(/HTTP 503 .* \(after 2 attempts\)/);
+      await expect(once.fetch('f', images.url('/flaky.jpg?case=giveup'))).rejects.toThrow(
+        /HTTP 503 .* \(after 2 attempts\)/,
+      );
     } finally {
       await once.close();
     }
@@ -115,7 +127,9 @@ describe('ImageFetcher', () => {
   });
 
   test('strict policy refuses loopback image servers', async () => {
-    const strict = new ImageFetcher(options({ policy: new UrlPolicy({ mode: 'strict', allow: [], deny: [] }) }));
+    const strict = new ImageFetcher(
+      options({ policy: new UrlPolicy({ mode: 'strict', allow: [], deny: [] }) }),
+    );
     try {
       expect(await codeOf(strict.fetch('s', images.url('/img/10x10.jpg')))).toBe('IMAGE_URL_DENIED');
     } finally {
@@ -167,33 +181,39 @@ describe('sniffing and decoding', () => {
     expect(() => readImageHeader(Buffer.alloc(0))).toThrow(/got an empty body/);
   });
 
-  test.each(['sharp', 'jimp'] as const)('%s decodes grey, palette and RGBA PNGs and JPEGs to [H, W, 3] RGB', async (name) => {
-    const decoder = chooseDecoder(name);
-    const before = tf.memory().numTensors;
-    for (const [bytes, w, h] of [
-      [await png(40, 30, 'grey'), 40, 30],
-      [await png(40, 30, 'palette'), 40, 30],
-      [await png(40, 30, 'rgba'), 40, 30],
-      [await jpeg(64, 48), 64, 48],
-    ] as const) {
-      const t = await decoder.decode(bytes);
-      expect(t.shape).toEqual([h, w, 3]);
-      expect(t.dtype).toBe('int32');
-      const values = t.dataSync();
-      expect(Math.max(...values)).toBeLessThanOrEqual(255);
-      t.dispose();
-    }
-    // The grey PNG decodes with equal channels.
-    const grey = await decoder.decode(await png(8, 8, 'grey'));
-    const px = Array.from(grey.dataSync().slice(0, 3));
-    expect(new Set(px).size).toBe(1);
-    grey.dispose();
-    expect(tf.memory().numTensors).toBe(before);
-  });
+  test.each(['sharp', 'jimp'] as const)(
+    '%s decodes grey, palette and RGBA PNGs and JPEGs to [H, W, 3] RGB',
+    async (name) => {
+      const decoder = chooseDecoder(name);
+      const before = tf.memory().numTensors;
+      for (const [bytes, w, h] of [
+        [await png(40, 30, 'grey'), 40, 30],
+        [await png(40, 30, 'palette'), 40, 30],
+        [await png(40, 30, 'rgba'), 40, 30],
+        [await jpeg(64, 48), 64, 48],
+      ] as const) {
+        const t = await decoder.decode(bytes);
+        expect(t.shape).toEqual([h, w, 3]);
+        expect(t.dtype).toBe('int32');
+        const values = t.dataSync();
+        expect(Math.max(...values)).toBeLessThanOrEqual(255);
+        t.dispose();
+      }
+      // The grey PNG decodes with equal channels.
+      const grey = await decoder.decode(await png(8, 8, 'grey'));
+      const px = Array.from(grey.dataSync().slice(0, 3));
+      expect(new Set(px).size).toBe(1);
+      grey.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    },
+  );
 
   test('sharp and jimp agree on the pixels of a PNG', async () => {
     const bytes = await png(16, 16, 'rgba');
-    const [a, b] = await Promise.all([chooseDecoder('sharp').decode(bytes), chooseDecoder('jimp').decode(bytes)]);
+    const [a, b] = await Promise.all([
+      chooseDecoder('sharp').decode(bytes),
+      chooseDecoder('jimp').decode(bytes),
+    ]);
     expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
     tf.dispose([a, b]);
   });

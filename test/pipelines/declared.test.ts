@@ -12,8 +12,12 @@ const ctx = (modelsDir: string) => ({ modelsDir, batches: { detectorBatchSize: 2
 
 function tmpModels(pipelines: unknown): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'declared-'));
-  for (const m of ['moth-detector', 'moth-nonmoth-classifier', 'species-classifier']) fs.symlinkSync(path.join(models, m), path.join(dir, m));
-  fs.writeFileSync(path.join(dir, 'pipelines.json'), typeof pipelines === 'string' ? pipelines : JSON.stringify(pipelines));
+  for (const m of ['moth-detector', 'moth-nonmoth-classifier', 'species-classifier'])
+    fs.symlinkSync(path.join(models, m), path.join(dir, m));
+  fs.writeFileSync(
+    path.join(dir, 'pipelines.json'),
+    typeof pipelines === 'string' ? pipelines : JSON.stringify(pipelines),
+  );
   return dir;
 }
 
@@ -27,7 +31,11 @@ const spec = {
 
 describe('pipelines.json', () => {
   test('the shipped file declares the default pipeline after the code pipelines', () => {
-    expect(registeredPipelines(models).map((d) => d.slug)).toEqual(['constant', 'random-detection-random-species', 'tfjs_synthetic_moths_2026']);
+    expect(registeredPipelines(models).map((d) => d.slug)).toEqual([
+      'constant',
+      'random-detection-random-species',
+      'tfjs_synthetic_moths_2026',
+    ]);
   });
 
   test('a new entry pointing at existing model directories is a working pipeline, described from manifests', async () => {
@@ -35,7 +43,13 @@ describe('pipelines.json', () => {
     const [definition] = readDeclaredPipelines(dir);
     const pipeline = await definition.create(ctx(dir));
     const info = pipeline.describe();
-    expect(info).toMatchObject({ slug: 'acme_moth_binary_2026', name: 'ACME moth binary', version: 1, description: null, stages: [] });
+    expect(info).toMatchObject({
+      slug: 'acme_moth_binary_2026',
+      name: 'ACME moth binary',
+      version: 1,
+      description: null,
+      stages: [],
+    });
     expect(info.algorithms.map((a) => [a.key, a.task_type])).toEqual([
       ['tfjs_synthetic_moth_detector_2026', 'localization'],
       ['tfjs_synthetic_moth_nonmoth_classifier_2026', 'classification'],
@@ -66,13 +80,30 @@ describe('pipelines.json', () => {
 
   test('an invalid file is refused with its path and the problem', () => {
     const dir = tmpModels({ pipelines: [{ ...spec, slug: 'Bad Slug!' }] });
-    expect(() => readDeclaredPipelines(dir)).toThrow(`${path.join(dir, 'pipelines.json')}: /pipelines/0/slug must match pattern`);
+    expect(() => readDeclaredPipelines(dir)).toThrow(
+      `${path.join(dir, 'pipelines.json')}: /pipelines/0/slug must match pattern`,
+    );
     expect(() => readDeclaredPipelines(tmpModels('{not json'))).toThrow(/pipelines\.json: .*JSON/);
   });
 
   test('only_if must name an earlier stage; a missing model directory fails at create() naming it', async () => {
-    const late = tmpModels({ pipelines: [{ ...spec, classifiers: [{ model: 'moth-nonmoth-classifier', terminal: true, only_if: { model: 'species-classifier', labels: ['x'] } }] }] });
-    await expect(readDeclaredPipelines(late)[0].create(ctx(late))).rejects.toThrow('only_if names species-classifier, which is not an earlier classifier stage');
+    const late = tmpModels({
+      pipelines: [
+        {
+          ...spec,
+          classifiers: [
+            {
+              model: 'moth-nonmoth-classifier',
+              terminal: true,
+              only_if: { model: 'species-classifier', labels: ['x'] },
+            },
+          ],
+        },
+      ],
+    });
+    await expect(readDeclaredPipelines(late)[0].create(ctx(late))).rejects.toThrow(
+      'only_if names species-classifier, which is not an earlier classifier stage',
+    );
     const missing = tmpModels({ pipelines: [{ ...spec, detector: 'no-such-model' }] });
     await expect(readDeclaredPipelines(missing)[0].create(ctx(missing))).rejects.toThrow(/no-such-model/);
   });

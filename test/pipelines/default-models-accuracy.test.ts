@@ -15,7 +15,12 @@ import { testService } from '../helpers/service';
 import { serveDirectory } from '../helpers/static-server';
 
 interface Truth {
-  images: { file: string; width: number; height: number; objects: { bbox: BoundingBox; label: string; kind: 'insect' | 'clutter' }[] }[];
+  images: {
+    file: string;
+    width: number;
+    height: number;
+    objects: { bbox: BoundingBox; label: string; kind: 'insect' | 'clutter' }[];
+  }[];
 }
 
 const root = path.join(__dirname, '..', '..');
@@ -34,21 +39,39 @@ function iou(a: BoundingBox, b: BoundingBox): number {
 describe('default models on the shipped samples, through /process', () => {
   let svc: Service;
   let samples: Awaited<ReturnType<typeof serveDirectory>>;
-  const totals = { insects: 0, found: 0, detections: 0, falsePositives: 0, rightSpecies: 0, clutterDetected: 0, clutterAsMoth: 0 };
+  const totals = {
+    insects: 0,
+    found: 0,
+    detections: 0,
+    falsePositives: 0,
+    rightSpecies: 0,
+    clutterDetected: 0,
+    clutterAsMoth: 0,
+  };
 
   beforeAll(async () => {
-    [svc, samples] = await Promise.all([testService({ enabledPipelines: [SLUG] }), serveDirectory(path.join(root, 'samples'))]);
+    [svc, samples] = await Promise.all([
+      testService({ enabledPipelines: [SLUG] }),
+      serveDirectory(path.join(root, 'samples')),
+    ]);
     for (const [i, img] of truth.images.entries()) {
       const res = await request(svc.app.callback())
         .post('/process')
-        .send({ pipeline: SLUG, source_images: [{ id: String(i), url: samples.url(img.file) }], detections: [], config: {} })
+        .send({
+          pipeline: SLUG,
+          source_images: [{ id: String(i), url: samples.url(img.file) }],
+          detections: [],
+          config: {},
+        })
         .expect(200);
       expectSchema('process', res.body);
       const body = res.body as PipelineResultsResponse;
       expect(body.errors).toBeNull();
       // Greedy one-to-one matching, best IoU first.
       const pairs: [number, number, number][] = [];
-      body.detections.forEach((d, di) => img.objects.forEach((o, oi) => pairs.push([iou(d.bbox, o.bbox), di, oi])));
+      body.detections.forEach((d, di) =>
+        img.objects.forEach((o, oi) => pairs.push([iou(d.bbox, o.bbox), di, oi])),
+      );
       pairs.sort((a, b) => b[0] - a[0]);
       const matchedDet = new Map<number, number>();
       const matchedObj = new Set<number>();
@@ -76,7 +99,9 @@ describe('default models on the shipped samples, through /process', () => {
         }
       }
     }
-    process.stdout.write(`default-model accuracy on ${truth.images.length} samples: ${JSON.stringify(totals)}\n`);
+    process.stdout.write(
+      `default-model accuracy on ${truth.images.length} samples: ${JSON.stringify(totals)}\n`,
+    );
   }, 180_000);
 
   afterAll(async () => {

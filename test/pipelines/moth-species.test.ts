@@ -19,8 +19,13 @@ const sample = (file: string, id = file): ImageBytes => {
 
 describe('tfjs_synthetic_moths_2026 in the engine', () => {
   const engine = new LocalEngine({
-    definitions: readDeclaredPipelines(path.join(root, 'models')).filter((d) => d.slug === 'tfjs_synthetic_moths_2026'),
-    context: { modelsDir: path.join(root, 'models'), batches: { detectorBatchSize: 4, classifierBatchSize: 16 } },
+    definitions: readDeclaredPipelines(path.join(root, 'models')).filter(
+      (d) => d.slug === 'tfjs_synthetic_moths_2026',
+    ),
+    context: {
+      modelsDir: path.join(root, 'models'),
+      batches: { detectorBatchSize: 4, classifierBatchSize: 16 },
+    },
     backend: 'wasm',
     decoder: 'sharp',
   });
@@ -47,9 +52,9 @@ describe('tfjs_synthetic_moths_2026 in the engine', () => {
         expect(species.labels).toBeNull(); // large maps are not repeated per detection
         expect(species.classification).toBe(
           // independent argmax over the full score vector, against the species category map
-          JSON.parse(fs.readFileSync(path.join(root, 'models', 'species-classifier', 'category_map.json'), 'utf8')).labels[
-            species.scores.indexOf(Math.max(...species.scores))
-          ],
+          JSON.parse(
+            fs.readFileSync(path.join(root, 'models', 'species-classifier', 'category_map.json'), 'utf8'),
+          ).labels[species.scores.indexOf(Math.max(...species.scores))],
         );
         expect(species.scores.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
       } else {
@@ -62,10 +67,15 @@ describe('tfjs_synthetic_moths_2026 in the engine', () => {
     const before = tf.memory().numTensors;
     await run([sample('trap-1024x768.jpg')]);
     expect(tf.memory().numTensors).toBe(before);
-    const png = await sharp({ create: { width: 640, height: 480, channels: 3, background: 'white' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 640, height: 480, channels: 3, background: 'white' } })
+      .png()
+      .toBuffer();
     const corrupt = new Uint8Array(png);
     corrupt.fill(0x55, 60, corrupt.length - 20); // header intact, pixel data destroyed
-    const out = await run([sample('trap-1024x768.jpg', 'ok'), { id: 'bad', url: 'x', bytes: corrupt, header: readImageHeader(corrupt) }]);
+    const out = await run([
+      sample('trap-1024x768.jpg', 'ok'),
+      { id: 'bad', url: 'x', bytes: corrupt, header: readImageHeader(corrupt) },
+    ]);
     expect(out.failures.map((f) => [f.imageId, f.code])).toEqual([['bad', 'IMAGE_DECODE_FAILED']]);
     expect(out.detections.every((d) => d.source_image_id === 'ok')).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
@@ -73,10 +83,20 @@ describe('tfjs_synthetic_moths_2026 in the engine', () => {
 
   test('batched and unbatched runs give the same detections and scores', async () => {
     const files = ['trap-1024x768.jpg', 'trap-1600x1200.jpg'];
-    const together = await run(files.map((f) => sample(f)), { detector_batch_size: 2, classifier_batch_size: 32 });
-    const apart = await run(files.map((f) => sample(f)), { detector_batch_size: 1, classifier_batch_size: 1 });
+    const together = await run(
+      files.map((f) => sample(f)),
+      { detector_batch_size: 2, classifier_batch_size: 32 },
+    );
+    const apart = await run(
+      files.map((f) => sample(f)),
+      { detector_batch_size: 1, classifier_batch_size: 1 },
+    );
     const strip = (r: EngineResult) =>
-      r.detections.map((d) => ({ id: d.source_image_id, bbox: d.bbox, cls: d.classifications.map((c) => [c.classification, c.scores]) }));
+      r.detections.map((d) => ({
+        id: d.source_image_id,
+        bbox: d.bbox,
+        cls: d.classifications.map((c) => [c.classification, c.scores]),
+      }));
     const a = strip(together);
     const b = strip(apart);
     expect(a.map((d) => [d.id, d.bbox])).toEqual(b.map((d) => [d.id, d.bbox]));

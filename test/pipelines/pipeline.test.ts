@@ -1,7 +1,14 @@
 /**
  * The default pipeline run, with fake algorithms: ordering, box rules, stage gating and failure isolation.
  */
-import type { Classifier, ClassifierResult, DetectedBox, Detector, Region, RunOptions } from '../../src/algorithms/algorithm';
+import type {
+  Classifier,
+  ClassifierResult,
+  DetectedBox,
+  Detector,
+  Region,
+  RunOptions,
+} from '../../src/algorithms/algorithm';
 import { StubAlgorithm } from '../../src/algorithms/stub-algorithm';
 import type { AlgorithmConfigResponse, BoundingBox } from '../../src/contract/types';
 import type { PipelineImage } from '../../src/images/pipeline-image';
@@ -16,7 +23,15 @@ const descriptor = (key: string, labels: string[] | null): AlgorithmConfigRespon
   version: 1,
   version_name: null,
   uri: null,
-  category_map: labels ? { data: labels.map((label, index) => ({ index, label })), labels, version: null, description: null, uri: null } : null,
+  category_map: labels
+    ? {
+        data: labels.map((label, index) => ({ index, label })),
+        labels,
+        version: null,
+        description: null,
+        uri: null,
+      }
+    : null,
 });
 
 const image = (id: string, width = 100, height = 80, failDecode = false): PipelineImage => ({
@@ -25,7 +40,10 @@ const image = (id: string, width = 100, height = 80, failDecode = false): Pipeli
   format: 'jpeg',
   width,
   height,
-  tensor: () => (failDecode ? Promise.reject(new Error('corrupt JPEG data')) : Promise.reject(new Error('no pixels in this fake'))),
+  tensor: () =>
+    failDecode
+      ? Promise.reject(new Error('corrupt JPEG data'))
+      : Promise.reject(new Error('no pixels in this fake')),
   dispose: () => undefined,
 });
 
@@ -41,7 +59,9 @@ class FakeDetector extends StubAlgorithm implements Detector {
   run(images: PipelineImage[]): Promise<DetectedBox[][]> {
     this.calls.push(images.map((i) => i.id));
     if (images.some((i) => this.failOn.has(i.id))) return Promise.reject(new Error('detector exploded'));
-    return Promise.resolve(images.map((i) => (this.boxes[i.id] ?? []).map((bbox) => ({ bbox, score: 0.9, inferenceTime: 0.5 }))));
+    return Promise.resolve(
+      images.map((i) => (this.boxes[i.id] ?? []).map((bbox) => ({ bbox, score: 0.9, inferenceTime: 0.5 }))),
+    );
   }
 }
 
@@ -57,11 +77,16 @@ class SizeClassifier extends StubAlgorithm implements Classifier {
   }
   run(regions: Region[], options: RunOptions): Promise<ClassifierResult[]> {
     this.batches.push(Math.min(regions.length, options.batchSize));
-    if (regions.some((r) => this.failOn.has(r.image.id))) return Promise.reject(new Error('classifier exploded'));
+    if (regions.some((r) => this.failOn.has(r.image.id)))
+      return Promise.reject(new Error('classifier exploded'));
     return Promise.resolve(
       regions.map((r) => {
         const big = r.bbox.x2 - r.bbox.x1 >= 20;
-        return { scores: big ? [0.8, 0.2] : [0.1, 0.9], logits: big ? [2, 0.6] : [0, 2.2], inferenceTime: null };
+        return {
+          scores: big ? [0.8, 0.2] : [0.1, 0.9],
+          logits: big ? [2, 0.6] : [0, 2.2],
+          inferenceTime: null,
+        };
       }),
     );
   }
@@ -72,7 +97,12 @@ const config = (slug = 'fake') => ({ name: 'Fake', slug, version: 1, description
 
 describe('box rules', () => {
   test('clampBox keeps boxes inside the image and orders corners', () => {
-    expect(clampBox({ x1: -5, y1: 90, x2: 120, y2: 10 }, 100, 80)).toEqual({ x1: 0, y1: 10, x2: 100, y2: 80 });
+    expect(clampBox({ x1: -5, y1: 90, x2: 120, y2: 10 }, 100, 80)).toEqual({
+      x1: 0,
+      y1: 10,
+      x2: 100,
+      y2: 80,
+    });
   });
   test('hasArea drops zero-area and non-finite boxes', () => {
     expect(hasArea({ x1: 1, y1: 1, x2: 1, y2: 5 })).toBe(false);
@@ -80,32 +110,66 @@ describe('box rules', () => {
     expect(hasArea({ x1: 1, y1: 1, x2: 2, y2: 5 })).toBe(true);
   });
   test('truncateBox cuts corners to whole pixels', () => {
-    expect(truncateBox({ x1: 10.9, y1: 0.2, x2: 99.99, y2: 50.5 })).toEqual({ x1: 10, y1: 0, x2: 99, y2: 50 });
+    expect(truncateBox({ x1: 10.9, y1: 0.2, x2: 99.99, y2: 50.5 })).toEqual({
+      x1: 10,
+      y1: 0,
+      x2: 99,
+      y2: 50,
+    });
   });
   test('uniqueBoxes keeps the first of identical boxes', () => {
     const b = { x1: 1, y1: 2, x2: 3, y2: 4 };
-    expect(uniqueBoxes([{ bbox: b, n: 1 }, { bbox: { ...b }, n: 2 }, { bbox: { ...b, x2: 9 }, n: 3 }]).map((x) => x.n)).toEqual([1, 3]);
+    expect(
+      uniqueBoxes([
+        { bbox: b, n: 1 },
+        { bbox: { ...b }, n: 2 },
+        { bbox: { ...b, x2: 9 }, n: 3 },
+      ]).map((x) => x.n),
+    ).toEqual([1, 3]);
   });
 });
 
 describe('Pipeline.run', () => {
   test('detects in batches, clamps, drops zero-area and duplicate boxes, classifies in stage order', async () => {
     const detector = new FakeDetector({
-      a: [{ x1: 10, y1: 10, x2: 50, y2: 40 }, { x1: 10, y1: 10, x2: 50.4, y2: 40 }, { x1: 5, y1: 5, x2: 5.7, y2: 30 }, { x1: 90, y1: 70, x2: 130, y2: 95 }],
+      a: [
+        { x1: 10, y1: 10, x2: 50, y2: 40 },
+        { x1: 10, y1: 10, x2: 50.4, y2: 40 },
+        { x1: 5, y1: 5, x2: 5.7, y2: 30 },
+        { x1: 90, y1: 70, x2: 130, y2: 95 },
+      ],
       b: [{ x1: 0, y1: 0, x2: 10, y2: 10 }],
       c: [],
     });
     const first = new SizeClassifier('filter');
     const second = new SizeClassifier('species');
-    const p = new Pipeline(config(), detector, [
-      { algorithm: first, terminal: false },
-      { algorithm: second, terminal: true, appliesTo: (earlier) => earlier[0]?.classification === 'big' },
-    ], batches);
+    const p = new Pipeline(
+      config(),
+      detector,
+      [
+        { algorithm: first, terminal: false },
+        { algorithm: second, terminal: true, appliesTo: (earlier) => earlier[0]?.classification === 'big' },
+      ],
+      batches,
+    );
     const out = await p.run({ images: [image('a'), image('b'), image('c')], given: new Map(), config: {} });
     expect(detector.calls).toEqual([['a', 'b'], ['c']]);
     expect(out.failures).toEqual([]);
-    expect(out.detections.map((d) => [d.source_image_id, d.bbox, d.classifications.map((c) => [c.algorithm.key, c.classification, c.terminal])])).toEqual([
-      ['a', { x1: 10, y1: 10, x2: 50, y2: 40 }, [['filter', 'big', false], ['species', 'big', true]]],
+    expect(
+      out.detections.map((d) => [
+        d.source_image_id,
+        d.bbox,
+        d.classifications.map((c) => [c.algorithm.key, c.classification, c.terminal]),
+      ]),
+    ).toEqual([
+      [
+        'a',
+        { x1: 10, y1: 10, x2: 50, y2: 40 },
+        [
+          ['filter', 'big', false],
+          ['species', 'big', true],
+        ],
+      ],
       ['a', { x1: 90, y1: 70, x2: 100, y2: 80 }, [['filter', 'small', false]]],
       ['b', { x1: 0, y1: 0, x2: 10, y2: 10 }, [['filter', 'small', false]]],
     ]);
@@ -117,9 +181,23 @@ describe('Pipeline.run', () => {
 
   test('request boxes skip the detector for their image and come first (D6); others are detected', async () => {
     const detector = new FakeDetector({ new: [{ x1: 1, y1: 1, x2: 30, y2: 30 }] });
-    const p = new Pipeline(config(), detector, [{ algorithm: new SizeClassifier('cls'), terminal: true }], batches);
+    const p = new Pipeline(
+      config(),
+      detector,
+      [{ algorithm: new SizeClassifier('cls'), terminal: true }],
+      batches,
+    );
     const given = new Map<string, GivenDetection[]>([
-      ['old', [{ bbox: { x1: 2.5, y1: 3, x2: 40, y2: 50 }, algorithm: { name: 'Theirs', key: 'their-detector' }, crop: null }]],
+      [
+        'old',
+        [
+          {
+            bbox: { x1: 2.5, y1: 3, x2: 40, y2: 50 },
+            algorithm: { name: 'Theirs', key: 'their-detector' },
+            crop: null,
+          },
+        ],
+      ],
     ]);
     const out = await p.run({ images: [image('new'), image('old')], given, config: {} });
     expect(detector.calls).toEqual([['new']]);
@@ -131,15 +209,30 @@ describe('Pipeline.run', () => {
 
   test('a detector failure is pinned to its image: the batch is retried image by image', async () => {
     const detector = new FakeDetector({ good: [{ x1: 1, y1: 1, x2: 30, y2: 30 }] }, new Set(['bad']));
-    const p = new Pipeline(config(), detector, [{ algorithm: new SizeClassifier('cls'), terminal: true }], batches);
+    const p = new Pipeline(
+      config(),
+      detector,
+      [{ algorithm: new SizeClassifier('cls'), terminal: true }],
+      batches,
+    );
     const out = await p.run({ images: [image('good'), image('bad')], given: new Map(), config: {} });
-    expect(out.failures).toEqual([{ imageId: 'bad', code: 'INFERENCE_FAILED', message: 'detector exploded' }]);
+    expect(out.failures).toEqual([
+      { imageId: 'bad', code: 'INFERENCE_FAILED', message: 'detector exploded' },
+    ]);
     expect(out.detections.map((d) => d.source_image_id)).toEqual(['good']);
   });
 
   test('a classifier failure fails only its image, with no half-classified detections left', async () => {
-    const detector = new FakeDetector({ good: [{ x1: 1, y1: 1, x2: 30, y2: 30 }], bad: [{ x1: 1, y1: 1, x2: 30, y2: 30 }] });
-    const p = new Pipeline(config(), detector, [{ algorithm: new SizeClassifier('cls', new Set(['bad'])), terminal: true }], batches);
+    const detector = new FakeDetector({
+      good: [{ x1: 1, y1: 1, x2: 30, y2: 30 }],
+      bad: [{ x1: 1, y1: 1, x2: 30, y2: 30 }],
+    });
+    const p = new Pipeline(
+      config(),
+      detector,
+      [{ algorithm: new SizeClassifier('cls', new Set(['bad'])), terminal: true }],
+      batches,
+    );
     const out = await p.run({ images: [image('good'), image('bad')], given: new Map(), config: {} });
     expect(out.failures.map((f) => [f.imageId, f.code])).toEqual([['bad', 'INFERENCE_FAILED']]);
     expect(out.detections).toHaveLength(1);
@@ -152,23 +245,38 @@ describe('Pipeline.run', () => {
     }
     const p = new Pipeline(config(), new PixelDetector({}), [], batches);
     const out = await p.run({ images: [image('x', 10, 10, true)], given: new Map(), config: {} });
-    expect(out.failures).toEqual([{ imageId: 'x', code: 'IMAGE_DECODE_FAILED', message: 'corrupt JPEG data' }]);
+    expect(out.failures).toEqual([
+      { imageId: 'x', code: 'IMAGE_DECODE_FAILED', message: 'corrupt JPEG data' },
+    ]);
   });
 
   test('request config overrides batch sizes', async () => {
     const detector = new FakeDetector({});
     const cls = new SizeClassifier('cls');
     const p = new Pipeline(config(), detector, [{ algorithm: cls, terminal: true }], batches);
-    await p.run({ images: [image('1'), image('2'), image('3')], given: new Map(), config: { detector_batch_size: 3 } });
+    await p.run({
+      images: [image('1'), image('2'), image('3')],
+      given: new Map(),
+      config: { detector_batch_size: 3 },
+    });
     expect(detector.calls).toEqual([['1', '2', '3']]);
   });
 
   test('describe() lists the detector, then classifiers, each key once, with stages []', () => {
     const shared = new SizeClassifier('shared');
-    const p = new Pipeline(config('x'), new FakeDetector({}), [
-      { algorithm: shared, terminal: false },
-      { algorithm: shared, terminal: true },
-    ], batches);
-    expect(p.describe()).toEqual({ ...config('x'), algorithms: [descriptor('fake-detector', null), descriptor('shared', ['big', 'small'])], stages: [] });
+    const p = new Pipeline(
+      config('x'),
+      new FakeDetector({}),
+      [
+        { algorithm: shared, terminal: false },
+        { algorithm: shared, terminal: true },
+      ],
+      batches,
+    );
+    expect(p.describe()).toEqual({
+      ...config('x'),
+      algorithms: [descriptor('fake-detector', null), descriptor('shared', ['big', 'small'])],
+      stages: [],
+    });
   });
 });

@@ -18,7 +18,16 @@ class RecordingDetector extends StubAlgorithm implements Detector {
   override readonly needsPixels = true;
   readonly batches: string[][] = [];
   constructor() {
-    super({ name: 'rec', key: 'rec', description: null, task_type: 'detection', version: 1, version_name: null, uri: null, category_map: null });
+    super({
+      name: 'rec',
+      key: 'rec',
+      description: null,
+      task_type: 'detection',
+      version: 1,
+      version_name: null,
+      uri: null,
+      category_map: null,
+    });
   }
   async run(images: PipelineImage[]): Promise<DetectedBox[][]> {
     this.batches.push(images.map((i) => i.id));
@@ -28,7 +37,9 @@ class RecordingDetector extends StubAlgorithm implements Detector {
       images.map(async (img) => {
         const t = await img.tensor();
         expect(t.shape).toEqual([img.height, img.width, 3]);
-        return [{ bbox: { x1: 0, y1: 0, x2: img.width / 2, y2: img.height / 2 }, score: 1, inferenceTime: null }];
+        return [
+          { bbox: { x1: 0, y1: 0, x2: img.width / 2, y2: img.height / 2 }, score: 1, inferenceTime: null },
+        ];
       }),
     );
   }
@@ -40,7 +51,12 @@ describe('LocalEngine', () => {
     definitions: [
       definePipeline('rec', (ctx) =>
         Promise.resolve(
-          new Pipeline({ name: 'rec', slug: 'rec', version: 1, description: null }, detector, [{ algorithm: new ConstantClassifier(), terminal: true }], ctx.batches),
+          new Pipeline(
+            { name: 'rec', slug: 'rec', version: 1, description: null },
+            detector,
+            [{ algorithm: new ConstantClassifier(), terminal: true }],
+            ctx.batches,
+          ),
         ),
       ),
     ],
@@ -66,11 +82,21 @@ describe('LocalEngine', () => {
   test('queued requests for the same pipeline share detector batches, and each gets only its own images', async () => {
     detector.batches.length = 0;
     const before = tf.memory().numTensors;
-    const jobs = await Promise.all([job(['101']), job(['101']), job(['7', '8']), job(['9'], { max_detections: 3 })]);
+    const jobs = await Promise.all([
+      job(['101']),
+      job(['101']),
+      job(['7', '8']),
+      job(['9'], { max_detections: 3 }),
+    ]);
     const results = await Promise.all(jobs.map((j) => engine.run(j)));
     // The first job runs alone; the next two (same config, 3 images ≤ 4) merge; a different config waits.
     expect(detector.batches.map((b) => b.length)).toEqual([1, 3, 1]);
-    expect(results.map((r) => r.detections.map((d) => d.source_image_id))).toEqual([['101'], ['101'], ['7', '8'], ['9']]);
+    expect(results.map((r) => r.detections.map((d) => d.source_image_id))).toEqual([
+      ['101'],
+      ['101'],
+      ['7', '8'],
+      ['9'],
+    ]);
     expect(results.map((r) => r.batchImages)).toEqual([1, 3, 3, 1]);
     expect(results[2].detections[1].bbox).toEqual({ x1: 0, y1: 0, x2: 40, y2: 24 });
     expect(tf.memory().numTensors).toBe(before);

@@ -40,11 +40,23 @@ describe('server process', () => {
   beforeAll(async () => {
     images = await startImageServer();
     port = await freePort();
-    child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(root, 'src', 'server.ts')], {
-      cwd: root,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ENABLED_PIPELINES: 'constant', TFJS_BACKEND: 'wasm', SHUTDOWN_GRACE_MS: '10000' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(root, 'src', 'server.ts')],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          LOG_LEVEL: 'info',
+          ENABLED_PIPELINES: 'constant',
+          TFJS_BACKEND: 'wasm',
+          SHUTDOWN_GRACE_MS: '10000',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
     await waitFor(`http://127.0.0.1:${port}/readyz`, 200);
@@ -59,21 +71,38 @@ describe('server process', () => {
     const res = await fetch(`http://127.0.0.1:${port}/process`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ pipeline: 'constant', source_images: [{ id: '1', url: images.url('/img/640x480.jpg') }] }),
+      body: JSON.stringify({
+        pipeline: 'constant',
+        source_images: [{ id: '1', url: images.url('/img/640x480.jpg') }],
+      }),
     });
     expect(res.status).toBe(200);
     // The log line reaches our pipe a moment after the response.
-    for (let i = 0; i < 50 && !logs.includes('"msg":"process"'); i++) await new Promise((r) => setTimeout(r, 50));
-    const lines = logs.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.find((l) => l.msg === 'TensorFlow.js backend: wasm (@tensorflow/tfjs-backend-wasm)')).toMatchObject({ backend: 'wasm', reasons: expect.any(Array) });
-    expect(lines.find((l) => l.msg === 'process')).toMatchObject({ pipeline: 'constant', images: 1, detections: 1, requestId: expect.any(String) });
+    for (let i = 0; i < 50 && !logs.includes('"msg":"process"'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const lines = logs
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(
+      lines.find((l) => l.msg === 'TensorFlow.js backend: wasm (@tensorflow/tfjs-backend-wasm)'),
+    ).toMatchObject({ backend: 'wasm', reasons: expect.any(Array) });
+    expect(lines.find((l) => l.msg === 'process')).toMatchObject({
+      pipeline: 'constant',
+      images: 1,
+      detections: 1,
+      requestId: expect.any(String),
+    });
   });
 
   test('SIGTERM: /readyz 503, the in-flight request finishes, exit code 0', async () => {
     const inflight = fetch(`http://127.0.0.1:${port}/process`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ pipeline: 'constant', source_images: [{ id: 'slow', url: images.url('/delay/1500.jpg') }] }),
+      body: JSON.stringify({
+        pipeline: 'constant',
+        source_images: [{ id: 'slow', url: images.url('/delay/1500.jpg') }],
+      }),
     });
     await new Promise((r) => setTimeout(r, 300));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -58,6 +58,8 @@ describe('WorkerEngine', () => {
   });
 
   test('an unknown pipeline is refused', async () => {
-    await expect(engine.run({ pipeline: 'nope', images: [], given: [], config: {} })).rejects.toThrow(/not enabled/);
+    await expect(engine.run({ pipeline: 'nope', images: [], given: [], config: {} })).rejects.toThrow(
+      /not enabled/,
+    );
   });
 });

@@ -31,7 +31,9 @@ export function computeResizeGeometry(
   mode: ResizeMode,
 ): ResizeGeometry {
   if (!(sourceWidth > 0 && sourceHeight > 0 && inputWidth > 0 && inputHeight > 0)) {
-    throw new RangeError(`sizes must be positive: source ${sourceWidth}x${sourceHeight}, input ${inputWidth}x${inputHeight}`);
+    throw new RangeError(
+      `sizes must be positive: source ${sourceWidth}x${sourceHeight}, input ${inputWidth}x${inputHeight}`,
+    );
   }
   let contentWidth = inputWidth;
   let contentHeight = inputHeight;

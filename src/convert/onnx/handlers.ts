@@ -882,7 +882,13 @@ function reshapeKeepingLayout(
     n.name,
   );
   const sc = ctx.graph.constInt(`${n.name}/shape`, [vec.length], vec);
-  return ctx.emit(n.name, 'Reshape', [v.ref, sc], { T: T(), Tshape: tfAttr.T('DT_INT32') }, { shape, perm, dtype: v.dtype });
+  return ctx.emit(
+    n.name,
+    'Reshape',
+    [v.ref, sc],
+    { T: T(), Tshape: tfAttr.T('DT_INT32') },
+    { shape, perm, dtype: v.dtype },
+  );
 }
 
 const squeeze: OpHandler = (n, inputs, ctx) => {
