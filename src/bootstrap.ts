@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import type Koa from 'koa';
-import type { Config } from './config';
+import { loadConfig, type Config } from './config';
 import type { PipelineConfigResponse, ProcessingServiceInfoResponse } from './contract/types';
 import { compileRequestValidator, createAjv } from './contract/validators';
 import { createApp, type Lifecycle } from './http/app';
@@ -17,7 +17,7 @@ import { LocalEngine, type EngineEvent, type InferenceEngine } from './runtime/e
 import { Metrics } from './runtime/metrics';
 import { WorkerEngine } from './runtime/worker-engine';
 import { ProcessingService } from './service/processing-service';
-import type { Logger } from './util/logger';
+import { createLogger, type Logger } from './util/logger';
 import { packageVersion, projectRoot } from './util/paths';
 
 export const VERSION = packageVersion();
@@ -38,6 +38,28 @@ export interface BuildOptions {
   registry?: readonly PipelineDefinition[];
   /** Fetch backoff base in ms (tests shorten it). */
   backoffMs?: number;
+}
+
+/**
+ * The prologue of every entry point (`npm start`, `npm run worker`): read and validate the configuration
+ * (`check` may add entry-specific checks), exiting with status 2 and the message when it is invalid; pass TF
+ * settings to libtensorflow; create the logger.
+ */
+export function prepareProcess(check: (config: Config) => void = () => undefined): {
+  config: Config;
+  logger: Logger;
+} {
+  let config: Config;
+  try {
+    config = loadConfig();
+    check(config);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  if (config.tfForceGpuAllowGrowth !== null)
+    process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
+  return { config, logger: createLogger(config.logLevel) };
 }
 
 /** Logs what the engine reports: the backend choice and why, each pipeline's load result. */

@@ -3,22 +3,11 @@
  * SIGTERM/SIGINT (/readyz turns 503, in-flight requests finish within SHUTDOWN_GRACE_MS, exit 0).
  */
 import type { Server } from 'http';
-import { buildService, VERSION } from './bootstrap';
-import { loadConfig, type Config } from './config';
-import { createLogger } from './util/logger';
+import { buildService, prepareProcess, VERSION } from './bootstrap';
 import { createPullWorker, type PullWorker } from './worker';
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(2);
-  }
-  if (config.tfForceGpuAllowGrowth !== null)
-    process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
-  const logger = createLogger(config.logLevel);
+  const { config, logger } = prepareProcess();
   const svc = await buildService(config, logger);
   const server: Server = svc.app.listen(config.port, config.host, () => {
     logger.info(

@@ -4,23 +4,12 @@
  * ANTENNA_PROJECT_IDS and serves Antenna's job queue. SIGTERM/SIGINT: stop reserving, finish the batch in
  * hand, post its results (within SHUTDOWN_GRACE_MS), exit 0.
  */
-import { buildService } from './bootstrap';
-import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger } from './util/logger';
+import { buildService, prepareProcess } from './bootstrap';
+import { ConfigError } from './config';
 import { createPullWorker, pullWorkerOptions } from './worker';
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-    pullWorkerOptions(config);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(2);
-  }
-  if (config.tfForceGpuAllowGrowth !== null)
-    process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
-  const logger = createLogger(config.logLevel);
+  const { config, logger } = prepareProcess((c) => pullWorkerOptions(c));
   const svc = await buildService(config, logger);
   let worker;
   try {

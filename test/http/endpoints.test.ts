@@ -4,7 +4,10 @@
 import request from 'supertest';
 import type { Service } from '../../src/bootstrap';
 import type { ProcessingServiceInfoResponse } from '../../src/contract/types';
-import { definePipeline } from '../../src/pipelines/definition';
+import { buildService } from '../../src/bootstrap';
+import { defaultConfig } from '../../src/config';
+import { definePipeline, type PipelineDefinition } from '../../src/pipelines/definition';
+import { createLogger } from '../../src/util/logger';
 import { Pipeline } from '../../src/pipelines/pipeline';
 import { ConstantDetector } from '../../src/algorithms/constant-detector';
 import { ConstantClassifier } from '../../src/algorithms/constant-classifier';
@@ -145,6 +148,28 @@ describe('GET endpoints', () => {
   });
 });
 
+/** The service built around one-off pipelines of a constant detector and classifier (stubs overridable). */
+async function serviceWith(
+  pipelines: { slug: string; detector?: ConstantDetector; classifier?: ConstantClassifier }[],
+  extra: PipelineDefinition[] = [],
+): Promise<Service> {
+  const definitions = pipelines.map(({ slug, detector, classifier }) =>
+    definePipeline(slug, (ctx) =>
+      Promise.resolve(
+        new Pipeline(
+          { name: slug, slug, version: 1, description: null },
+          detector ?? new ConstantDetector(),
+          [{ algorithm: classifier ?? new ConstantClassifier(), terminal: true }],
+          ctx.batches,
+        ),
+      ),
+    ),
+  );
+  return buildService(defaultConfig({ logLevel: 'silent', tfjsBackend: 'wasm' }), createLogger('silent'), {
+    registry: [...extra, ...definitions],
+  });
+}
+
 describe('readiness follows compilation', () => {
   test('/readyz is 503 while a pipeline compiles, then lists it; /process waits instead of failing', async () => {
     let release!: () => void;
@@ -154,26 +179,7 @@ describe('readiness follows compilation', () => {
         return gate;
       }
     }
-    const slow = definePipeline('constant', (ctx) =>
-      Promise.resolve(
-        new Pipeline(
-          { name: 'Constant Pipeline', slug: 'constant', version: 1, description: null },
-          new SlowDetector(),
-          [{ algorithm: new ConstantClassifier(), terminal: true }],
-          ctx.batches,
-        ),
-      ),
-    );
-    const { buildService } = await import('../../src/bootstrap');
-    const { defaultConfig } = await import('../../src/config');
-    const { createLogger } = await import('../../src/util/logger');
-    const svc = await buildService(
-      defaultConfig({ logLevel: 'silent', tfjsBackend: 'wasm' }),
-      createLogger('silent'),
-      {
-        registry: [slow],
-      },
-    );
+    const svc = await serviceWith([{ slug: 'constant', detector: new SlowDetector() }]);
     try {
       const before = await request(svc.app.callback()).get('/readyz').expect(503);
       expect(before.body).toEqual({ status: [] });
@@ -198,25 +204,9 @@ describe('readiness follows compilation', () => {
         return Promise.reject(new Error('model.json not found'));
       }
     }
-    const broken = definePipeline('broken', (ctx) =>
-      Promise.resolve(
-        new Pipeline(
-          { name: 'Broken', slug: 'broken', version: 1, description: null },
-          new ConstantDetector(),
-          [{ algorithm: new BrokenClassifier(), terminal: true }],
-          ctx.batches,
-        ),
-      ),
-    );
-    const { buildService } = await import('../../src/bootstrap');
-    const { defaultConfig } = await import('../../src/config');
-    const { createLogger } = await import('../../src/util/logger');
-    const svc = await buildService(
-      defaultConfig({ logLevel: 'silent', tfjsBackend: 'wasm' }),
-      createLogger('silent'),
-      {
-        registry: [pipelineRegistry[0], broken],
-      },
+    const svc = await serviceWith(
+      [{ slug: 'broken', classifier: new BrokenClassifier() }],
+      [pipelineRegistry[0]],
     );
     try {
       await svc.engine.whenReady('constant');
