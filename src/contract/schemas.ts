@@ -176,16 +176,19 @@ export const pipelineResultsResponseSchema = {
   }),
 } as const;
 
-const categoryMapResponse = strictObject({
-  data: {
-    type: 'array',
-    minItems: 1,
-    items: {
-      type: 'object',
-      required: ['index', 'label'],
-      properties: { index: { type: 'integer' }, label: { type: 'string' }, taxon_rank: { type: 'string' } },
-    },
+/** `data` of a category map: one entry per class; extra keys (gbif_key, source, ...) are kept. */
+export const categoryMapDataSchema = {
+  type: 'array',
+  minItems: 1,
+  items: {
+    type: 'object',
+    required: ['index', 'label'],
+    properties: { index: { type: 'integer' }, label: { type: 'string' }, taxon_rank: { type: 'string' } },
   },
+} as const;
+
+const categoryMapResponse = strictObject({
+  data: categoryMapDataSchema,
   labels: { type: 'array', items: { type: 'string' } },
   version: nullableString,
   description: nullableString,

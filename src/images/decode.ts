@@ -119,10 +119,3 @@ const decoders: Record<DecoderName, ImageDecoder> = {
   sharp: sharpDecoder,
   jimp: jimpDecoder,
 };
-
-/** Formats each decoder can read; sharp reads them all, jimp lacks WebP, TF lacks WebP and TIFF. */
-export const decoderFormats: Record<DecoderName, string[]> = {
-  tensorflow: ['jpeg', 'png', 'gif', 'bmp'],
-  sharp: ['jpeg', 'png', 'webp', 'gif', 'tiff'],
-  jimp: ['jpeg', 'png', 'gif', 'bmp', 'tiff'],
-};

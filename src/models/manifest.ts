@@ -6,6 +6,7 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import Ajv from 'ajv';
+import { categoryMapDataSchema } from '../contract/schemas';
 import type { AlgorithmCategoryMap, TaskType } from '../contract/types';
 
 /** How pixels are prepared before the model sees them. Applied in this order: colour order, scale, mean/std. */
@@ -177,19 +178,12 @@ const manifestSchema = {
   ],
 };
 
+/** A category-map file: `version`, `description` and `uri` may be left out (read as null). */
 const categoryMapSchema = {
   type: 'object',
   required: ['data', 'labels'],
   properties: {
-    data: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['index', 'label'],
-        properties: { index: { type: 'integer' }, label: { type: 'string' }, taxon_rank: { type: 'string' } },
-      },
-    },
+    data: categoryMapDataSchema,
     labels: { type: 'array', items: { type: 'string' } },
     version: { type: 'string', nullable: true },
     description: { type: 'string', nullable: true },
@@ -249,6 +243,13 @@ export async function readManifest(dir: string): Promise<LoadedManifest> {
       throw new ManifestError(`${mapFile}: ${(err as Error).message}`);
     }
     checkCategoryMap(categoryMap, mapFile);
+    // /info always sends every key of the map (CONTRACT §2.1), so optional ones left out of the file become null.
+    categoryMap = {
+      ...categoryMap,
+      version: categoryMap.version ?? null,
+      description: categoryMap.description ?? null,
+      uri: categoryMap.uri ?? null,
+    };
   }
   return { dir, manifest, categoryMap };
 }
