@@ -62,9 +62,10 @@ export class ProcessingService {
         d.bbox !== null && d.bbox !== undefined,
     );
     // Each id once (CONTRACT §8 item 13): the first occurrence wins.
-    const images = [...new Map(request.source_images.map((img) => [img.id, img])).values()];
-    const ids = new Set(images.map((img) => img.id));
-    const strays = [...new Set(detections.map((d) => d.source_image.id).filter((id) => !ids.has(id)))];
+    const byId = new Map<string, SourceImage>();
+    for (const img of request.source_images) if (!byId.has(img.id)) byId.set(img.id, img);
+    const images = [...byId.values()];
+    const strays = [...new Set(detections.map((d) => d.source_image.id).filter((id) => !byId.has(id)))];
     if (strays.length > 0) {
       throw new ServiceError(
         'DETECTION_IMAGE_NOT_IN_REQUEST',
@@ -126,7 +127,7 @@ export class ProcessingService {
 
     const failed = new Set(errors.map((e) => e.image_id));
     for (const f of result?.failures ?? []) {
-      const img = images.find((i) => i.id === f.imageId);
+      const img = byId.get(f.imageId);
       if (img && !failed.has(img.id)) {
         failed.add(img.id);
         errors.push(imageErrorBody(img, f.code, f.message));
