@@ -1,5 +1,5 @@
 /**
- * Renders the README's error tables from the catalogue in src/http/errors.ts.
+ * Renders the README's error tables from the catalogue in src/errors.ts.
  *
  *   ts-node --transpile-only scripts/render-error-docs.ts          # print both tables
  *   ts-node --transpile-only scripts/render-error-docs.ts --write  # rewrite them in README.md
@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { errorCatalogue, imageErrorCatalogue } from '../src/http/errors';
+import { errorCatalogue, imageErrorCatalogue } from '../src/errors';
 import { projectRoot } from '../src/util/paths';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');

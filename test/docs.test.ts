@@ -8,10 +8,10 @@ import { between, errorTable, imageErrorTable } from '../scripts/render-error-do
 const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
 
 describe('README', () => {
-  test('error table matches src/http/errors.ts (regenerate: ts-node scripts/render-error-docs.ts --write)', () => {
+  test('error table matches src/errors.ts (regenerate: ts-node scripts/render-error-docs.ts --write)', () => {
     expect(between(readme, 'error-table')).toBe(errorTable());
   });
-  test('per-image error table matches src/http/errors.ts', () => {
+  test('per-image error table matches src/errors.ts', () => {
     expect(between(readme, 'image-error-table')).toBe(imageErrorTable());
   });
   test('the quick start has the two commands', () => {

@@ -14,7 +14,7 @@ import type { Metrics } from '../runtime/metrics';
 import type { ProcessingService } from '../service/processing-service';
 import type { Logger } from '../util/logger';
 import { mountDocs } from './docs';
-import { ServiceError } from './errors';
+import { ServiceError } from '../errors';
 import { errorHandler, requestContext, type AppState } from './middleware';
 import { buildOpenApi } from './openapi';
 

@@ -5,7 +5,7 @@ import { randomUUID } from 'crypto';
 import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from '../util/logger';
 import type { Metrics } from '../runtime/metrics';
-import { errorCatalogue, ServiceError, type ErrorCode } from './errors';
+import { errorCatalogue, ServiceError, type ErrorCode } from '../errors';
 
 /** State every handler can read from `ctx.state`. */
 export interface AppState {

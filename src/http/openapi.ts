@@ -10,7 +10,7 @@ import {
   readyzResponseSchema,
 } from '../contract/schemas';
 import type { RequestValidator } from '../contract/validators';
-import { errorCatalogue } from './errors';
+import { errorCatalogue } from '../errors';
 
 type Json = Record<string, unknown>;
 

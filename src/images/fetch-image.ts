@@ -3,7 +3,7 @@
  * Returns the bytes with their header (format and size) so oversize images are refused before decoding.
  */
 import { Agent, request, type Dispatcher } from 'undici';
-import { ImageError } from '../http/errors';
+import { ImageError } from '../errors';
 import { NotAnImageError, readImageHeader } from './sniff';
 import type { ImageBytes } from './bytes-image';
 import { UrlDeniedError, type UrlPolicy } from './url-policy';

@@ -21,7 +21,7 @@ import type {
   RunOptions,
 } from '../algorithms/algorithm';
 import type { PipelineImage } from '../images/pipeline-image';
-import type { ImageErrorCode } from '../http/errors';
+import type { ImageErrorCode } from '../errors';
 import { seededRng, unseededRng, type Rng } from '../util/rng';
 import { isoTimestamp, secondsSince } from '../util/time';
 import { clampBox, hasArea, truncateBox, uniqueBoxes } from './boxes';

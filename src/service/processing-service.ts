@@ -12,7 +12,7 @@ import type {
   PipelineResultsResponse,
   SourceImage,
 } from '../contract/types';
-import { ImageError, ServiceError, type ImageErrorCode } from '../http/errors';
+import { ImageError, ServiceError, type ImageErrorCode } from '../errors';
 import type { ImageBytes } from '../images/bytes-image';
 import type { ImageFetcher } from '../images/fetch-image';
 import { PipelineUnavailableError, type GivenBox, type InferenceEngine } from '../runtime/engine';

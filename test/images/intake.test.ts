@@ -2,7 +2,7 @@
  * Image intake: URL policy, retries, caps, data URLs and decoding of every colour mode to RGB.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ImageError } from '../../src/http/errors';
+import { ImageError } from '../../src/errors';
 import { chooseDecoder } from '../../src/images/decode';
 import { ImageFetcher, type FetchOptions } from '../../src/images/fetch-image';
 import { readImageHeader, sniffFormat } from '../../src/images/sniff';
