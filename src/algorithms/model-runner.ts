@@ -6,7 +6,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadGraphModelFromDir } from '../models/graph-model-loader';
 import type { LoadedManifest } from '../models/manifest';
-import { nativeTf } from '../runtime/backend';
+import { nativeTf } from '../tf/backend';
 
 /** A loaded model that maps one input batch to named outputs. */
 export interface ModelRunner {

@@ -6,7 +6,7 @@
  * applied: Antenna crops the stored pixel grid with our boxes (CONTRACT §2.9).
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeTf } from '../runtime/backend';
+import { nativeTf } from '../tf/backend';
 
 export type DecoderName = 'tensorflow' | 'sharp' | 'jimp';
 
