@@ -26,6 +26,7 @@ export const TABLE_END = '<!-- config-table:end -->';
 export const imageDefaults: Readonly<Record<string, string>> = Object.freeze({
   MODELS_DIR: '/app/models',
   TF_FORCE_GPU_ALLOW_GROWTH: 'true',
+  REQUIRE_GPU: 'true',
 });
 
 /** Variables read by docker compose only (interpolated in docker-compose.yml), with default and meaning. */

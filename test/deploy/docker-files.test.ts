@@ -166,6 +166,13 @@ describe('docker-compose.yml', () => {
     expect(gpuDevices(service(CPU))).toEqual([]);
   });
 
+  it('requires the GPU in the GPU services and not in the cpu one (the image defaults to REQUIRE_GPU=true)', () => {
+    expect(imageEnv.get('REQUIRE_GPU')).toBe('true');
+    for (const name of [MAIN, WORKER])
+      expect(asObject(service(name).environment, 'environment').REQUIRE_GPU).toBe('true');
+    expect(asObject(service(CPU).environment, 'environment').REQUIRE_GPU).toBe('false');
+  });
+
   it('builds Dockerfile.gpu and passes the mirror build args through', () => {
     for (const name of [MAIN, CPU, WORKER]) {
       const build = asObject(service(name).build, `${name}.build`);
