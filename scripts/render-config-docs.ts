@@ -41,7 +41,11 @@ export const composeVariables: readonly { name: string; default: string; doc: st
     default: '2000',
     doc: 'Host port published for the HTTP service (the container always listens on 2000).',
   },
-  { name: 'GPU_COUNT', default: '1', doc: 'NVIDIA GPUs reserved for the GPU services: a number or `all`.' },
+  {
+    name: 'GPU_DEVICE',
+    default: '0',
+    doc: 'The NVIDIA GPU the GPU services reserve, by index or UUID (`nvidia-smi -L`); one per service.',
+  },
   {
     name: 'MODELS_PATH',
     default: './models',
