@@ -81,6 +81,11 @@ export const runtimeVariables: readonly { name: string; default: string; doc: st
     doc: 'Size limit of that cache in bytes (4 GiB, the maximum).',
   },
   {
+    name: 'CUDA_MODULE_LOADING',
+    default: '',
+    doc: 'Set to `LAZY` to try lazy kernel loading on a first H100/H200 start (docs/deployment.md); unset: eager.',
+  },
+  {
     name: 'CUDA_VISIBLE_DEVICES',
     default: '',
     doc: 'GPUs TensorFlow may use, by index inside the container; `-1` hides them all (CPU only).',
