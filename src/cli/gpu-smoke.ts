@@ -451,7 +451,10 @@ async function main(): Promise<number> {
     );
     if (failed > 0) return 1;
     if (requireGpu && choice?.gpu !== true) {
-      say('FAIL: a GPU is required, but TensorFlow is not on a GPU (tfjs-node isUsingGpuDevice is false)');
+      say(
+        `FAIL: a GPU is required, but TensorFlow is not on a GPU (backend ${choice?.backend ?? 'unknown'}; ` +
+          'the reasons are listed under "Service")',
+      );
       return 3;
     }
     return 0;
