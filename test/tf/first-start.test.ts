@@ -37,12 +37,15 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The server's stdout and stderr, shown when a wait times out. */
+let logs = '';
+
 async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => null);
     if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; server output:\n${logs}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -50,7 +53,6 @@ async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs 
 describe('while the inference thread is stuck in the first native require', () => {
   let dir = '';
   let child: ChildProcess | null = null;
-  let logs = '';
 
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'first-start-'));
