@@ -17,6 +17,7 @@ import { LocalEngine, type EngineEvent, type InferenceEngine } from './runtime/e
 import { Metrics } from './runtime/metrics';
 import { WorkerEngine } from './runtime/worker-engine';
 import { ProcessingService } from './service/processing-service';
+import { EXIT_NOT_ON_GPU, gpuRequirementFailure } from './tf/backend';
 import { createLogger, type Logger } from './util/logger';
 import { packageVersion, projectRoot } from './util/paths';
 
@@ -38,6 +39,11 @@ export interface BuildOptions {
   registry?: readonly PipelineDefinition[];
   /** Fetch backoff base in ms (tests shorten it). */
   backoffMs?: number;
+  /**
+   * Called once when the process must stop (REQUIRE_GPU=true and TensorFlow is not on a GPU). Default: log the
+   * message as fatal and exit with status 3, so the container restarts or fails visibly.
+   */
+  onFatal?: (message: string) => void;
 }
 
 /**
@@ -141,7 +147,29 @@ export async function buildService(
     pipelines: described,
   };
 
-  const onEvent = (e: EngineEvent | { type: 'worker-exit'; code: number }): void => logEngineEvent(logger, e);
+  const onFatal =
+    options.onFatal ??
+    ((message: string): void => {
+      logger.fatal({ exitCode: EXIT_NOT_ON_GPU }, message);
+      process.exit(EXIT_NOT_ON_GPU);
+    });
+  let stopped = false;
+  const onEvent = (e: EngineEvent | { type: 'worker-exit'; code: number }): void => {
+    logEngineEvent(logger, e);
+    if (!config.requireGpu || stopped) return;
+    // The backend is chosen in the inference thread; its choice (or its failure, reported as a failed
+    // pipeline) arrives here.
+    const failure =
+      e.type === 'backend'
+        ? gpuRequirementFailure({ choice: e.choice })
+        : e.type === 'state' && e.state.state === 'failed' && e.state.error.startsWith('backend: ')
+          ? gpuRequirementFailure({ error: e.state.error.slice('backend: '.length) })
+          : null;
+    if (failure !== null) {
+      stopped = true;
+      onFatal(failure);
+    }
+  };
   let engine: InferenceEngine;
   if (config.inferenceThread === 'worker' && !options.registry) {
     engine = new WorkerEngine(

@@ -141,6 +141,12 @@ export const settings = {
     oneOf('auto', 'tensorflow', 'wasm', 'cpu'),
     '`auto` tries tfjs-node-gpu (with a GPU), tfjs-node, wasm, then cpu.',
   ),
+  requireGpu: setting(
+    'REQUIRE_GPU',
+    false,
+    bool,
+    'Exit (status 3) with a message when TensorFlow is not on a GPU, instead of serving on the CPU or wasm.',
+  ),
   imageDecoder: setting(
     'IMAGE_DECODER',
     'auto',

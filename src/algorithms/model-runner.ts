@@ -6,7 +6,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadGraphModelFromDir } from '../models/graph-model-loader';
 import type { LoadedManifest } from '../models/manifest';
-import { nativeTf } from '../runtime/backend';
+import { resolveSignature, type ResolvedSignature } from '../models/saved-model-signature';
+import { nativeTf, type NativeTfModule } from '../tf/backend';
 
 /** A loaded model that maps one input batch to named outputs. */
 export interface ModelRunner {
@@ -49,38 +50,48 @@ function graphRunner(model: tf.GraphModel, inputName: string | undefined): Model
   };
 }
 
+/**
+ * Runs a SavedModel signature loaded by tfjs-node. Inputs and outputs go by signature key (`signature`), which
+ * is what `predict` with a named map takes and returns; the manifest's output names are mapped to keys too.
+ */
 function savedModelRunner(
   model: tf.InferenceModel & { dispose?: () => void },
-  inputName: string | undefined,
+  signature: ResolvedSignature,
 ): ModelRunner {
-  const name = inputName ?? model.inputs[0]?.name;
-  if (name === undefined) throw new ModelLoadError('the SavedModel signature has no inputs');
   return {
     run(input, outputs) {
-      const result = model.predict({ [name]: input }, {});
+      const wanted = (outputs ?? signature.outputKeys).map((o) => ({ name: o, key: signature.outputKey(o) }));
+      const unknown = wanted.filter((w) => w.key === null).map((w) => w.name);
+      if (unknown.length > 0) {
+        return Promise.reject(
+          new Error(
+            `the SavedModel signature has no output(s) ${unknown.join(', ')}; its output keys are ${signature.outputKeys.join(', ')}`,
+          ),
+        );
+      }
+      const result = model.predict({ [signature.inputKey]: input }, {});
       if (result instanceof tf.Tensor || Array.isArray(result)) {
-        const list = result instanceof tf.Tensor ? [result] : result;
-        tf.dispose(list);
+        tf.dispose(result);
         return Promise.reject(
           new Error('the SavedModel signature returned unnamed outputs; expected a named map'),
         );
       }
-      const wanted = outputs ?? Object.keys(result);
-      const missing = wanted.filter((o) => !(o in result));
+      const keys = wanted.map((w) => w.key ?? '');
+      const missing = keys.filter((k) => !(k in result));
       if (missing.length > 0) {
         tf.dispose(Object.values(result));
         return Promise.reject(
           new Error(
-            `the SavedModel has no output(s) ${missing.join(', ')}; it has ${Object.keys(result).join(', ')}`,
+            `the SavedModel returned no output(s) ${missing.join(', ')}; it returned ${Object.keys(result).join(', ')}`,
           ),
         );
       }
       tf.dispose(
         Object.entries(result)
-          .filter(([k]) => !wanted.includes(k))
+          .filter(([k]) => !keys.includes(k))
           .map(([, t]) => t),
       );
-      return Promise.resolve(wanted.map((o) => result[o]));
+      return Promise.resolve(keys.map((k) => result[k]));
     },
     dispose() {
       model.dispose?.();
@@ -88,27 +99,46 @@ function savedModelRunner(
   };
 }
 
+/** Loads a SavedModel signature on the native backend, resolving the manifest's names to signature keys. */
+async function loadSavedModelRunner(
+  native: NativeTfModule,
+  modelPath: string,
+  loaded: LoadedManifest,
+): Promise<ModelRunner> {
+  const { manifest, dir } = loaded;
+  const tags = manifest.saved_model?.tags ?? ['serve'];
+  const signatureName = manifest.saved_model?.signature ?? 'serving_default';
+  let signature: ResolvedSignature;
+  try {
+    const metaGraphs = await native.node.getMetaGraphsFromSavedModel(modelPath);
+    signature = resolveSignature(metaGraphs, tags, signatureName, manifest.input.name);
+  } catch (err) {
+    throw new ModelLoadError(`${dir}: ${(err as Error).message}`);
+  }
+  const model = await native.node.loadSavedModel(modelPath, tags, signatureName);
+  return savedModelRunner(model, signature);
+}
+
 /**
  * Loads the manifest's model. `tfjs-graph-model` works on every backend; `tf-saved-model` needs the native
  * `tensorflow` backend (libtensorflow), and fails elsewhere with an error naming the active backend.
  */
-export async function loadModelRunner(loaded: LoadedManifest): Promise<ModelRunner> {
+export async function loadModelRunner(
+  loaded: LoadedManifest,
+  native: NativeTfModule | null = nativeTf(),
+): Promise<ModelRunner> {
   const { manifest, dir } = loaded;
   const modelPath = path.join(dir, manifest.model_path);
   if (manifest.format === 'tfjs-graph-model') {
     return graphRunner(await loadGraphModelFromDir(modelPath), manifest.input.name);
   }
-  const native = nativeTf();
   if (!native) {
     throw new ModelLoadError(
       `${dir}: format tf-saved-model needs the native TensorFlow backend (@tensorflow/tfjs-node or -gpu), ` +
         `but the active backend is "${tf.getBackend()}"; convert the model to a TF.js graph model instead`,
     );
   }
-  const tags = manifest.saved_model?.tags ?? ['serve'];
-  const signature = manifest.saved_model?.signature ?? 'serving_default';
-  const model = await native.node.loadSavedModel(modelPath, tags, signature);
-  return savedModelRunner(model, manifest.input.name);
+  return loadSavedModelRunner(native, modelPath, loaded);
 }
 
 /**

@@ -232,6 +232,14 @@ async function inspectSavedModel(dir: string): Promise<InspectReport> {
       ['format', `TensorFlow SavedModel, tags [${mg.tags.join(',')}]`],
       ['written by', version ? `TensorFlow ${version}` : 'unknown TensorFlow version'],
       ['signatures', mg.signatures.map((s) => s.key).join(', ') || '(none)'],
+      // predict() takes and returns signature keys, not the tensor names in parentheses above.
+      [
+        'manifest names',
+        sig
+          ? `input.name ${sig.inputs.map((i) => `"${i.key}"`).join(' or ') || '(none)'}, output names ` +
+            `${sig.outputs.map((o) => `"${o.key}"`).join(', ') || '(none)'} (signature keys of ${sig.key})`
+          : '(no signature)',
+      ],
       [
         'graph',
         `${mg.functions} functions, ${mg.variables} variables (parameters counted from variable shapes)`,

@@ -13,7 +13,7 @@ import { chooseDecoder, type DecoderName, type ImageDecoder } from '../images/de
 import type { PipelineImage } from '../images/pipeline-image';
 import type { PipelineContext, PipelineDefinition } from '../pipelines/definition';
 import type { GivenDetection, ImageFailure, Pipeline, StageTimings } from '../pipelines/pipeline';
-import { initBackend, type BackendChoice, type BackendPreference } from './backend';
+import { initBackend, type BackendChoice, type BackendPreference } from '../tf/backend';
 
 /** A box from the request, with its downloaded crop when `crop_image_url` worked. */
 export interface GivenBox {

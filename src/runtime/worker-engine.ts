@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import type { BackendChoice } from './backend';
+import type { BackendChoice } from '../tf/backend';
 import {
   PipelineUnavailableError,
   type EngineEvent,

@@ -1,5 +1,5 @@
 /** Messages between WorkerEngine (main thread) and the inference worker thread. */
-import type { BackendPreference } from './backend';
+import type { BackendPreference } from '../tf/backend';
 import type { DecoderName } from '../images/decode';
 import type { PipelineContext } from '../pipelines/definition';
 import type { EngineEvent, EngineJob, EngineResult, EngineStats } from './engine';

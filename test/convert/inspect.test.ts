@@ -177,6 +177,9 @@ it('inspects a SavedModel from saved_model.pb alone', async () => {
   expect(r.opHistogram).toMatchObject({ VarHandleOp: 2, Conv2D: 1, Relu: 1, MatMul: 1 });
   const text = formatReport(r);
   expect(text).toContain('  written by: TensorFlow 2.11.0\n');
+  expect(text).toContain(
+    '  manifest names: input.name "input", output names "logits" (signature keys of serving_default)\n',
+  );
   expect(text).toContain('note: a SavedModel runs only on tfjs-node(-gpu)');
 });
 
