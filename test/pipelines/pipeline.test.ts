@@ -193,6 +193,7 @@ describe('Pipeline.run', () => {
         [
           {
             bbox: { x1: 2.5, y1: 3, x2: 40, y2: 50 },
+            imageId: 'old',
             algorithm: { name: 'Theirs', key: 'their-detector' },
             crop: null,
           },
