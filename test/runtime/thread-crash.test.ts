@@ -5,7 +5,9 @@
  * a crash can be placed exactly: while one job runs and another is queued. One test uses the real inference
  * thread dying at start-up.
  */
+import pino from 'pino';
 import { Worker } from 'worker_threads';
+import { logEngineEvent } from '../../src/bootstrap';
 import { readImageHeader } from '../../src/images/sniff';
 import type { BackendChoice } from '../../src/runtime/backend';
 import { constantPipeline } from '../../src/pipelines/constant';
@@ -252,4 +254,44 @@ describe('real inference thread dying at start-up', () => {
       await engine.close();
     }
   }, 60_000);
+});
+
+describe('logs', () => {
+  test('a thread crash and a backend rebuild are logged at error with the cause and what happens next', () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'info' },
+      { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) },
+    );
+    logEngineEvent(logger, {
+      type: 'thread-crash',
+      reason: 'exited with code 134',
+      failed: 1,
+      requeued: 2,
+      action: { kind: 'restart-thread', delayMs: 1000 },
+    });
+    logEngineEvent(logger, {
+      type: 'thread-crash',
+      reason: 'exited with code 1',
+      failed: 1,
+      requeued: 0,
+      action: { kind: 'exit-process', code: 1 },
+    });
+    logEngineEvent(logger, { type: 'rebuild', cause: 'memory access out of bounds', slugs: ['m'] });
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [
+        50,
+        'inference thread died (exited with code 134); 1 running job(s) failed, 2 queued job(s) kept; starting a new thread in 1000 ms',
+      ],
+      [
+        50,
+        'inference thread died (exited with code 1); 1 running job(s) failed, 0 queued job(s) kept; exiting the process so that it is restarted (native TF cannot reload in a new thread)',
+      ],
+      [
+        50,
+        'the TensorFlow backend became unusable; rebuilding it and reloading the models (out of /readyz until warm)',
+      ],
+    ]);
+    expect(lines[2]).toMatchObject({ cause: 'memory access out of bounds', pipelines: ['m'] });
+  });
 });
