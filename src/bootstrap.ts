@@ -13,10 +13,10 @@ import { ImageFetcher } from './images/fetch-image';
 import { UrlPolicy } from './images/url-policy';
 import type { PipelineContext, PipelineDefinition } from './pipelines/definition';
 import { registeredPipelines, selectPipelines } from './pipelines/registry';
-import { LocalEngine, type EngineEvent, type InferenceEngine } from './runtime/engine';
+import { LocalEngine, type InferenceEngine } from './runtime/engine';
 import { EngineRouter, type EngineRoute } from './runtime/engine-router';
 import { Metrics } from './runtime/metrics';
-import { WorkerEngine, type ThreadEvent } from './runtime/worker-engine';
+import { WorkerEngine, type WorkerEngineEvent } from './runtime/worker-engine';
 import { ProcessingService } from './service/processing-service';
 import { createLogger, type Logger } from './util/logger';
 import { packageVersion, projectRoot } from './util/paths';
@@ -69,7 +69,7 @@ export function prepareProcess(check: (config: Config) => void = () => undefined
 }
 
 /** Logs what the engine reports: the backend choice and why, each pipeline's load result, crashes and rebuilds. */
-export function logEngineEvent(logger: Logger, event: EngineEvent | ThreadEvent): void {
+export function logEngineEvent(logger: Logger, event: WorkerEngineEvent): void {
   if (event.type === 'backend') {
     logger.info(
       {
@@ -179,7 +179,7 @@ export async function buildService(
     pipelines: described,
   };
 
-  const onEvent = (e: EngineEvent | ThreadEvent): void => logEngineEvent(logger, e);
+  const onEvent = (e: WorkerEngineEvent): void => logEngineEvent(logger, e);
   const lifecycle: Lifecycle = { shuttingDown: false, inFlight: 0 };
   const local = (defs: PipelineDefinition[], withTf: boolean): LocalEngine => {
     const engine = new LocalEngine({

@@ -15,7 +15,7 @@ import { PipelineUnavailableError, Readiness, type PipelineState } from './readi
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol';
 
 /** What WorkerEngine reports besides the thread's own engine events. */
-export type ThreadEvent = {
+export type ThreadCrashEvent = {
   type: 'thread-crash';
   /** The thread's error, or its exit code. */
   reason: string;
@@ -26,8 +26,11 @@ export type ThreadEvent = {
   action: RecoveryAction;
 };
 
+/** Everything a WorkerEngine reports: its thread's engine events and its own crash reports. */
+export type WorkerEngineEvent = EngineEvent | ThreadCrashEvent;
+
 export interface WorkerEngineOptions {
-  onEvent?: (event: EngineEvent | ThreadEvent) => void;
+  onEvent?: (event: WorkerEngineEvent) => void;
   /** Default: exit on native TF, else restart with a back-off from 500 ms doubling to 30 s. */
   recovery?: RecoveryPolicy;
   /** Carries out an `exit-process` decision (bootstrap drains in-flight requests first). */
@@ -77,7 +80,7 @@ export class WorkerEngine implements InferenceEngine {
   /** Whether the current thread got some pipeline ready (a crash before that is a start-up death). */
   private threadReady = false;
   private restartTimer: NodeJS.Timeout | null = null;
-  private readonly emit: (event: EngineEvent | ThreadEvent) => void;
+  private readonly emit: (event: WorkerEngineEvent) => void;
 
   constructor(
     private readonly init: WorkerInit,

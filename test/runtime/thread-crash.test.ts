@@ -14,7 +14,7 @@ import { constantPipeline } from '../../src/pipelines/constant';
 import { defaultRecovery, type RecoveryPolicy } from '../../src/runtime/crash-recovery';
 import { LocalEngine, PipelineUnavailableError, type EngineJob } from '../../src/runtime/engine';
 import { EngineRouter } from '../../src/runtime/engine-router';
-import { WorkerEngine, type ThreadEvent } from '../../src/runtime/worker-engine';
+import { WorkerEngine, type ThreadCrashEvent } from '../../src/runtime/worker-engine';
 import type { WorkerInit } from '../../src/runtime/worker-protocol';
 import { jpeg } from '../helpers/images';
 
@@ -112,7 +112,7 @@ describe('recovery policy', () => {
 describe('inference thread crash (wasm)', () => {
   test('the running job fails naming the crash, the queued one runs on the new thread, constant never notices', async () => {
     const threads = fakes({ backend: 'wasm', crashOnSecondJob: 7 }, { backend: 'wasm' });
-    const events: ThreadEvent[] = [];
+    const events: ThreadCrashEvent[] = [];
     const exits: number[] = [];
     const worker = new WorkerEngine(init(['m']), {
       spawn: threads.spawn,
@@ -227,7 +227,7 @@ describe('inference thread crash (native TF)', () => {
 
 describe('real inference thread dying at start-up', () => {
   test('is restarted with a doubling delay, and its pipeline is unavailable rather than waited for', async () => {
-    const crashes: ThreadEvent[] = [];
+    const crashes: ThreadCrashEvent[] = [];
     let resolveTwo: () => void;
     const two = new Promise<void>((r) => (resolveTwo = r));
     // An unknown slug makes the real thread throw while it starts, like a broken pipelines.json.
