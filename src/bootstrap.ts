@@ -110,18 +110,29 @@ export function logEngineEvent(logger: Logger, event: WorkerEngineEvent): void {
   }
 }
 
-/** The default `exitProcess`: stop taking work, let in-flight requests finish within the grace, exit. */
-function drainThenExit(lifecycle: Lifecycle, graceMs: number, logger: Logger) {
-  return (code: number, reason: string): void => {
+/**
+ * The default `exitProcess`: /readyz turns 503 and new work is refused, in-flight requests get `graceMs` to
+ * finish, then the process exits with `code`.
+ */
+export function drainThenExit(
+  lifecycle: Lifecycle,
+  graceMs: number,
+  logger: Logger,
+  exit: (code: number) => void = (code) => process.exit(code),
+): (code: number, reason: string) => void {
+  return (code, reason) => {
     lifecycle.shuttingDown = true;
-    logger.fatal({ reason, code }, 'inference thread lost on native TF; draining, then exiting');
+    logger.fatal(
+      { reason, code, inFlight: lifecycle.inFlight },
+      'inference thread lost on native TF; finishing in-flight requests, then exiting for a restart',
+    );
     const deadline = Date.now() + graceMs;
     const wait = (): void => {
       if (lifecycle.inFlight > 0 && Date.now() < deadline) {
         setTimeout(wait, 50);
         return;
       }
-      process.exit(code);
+      exit(code);
     };
     wait();
   };

@@ -7,7 +7,7 @@
  */
 import pino from 'pino';
 import { Worker } from 'worker_threads';
-import { logEngineEvent } from '../../src/bootstrap';
+import { drainThenExit, logEngineEvent } from '../../src/bootstrap';
 import { readImageHeader } from '../../src/images/sniff';
 import type { BackendChoice } from '../../src/runtime/backend';
 import { constantPipeline } from '../../src/pipelines/constant';
@@ -293,5 +293,30 @@ describe('logs', () => {
       ],
     ]);
     expect(lines[2]).toMatchObject({ cause: 'memory access out of bounds', pipelines: ['m'] });
+  });
+});
+
+describe('drainThenExit (the default exit on native TF)', () => {
+  test('turns /readyz off at once, waits for in-flight requests, then exits with the code', async () => {
+    const lifecycle = { shuttingDown: false, inFlight: 1 };
+    const exits: number[] = [];
+    drainThenExit(lifecycle, 5000, pino({ level: 'silent' }), (code) => exits.push(code))(
+      1,
+      'exited with code 1',
+    );
+    expect(lifecycle.shuttingDown).toBe(true);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(exits).toEqual([]);
+    lifecycle.inFlight = 0;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(exits).toEqual([1]);
+  });
+
+  test('exits when the grace period ends even if a request is still running', async () => {
+    const lifecycle = { shuttingDown: false, inFlight: 3 };
+    const exits: number[] = [];
+    drainThenExit(lifecycle, 100, pino({ level: 'silent' }), (code) => exits.push(code))(1, 'crash');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(exits).toEqual([1]);
   });
 });
