@@ -1,5 +1,6 @@
 /**
- * Decodes image bytes into an RGB tensor `[H, W, 3]` (int32, 0..255), once per image.
+ * Decodes image bytes into an RGB tensor `[H, W, 3]` (int32, 0..255), once per image; docs/memory.md says
+ * what that costs.
  *
  * Decoder order in `auto`: native TF decode when tfjs-node(-gpu) is the backend (JPEG, PNG, GIF and BMP; the
  * rest goes to the next decoder), else sharp (libvips, shipped in its npm packages, about 80 ms for a 4K JPEG),
@@ -37,9 +38,36 @@ export function loadSharp(): SharpModule | null {
   return sharpModule;
 }
 
-/** Interleaved RGB bytes → int32 tensor. tfjs has no uint8 dtype, so this copies once into an Int32Array. */
+/** The part of tfjs-backend-wasm's public class used to fill a tensor in place. */
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: 'int32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Int32Array;
+}
+
+/**
+ * On wasm, allocates the int32 tensor in the wasm heap and writes the bytes straight into it. The generic
+ * path below first builds an Int32Array in JS memory (12 B/px, 1.2 GB for a 100-megapixel image) only for
+ * the backend to copy it into the heap; this skips that copy. Null on other backends.
+ */
+function wasmHeapTensor(rgb: Uint8Array, shape: [number, number, number]): tf.Tensor3D | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
+  if (typeof backend.makeOutput !== 'function' || typeof backend.typedArrayFromHeap !== 'function')
+    return null;
+  const info = backend.makeOutput(shape, 'int32');
+  const tensor = tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor3D;
+  // A view on the heap, used before anything else can grow (and so move) the heap.
+  backend.typedArrayFromHeap(info).set(rgb);
+  return tensor;
+}
+
+/**
+ * Interleaved RGB bytes → `[H, W, 3]` int32 tensor. int32 is the smallest dtype tfjs has for pixels (no uint8)
+ * and what resizeBilinear and cropAndResize take; the bytes stay uint8 until this point.
+ */
 function rgbToTensor(rgb: Uint8Array, width: number, height: number): tf.Tensor3D {
-  return tf.tensor3d(Int32Array.from(rgb), [height, width, 3], 'int32');
+  const shape: [number, number, number] = [height, width, 3];
+  return wasmHeapTensor(rgb, shape) ?? tf.tensor3d(Int32Array.from(rgb), shape, 'int32');
 }
 
 const sharpDecoder: ImageDecoder = {
