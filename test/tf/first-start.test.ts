@@ -80,7 +80,7 @@ describe('while the inference thread is stuck in the first native require', () =
           FAKE_TF_DIR: dir,
           TFJS_BACKEND: 'auto',
           INFERENCE_THREAD: 'worker',
-          ENABLED_PIPELINES: 'constant',
+          ENABLED_PIPELINES: 'tfjs_synthetic_moths_2026',
           HOST: '127.0.0.1',
           PORT: String(port),
           LOG_LEVEL: 'info',

@@ -88,7 +88,7 @@ describe('npm start with REQUIRE_GPU=true on a host without a GPU', () => {
           HOME: process.env.HOME ?? ROOT,
           REQUIRE_GPU: 'true',
           TFJS_BACKEND: 'cpu',
-          ENABLED_PIPELINES: 'constant',
+          ENABLED_PIPELINES: 'tfjs_synthetic_moths_2026',
           PORT: '0',
           HOST: '127.0.0.1',
           LOG_LEVEL: 'fatal',
