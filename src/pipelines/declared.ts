@@ -3,6 +3,8 @@
  * classifiers" with no code. A new model with a known layout is a new directory plus an entry in that file;
  * mount both and restart, no rebuild. (Pipelines that need their own `run()` are code: see ./registry.ts.)
  *
+ * `"classifiers": []` declares a detector-only pipeline: it returns boxes only (or the detector's own classes).
+ *
  * ```json
  * {"pipelines": [{"slug": "acme_moths_2026", "name": "ACME moths 2026", "version": 1, "description": "...",
  *   "detector": "moth-detector",

@@ -108,6 +108,13 @@ describe('pipelines.json', () => {
     await expect(readDeclaredPipelines(missing)[0].create(ctx(missing))).rejects.toThrow(/no-such-model/);
   });
 
+  test('"classifiers": [] declares a detector-only pipeline', async () => {
+    const dir = tmpModels({ pipelines: [{ ...spec, classifiers: [] }] });
+    const pipeline = await readDeclaredPipelines(dir)[0].create(ctx(dir));
+    expect(pipeline.classifiers).toEqual([]);
+    expect(pipeline.describe().algorithms.map((a) => a.key)).toEqual(['tfjs_synthetic_moth_detector_2026']);
+  });
+
   test('a slug used twice is refused', () => {
     const dir = tmpModels({ pipelines: [{ ...spec, slug: 'constant' }] });
     expect(() => registeredPipelines(dir)).toThrow('pipeline slug constant is registered twice');
