@@ -78,6 +78,16 @@ export function resolveBatchMode(
   return declared;
 }
 
+/** Per-pipeline choices that narrow what the manifest allows. */
+export interface ObjectDetectorOptions {
+  /**
+   * Keep only detections of these classes (labels of the manifest's `class_labels` map), replacing the manifest's
+   * `class_labels.keep` for this instance: the same detector directory can serve pipelines that want different
+   * classes.
+   */
+  keepClasses?: string[];
+}
+
 export class ObjectDetector implements Detector {
   readonly kind = 'detector' as const;
   readonly needsPixels = true;
@@ -87,12 +97,33 @@ export class ObjectDetector implements Detector {
   private runner: ModelRunner | null = null;
   private batchMode: BatchMode = 'dynamic';
   private compiling: Promise<void> | null = null;
+  private readonly keep: string[] | undefined;
 
-  constructor(private readonly loaded: LoadedManifest) {
+  constructor(
+    private readonly loaded: LoadedManifest,
+    options: ObjectDetectorOptions = {},
+  ) {
     if (loaded.manifest.kind !== 'detector') {
       throw new Error(`${loaded.dir}: manifest kind is "${loaded.manifest.kind}", expected "detector"`);
     }
     this.manifest = loaded.manifest;
+    if (options.keepClasses) {
+      const labels = this.manifest.class_labels ? (loaded.categoryMap?.labels ?? []) : null;
+      if (!labels) {
+        throw new Error(
+          `${loaded.dir}: a class filter needs the detector's class labels (class_labels in manifest.json)`,
+        );
+      }
+      const unknown = options.keepClasses.filter((c) => !labels.includes(c));
+      if (unknown.length > 0) {
+        throw new Error(
+          `${loaded.dir}: the class filter names ${unknown.map((c) => `"${c}"`).join(', ')}, which the ` +
+            `detector's category map does not have (it has ${labels.slice(0, 10).join(', ')}` +
+            `${labels.length > 10 ? ', …' : ''})`,
+        );
+      }
+    }
+    this.keep = options.keepClasses ?? this.manifest.class_labels?.keep;
     this.descriptor = describeManifest(loaded);
     this.labels = describeDetectorLabels(loaded);
   }
@@ -284,7 +315,7 @@ export class ObjectDetector implements Detector {
     settings: DetectionSettings,
   ): Promise<Omit<DetectedBox, 'inferenceTime'>[]> {
     const { output } = this.manifest;
-    const keep = this.manifest.class_labels?.keep;
+    const keep = this.keep;
     const labels = this.loaded.categoryMap?.labels ?? [];
     const candidates: Omit<DetectedBox, 'inferenceTime'>[] = [];
     for (const row of rows) {

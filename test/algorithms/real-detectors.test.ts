@@ -155,6 +155,22 @@ describe('ultralytics layout: NCHW [1,3,64,64], output [1, 4+nc, N], letterbox-c
     d.dispose();
   });
 
+  it('a per-pipeline class filter replaces the manifest keep, and must name known labels', async () => {
+    await writeManifest(dir, manifest({ report: true }), labels);
+    const loaded = await readManifest(dir);
+    expect(() => new ObjectDetector(loaded, { keepClasses: ['bee'] })).toThrow(
+      'the class filter names "bee", which the detector\'s category map does not have (it has insect, other, dust)',
+    );
+    const d = new ObjectDetector(loaded, { keepClasses: ['dust'] });
+    await d.compile();
+    const image = solid('wide', 128, 64, [0, 0, 0]);
+    await withImages([image], async () => {
+      const [found] = await d.run([image], runOptions(1));
+      expectBoxes(found, [{ box: [100, 0, 128, 64], score: 0.7 }]);
+    });
+    d.dispose();
+  });
+
   it('runs one image per call when the graph fixes the batch at 1: no error, no retry', async () => {
     await writeManifest(dir, manifest(), labels);
     const d = await detector(dir);

@@ -110,10 +110,15 @@ beforeAll(async () => {
         pipeline('frcnn_boxes', 'frcnn', []),
         pipeline('frcnn_labels', 'frcnn-labels', []),
         pipeline('yolo_moth', 'yolo', [{ model: 'moth-nonmoth-classifier', terminal: true }]),
+        { ...pipeline('frcnn_moths', 'frcnn-labels', []), detector_classes: ['moth'] },
+        { ...pipeline('frcnn_background', 'frcnn-labels', []), detector_classes: ['background'] },
       ],
     }),
   );
-  svc = await testService({ modelsDir, enabledPipelines: ['frcnn_boxes', 'frcnn_labels', 'yolo_moth'] });
+  svc = await testService({
+    modelsDir,
+    enabledPipelines: ['frcnn_boxes', 'frcnn_labels', 'yolo_moth', 'frcnn_moths', 'frcnn_background'],
+  });
 });
 
 afterAll(async () => {
@@ -183,4 +188,10 @@ test('an ultralytics-shaped detector followed by a classifier: the planted box, 
     ['tfjs_synthetic_moth_nonmoth_classifier_2026', true],
   ]);
   expect(['moth', 'nonmoth']).toContain(d.classifications[0].classification);
+});
+
+test('detector_classes in pipelines.json keeps only the classes that pipeline wants', async () => {
+  // Every planted box is class 1 ("moth").
+  expect((await post('frcnn_moths', 80, 60)).detections).toHaveLength(1);
+  expect((await post('frcnn_background', 80, 60)).detections).toEqual([]);
 });
