@@ -244,6 +244,35 @@ describe('CenterNet layout: NHWC dynamic batch, packed [B, 100, 6], stretch', ()
   });
 });
 
+describe('a manifest that does not fit the model', () => {
+  it('fails at compile, naming the manifest field and the real shape, without leaking', async () => {
+    const dir = await tempModelDir('misfit');
+    dirs.push(dir);
+    await writeCenterNet(dir, 32, [[4, 4, 12, 12, 0.9, 1]], 0);
+    await writeManifest(dir, {
+      kind: 'detector',
+      format: 'tfjs-graph-model',
+      model_path: 'model.json',
+      algorithm: algorithmOf('misfit'),
+      input: { width: 32, height: 32, resize: 'stretch', ...PIXELS_01 },
+      output: {
+        packed: { tensor: 'detections', box: 3, score: 7 },
+        box_format: 'xyxy',
+        coordinates: 'pixels',
+        score_threshold: 0.3,
+        iou_threshold: 0.5,
+        max_detections: 100,
+      },
+    });
+    const d = new ObjectDetector(await readManifest(dir));
+    await expectNoLeak(async () => {
+      await expect(d.compile()).rejects.toThrow(
+        'detector misfit: expected output.packed.tensor "detections" [1, K, D] with D ≥ 8 columns; got [1, 100, 6]',
+      );
+    });
+  });
+});
+
 describe('NanoDet layout: NCHW dynamic batch, boxes [B,K,4] normalised + per-class scores [B,K,C], letterbox', () => {
   // 64×32 source into 32×32 top-left letterbox: r = 0.5, content 32×16, padding below. Source = normalised·32/0.5.
   let d: ObjectDetector;
