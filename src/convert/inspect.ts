@@ -8,6 +8,8 @@ import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { readManifest } from '../models/manifest';
 import { checkManifestAgainstModel, type TensorFacts } from './manifest-check';
+import { graphHasNms } from './model-dir';
+import { readUltralyticsMetadata } from './ultralytics-metadata';
 import { supportedOps } from './onnx/convert-onnx';
 import { decodeOnnxModel, toNum, valueInfoDims } from './onnx/onnx-proto';
 import { parseSavedModel } from './saved-model';
@@ -268,6 +270,24 @@ async function inspectOnnx(file: string): Promise<InspectReport> {
       ? 'every op is supported by `npm run convert -- onnx` (constant-only ops must have constant inputs)'
       : `ops the converter does not support: ${unsupported.join(', ')}`,
   );
+  const details: [string, string][] = [];
+  const yolo = readUltralyticsMetadata(model);
+  if (yolo) {
+    details.push([
+      'ultralytics metadata',
+      `task ${yolo.task ?? '?'}, imgsz ${yolo.imgsz?.join('x') ?? '?'}, stride ${yolo.stride ?? '?'}, ` +
+        `${yolo.names?.length ?? 0} names${yolo.names ? ` (${yolo.names.slice(0, 3).join(', ')}${yolo.names.length > 3 ? ', …' : ''})` : ''}`,
+    ]);
+    notes.push(
+      'ultralytics export: `npm run convert -- onnx <file> --out <dir> --kind detector` needs no other flags',
+    );
+  }
+  if (graphHasNms(graph)) {
+    details.push([
+      'NMS',
+      'in the graph (NonMaxSuppression): a converted detector gets output.nms "in-graph"',
+    ]);
+  }
   return {
     kind: 'onnx',
     path: file,
@@ -280,6 +300,7 @@ async function inspectOnnx(file: string): Promise<InspectReport> {
       ['format', `ONNX IR ${toNum(model.irVersion)}, opset ${opsets}`],
       ['producer', `${model.producerName || '?'} ${model.producerVersion || ''}`.trim()],
       ['graph', `${graph.node?.length ?? 0} nodes, ${graph.initializer?.length ?? 0} initializers`],
+      ...details,
     ],
     notes,
   };

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ObjectDetector } from '../../src/algorithms/object-detector';
 import { main as convertMain } from '../../src/cli/convert';
 import { planDetectorManifest, type DetectorPlanOptions } from '../../src/convert/detector-plan';
+import { formatReport, inspectPath } from '../../src/convert/inspect';
 import { parseNames } from '../../src/convert/ultralytics-metadata';
 import { encodeOnnxModel } from '../../src/convert/onnx/onnx-proto';
 import { makeConst } from '../../src/convert/tensor';
@@ -218,6 +219,14 @@ describe('an ultralytics-style ONNX file converted with no flags but --kind dete
 
   afterAll(async () => {
     await fsp.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('inspect shows the ultralytics metadata of the ONNX file', async () => {
+    const text = formatReport(await inspectPath(path.join(tmp, 'yolo.onnx')));
+    expect(text).toContain(
+      '  ultralytics metadata: task detect, imgsz 64x64, stride 8, 2 names (moth, other)\n',
+    );
+    expect(text).toContain('--kind detector` needs no other flags');
   });
 
   it('writes a complete directory with the metadata read: size, letterbox-center 114, labels', async () => {
