@@ -40,7 +40,13 @@ export async function runModelDir(dir: string): Promise<{ outputs: InspectTensor
     const blank = tf.zeros(dims, input.dtype);
     try {
       const names = model.outputs.map((o) => o.name);
-      const result = await model.executeAsync({ [input.name]: blank }, names);
+      const feed = { [input.name]: blank };
+      let result: tf.Tensor | tf.Tensor[];
+      try {
+        result = model.execute(feed, names);
+      } catch {
+        result = await model.executeAsync(feed, names); // control flow or dynamic shapes (e.g. in-graph NMS)
+      }
       const list = Array.isArray(result) ? result : [result];
       try {
         return {

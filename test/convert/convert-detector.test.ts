@@ -64,6 +64,28 @@ describe('planDetectorManifest', () => {
     expect(m.class_labels).toBeUndefined(); // no labels: classes ignored, as in ADC
   });
 
+  it('torchvision as the converter writes it: an HWC placeholder [-1, -1, 3] with layout "HWC"', () => {
+    const m = plan(
+      {
+        input: { name: 'images', shape: [-1, -1, 3], layout: 'HWC' },
+        outputs: [
+          { key: 'boxes', onnxName: 'boxes', shape: [-1, 4], dtype: 'float32' },
+          { key: 'labels', onnxName: 'labels', shape: [-1], dtype: 'int32' },
+          { key: 'scores', onnxName: 'scores', shape: [-1], dtype: 'float32' },
+        ],
+      },
+      { graphHasNms: true },
+    );
+    expect(m.input).toMatchObject({ resize: 'none', layout: 'NHWC', batch: 'none' });
+    expect(m.input.width).toBeUndefined();
+    expect([m.output.boxes, m.output.scores, m.output.classes, m.output.nms]).toEqual([
+      'boxes',
+      'scores',
+      'labels',
+      'in-graph',
+    ]);
+  });
+
   it('torchvision outputs without names are taken in torchvision order (boxes, labels, scores)', () => {
     const m = plan(
       {
