@@ -128,9 +128,18 @@ export class ObjectDetector implements Detector {
     this.labels = describeDetectorLabels(loaded);
   }
 
-  /** True when class ids are read: the manifest has `class_labels` (reported, filtered or both). */
+  /** True when the detector's labels are used: the manifest has `class_labels` (reported, filtered or both). */
   private get readsClasses(): boolean {
     return this.manifest.class_labels !== undefined && this.loaded.categoryMap !== null;
+  }
+
+  /** True when class ids are read at all: for the labels, or for per-class NMS. */
+  private get readsClassIds(): boolean {
+    return this.readsClasses || this.perClassNms;
+  }
+
+  private get perClassNms(): boolean {
+    return this.manifest.output.nms_per_class === true && this.manifest.output.nms !== 'in-graph';
   }
 
   /** Loads the model and runs it once on a blank image of the real input shape. Concurrent calls share one load. */
@@ -150,7 +159,7 @@ export class ObjectDetector implements Detector {
     );
     this.runner = await loadAndWarmUp(
       this.loaded,
-      detectorOutputNames(this.manifest.output, this.readsClasses),
+      detectorOutputNames(this.manifest.output, this.readsClassIds),
       (outputs) => this.checkOutputs(outputs),
       (runner) => {
         this.batchMode = resolveBatchMode(input.batch, runner.inputShape);
@@ -177,7 +186,7 @@ export class ObjectDetector implements Detector {
         batch: 1,
         batched,
         scoreThreshold: Infinity,
-        classes: this.readsClasses,
+        classes: this.readsClassIds,
       });
     } catch (err) {
       throw new Error(`detector ${this.descriptor.key}: ${(err as Error).message}`);
@@ -256,7 +265,7 @@ export class ObjectDetector implements Detector {
     let data: OutputData[];
     const started = performance.now();
     try {
-      const outputs = await runner.run(batch, detectorOutputNames(output, this.readsClasses));
+      const outputs = await runner.run(batch, detectorOutputNames(output, this.readsClassIds));
       try {
         data = await Promise.all(
           outputs.map(async (t) => ({ values: await t.data<'float32'>(), shape: t.shape })),
@@ -275,7 +284,7 @@ export class ObjectDetector implements Detector {
         batch: pixels.length,
         batched,
         scoreThreshold: settings.scoreThreshold,
-        classes: this.readsClasses,
+        classes: this.readsClassIds,
       });
     } catch (err) {
       throw new Error(`detector ${this.descriptor.key}: ${(err as Error).message}`);
@@ -291,19 +300,19 @@ export class ObjectDetector implements Detector {
 
   /** Per-class score columns must match the category map one to one. */
   private checkClassWidth(width: number | null): void {
+    const o = this.manifest.output;
+    if (this.readsClassIds && width === null && !o.classes && o.packed?.class === undefined) {
+      throw new Error(
+        `detector ${this.descriptor.key}: ${this.readsClasses ? 'class_labels' : 'output.nms_per_class'} is set ` +
+          'but output.scores gives one score per box and no output.classes is named',
+      );
+    }
     const map = this.loaded.categoryMap;
     if (!this.readsClasses || !map) return;
     if (width !== null && width !== map.labels.length) {
       throw new Error(
         `detector ${this.descriptor.key}: the model gives ${width} class scores per box but class_labels' ` +
           `category map has ${map.labels.length} labels`,
-      );
-    }
-    const o = this.manifest.output;
-    if (width === null && !o.classes && o.packed?.class === undefined) {
-      throw new Error(
-        `detector ${this.descriptor.key}: class_labels is set but output.scores gives one score per box and no ` +
-          'output.classes is named',
       );
     }
   }
@@ -318,6 +327,7 @@ export class ObjectDetector implements Detector {
     const keep = this.keep;
     const labels = this.loaded.categoryMap?.labels ?? [];
     const candidates: Omit<DetectedBox, 'inferenceTime'>[] = [];
+    const classOf: number[] = []; // per candidate, for per-class NMS
     for (const row of rows) {
       let label: DetectedBox['label'];
       if (this.readsClasses) {
@@ -348,17 +358,24 @@ export class ObjectDetector implements Detector {
         geometry.sourceWidth,
         geometry.sourceHeight,
       );
-      if (boxArea(bbox) > 0)
+      if (boxArea(bbox) > 0) {
         candidates.push(label ? { bbox, score: row.score, label } : { bbox, score: row.score });
+        classOf.push(row.classId ?? 0);
+      }
     }
     if (candidates.length === 0) return [];
     if (settings.iouThreshold === null) {
       // The graph ran NMS: keep its boxes, best first, up to the cap.
       return candidates.sort((a, b) => b.score - a.score).slice(0, settings.maxDetections);
     }
-    // NMS on [n, 4] y1,x1,y2,x2 in source pixels, so IoU is measured where the boxes will be used.
+    // NMS on [n, 4] y1,x1,y2,x2 in source pixels, so IoU is measured where the boxes will be used. Per class,
+    // each class's boxes are shifted to their own region (ultralytics' `max_wh` offset), so classes never overlap.
+    const shift = this.perClassNms ? Math.max(geometry.sourceWidth, geometry.sourceHeight) + 1 : 0;
     const boxTensor = tf.tensor2d(
-      candidates.map(({ bbox }) => [bbox.y1, bbox.x1, bbox.y2, bbox.x2]),
+      candidates.map(({ bbox }, i) => {
+        const d = classOf[i] * shift;
+        return [bbox.y1 + d, bbox.x1 + d, bbox.y2 + d, bbox.x2 + d];
+      }),
       [candidates.length, 4],
     );
     const scoreTensor = tf.tensor1d(candidates.map((c) => c.score));

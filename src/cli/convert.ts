@@ -50,6 +50,7 @@ const USAGE = `Usage:
       --max-detections <n>    cap per image (ultralytics 300, else 500)
       --box-format <f>        xyxy | yxyx | xywh | cxcywh (default: the layout's usual one)
       --nms <where>           service | in-graph (default: in-graph when the graph has NonMaxSuppression)
+      --nms-classes <how>     per-class | agnostic service NMS (ultralytics: per-class, else agnostic)
       --keep-classes <a,b>    drop detections of every other class
       --ignore-classes        do not report the detector's classes (as ADC); labels are then not needed
   npm run convert -- category-map <labels.json> [--taxon-rank SPECIES] [--out <file>]
@@ -127,6 +128,7 @@ async function onnxCommand(args: string[]): Promise<void> {
       'max-detections': { type: 'string' },
       'box-format': { type: 'string' },
       nms: { type: 'string' },
+      'nms-classes': { type: 'string' },
       'keep-classes': { type: 'string' },
       'ignore-classes': { type: 'boolean' },
     },
@@ -146,6 +148,7 @@ async function onnxCommand(args: string[]): Promise<void> {
     'max-detections',
     'box-format',
     'nms',
+    'nms-classes',
     'keep-classes',
     'ignore-classes',
     'scale',
@@ -229,6 +232,7 @@ async function detectorCommand(
     .filter((c) => c.length > 0);
   if (ignore && keep) throw new UsageError('--keep-classes and --ignore-classes contradict each other');
   const labelsFile = str('labels');
+  const nmsClasses = oneOf(str('nms-classes'), '--nms-classes', ['per-class', 'agnostic'] as const);
   const started = Date.now();
   const result = await convertOnnxDetectorToModelDir({
     onnxPath,
@@ -258,6 +262,7 @@ async function detectorCommand(
       'cxcywh',
     ]),
     nms: oneOf(str('nms'), '--nms', ['service', 'in-graph'] as const),
+    nmsPerClass: nmsClasses === undefined ? undefined : nmsClasses === 'per-class',
     reportClasses: ignore ? false : undefined,
     keepClasses: keep,
     log,

@@ -45,6 +45,8 @@ export interface DetectorPlanOptions {
   maxDetections?: number;
   boxFormat?: DetectorOutput['box_format'];
   nms?: 'service' | 'in-graph';
+  /** Service NMS per class; default true for ultralytics exports (their `agnostic=False`), else class-agnostic. */
+  nmsPerClass?: boolean;
   /** Default true when labels are known. */
   reportClasses?: boolean;
   keepClasses?: string[];
@@ -183,6 +185,15 @@ export function planDetectorManifest(
   }
   if (output.nms === 'in-graph')
     notes.push('NMS runs in the graph; the service runs none (output.nms "in-graph")');
+  const perClass = output.nms !== 'in-graph' && hasClassSource && (options.nmsPerClass ?? yolo !== null);
+  if (options.nmsPerClass && !perClass) {
+    throw new ConversionError(
+      output.nms === 'in-graph'
+        ? '--nms-classes per-class needs service NMS, but NMS runs in the graph'
+        : '--nms-classes per-class needs a class output, and the model gives none',
+    );
+  }
+  if (perClass) output.nms_per_class = true;
 
   // Class labels.
   const labels = options.labels;

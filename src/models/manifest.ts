@@ -100,6 +100,8 @@ export interface DetectorOutput {
   coordinates: 'normalized' | 'pixels';
   /** `in-graph`: the graph already ran NMS, the service runs none. Default `service`. */
   nms?: 'service' | 'in-graph';
+  /** Service NMS per class (boxes of different classes never suppress each other), as ultralytics does. */
+  nms_per_class?: boolean;
   /** Defaults the service applies; per-request `config` may override threshold and cap. */
   score_threshold: number;
   /** Service NMS only (an error with `nms: in-graph`). */
@@ -247,6 +249,7 @@ const detectorOutputSchema = {
     box_format: { type: 'string', enum: ['yxyx', 'xyxy', 'xywh', 'cxcywh'] },
     coordinates: { type: 'string', enum: ['normalized', 'pixels'] },
     nms: { type: 'string', enum: ['service', 'in-graph'] },
+    nms_per_class: { type: 'boolean' },
     score_threshold: { type: 'number', minimum: 0, maximum: 1 },
     iou_threshold: { type: 'number', minimum: 0, maximum: 1 },
     max_detections: { type: 'integer', minimum: 1 },
@@ -392,17 +395,22 @@ export function detectorManifestProblems(m: DetectorManifest): string[] {
   if (nms === 'in-graph' && output.iou_threshold !== undefined) {
     problems.push('output.iou_threshold is ignored with nms "in-graph" (the graph already ran NMS); remove it');
   }
+  const classSource =
+    output.classes !== undefined ||
+    p?.class !== undefined ||
+    p?.class_scores !== undefined ||
+    (output.scores !== undefined && !output.packed); // separate scores may be per class: checked at warm-up
+  if (output.nms_per_class && nms === 'in-graph') {
+    problems.push('output.nms_per_class is ignored with nms "in-graph" (the graph already ran NMS); remove it');
+  } else if (output.nms_per_class && !classSource) {
+    problems.push('output.nms_per_class: the outputs give no class (set output.classes, packed.class or packed.class_scores)');
+  }
   if (nms === 'service' && output.iou_threshold === undefined) {
     problems.push('output.iou_threshold is required when the service runs NMS (nms "service")');
   }
   const labels = m.class_labels;
   if (labels) {
-    const hasClasses =
-      output.classes !== undefined ||
-      p?.class !== undefined ||
-      p?.class_scores !== undefined ||
-      (output.scores !== undefined && !output.packed); // separate scores may be per class: checked at warm-up
-    if (!hasClasses) {
+    if (!classSource) {
       problems.push('class_labels: the outputs give no class (set output.classes, packed.class or packed.class_scores)');
     }
     if (!labels.report && labels.keep === undefined) {

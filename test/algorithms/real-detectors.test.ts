@@ -155,6 +155,25 @@ describe('ultralytics layout: NCHW [1,3,64,64], output [1, 4+nc, N], letterbox-c
     d.dispose();
   });
 
+  it('per-class NMS (output.nms_per_class) keeps B: it overlaps A, but A is another class', async () => {
+    const m = manifest();
+    (m.output as Record<string, unknown>).nms_per_class = true;
+    await writeManifest(dir, m, labels);
+    const d = await detector(dir);
+    const image = solid('wide', 128, 64, [0, 0, 0]);
+    await withImages([image], async () => {
+      const [found] = await expectNoLeak(() => d.run([image], runOptions(1)));
+      expectBoxes(found, [
+        { box: [10, 20, 50, 60], score: 0.9 },
+        { box: [12, 22, 52, 62], score: 0.8 },
+        { box: [100, 0, 128, 64], score: 0.7 },
+        { box: [56, 24, 72, 40], score: 114 / 255 },
+      ]);
+      expect(found.every((b) => b.label === undefined)).toBe(true); // classes used for NMS only
+    });
+    d.dispose();
+  });
+
   it('a per-pipeline class filter replaces the manifest keep, and must name known labels', async () => {
     await writeManifest(dir, manifest({ report: true }), labels);
     const loaded = await readManifest(dir);

@@ -101,7 +101,7 @@ describe('planDetectorManifest', () => {
     expect([m.output.boxes, m.output.classes, m.output.scores]).toEqual(['o1', 'o2', 'o3']);
   });
 
-  it('ultralytics [1, 4+nc, N] with metadata: letterbox-center, 114 grey, class scores, service NMS', () => {
+  it('ultralytics [1, 4+nc, N] with metadata: letterbox-center, 114 grey, class scores, per-class service NMS', () => {
     const labels = { data: [], labels: ['a', 'b'], version: null, description: null, uri: null };
     const m = plan(
       {
@@ -122,6 +122,7 @@ describe('planDetectorManifest', () => {
       box_format: 'cxcywh',
       coordinates: 'pixels',
       nms: 'service',
+      nms_per_class: true,
       score_threshold: 0.25,
       iou_threshold: 0.7,
       max_detections: 300,

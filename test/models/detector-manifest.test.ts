@@ -127,6 +127,21 @@ describe('bad detector fields are errors naming the field', () => {
       'output.iou_threshold is ignored with nms "in-graph"',
     ],
     ['no iou_threshold for service NMS', yolo, (m) => delete m.output.iou_threshold, 'output.iou_threshold is required'],
+    [
+      'nms_per_class with in-graph NMS',
+      frcnn,
+      (m) => (m.output.nms_per_class = true),
+      'output.nms_per_class is ignored with nms "in-graph"',
+    ],
+    [
+      'nms_per_class without a class output',
+      yolo,
+      (m) => {
+        m.output.packed = { tensor: 'x', box: 0, score: 4 };
+        m.output.nms_per_class = true;
+      },
+      'output.nms_per_class: the outputs give no class',
+    ],
     ['a bad box format', yolo, (m) => (m.output.box_format = 'ltrb'), 'output.box_format must be equal to one of'],
     [
       'class_labels that nothing uses',
