@@ -16,8 +16,13 @@ export interface ModelRunner {
    * `outputs` is null. The caller disposes them.
    */
   run(input: tf.Tensor, outputs: string[] | null): Promise<tf.Tensor[]>;
+  /** The input's declared shape (-1 or null for dynamic dims), or null when the model does not say. */
+  readonly inputShape: (number | null)[] | null;
   dispose(): void;
 }
+
+const declaredShape = (shape: number[] | undefined): (number | null)[] | null =>
+  shape ? shape.map((d) => (d >= 0 ? d : null)) : null;
 
 /** Thrown when a model cannot be loaded on the active backend; the message names the backend. */
 export class ModelLoadError extends Error {}
@@ -30,6 +35,7 @@ function graphRunner(model: tf.GraphModel, inputName: string | undefined): Model
   // Graphs without control flow run synchronously; others (e.g. converted detectors with NMS) need executeAsync.
   let needsAsync = false;
   return {
+    inputShape: declaredShape(model.inputs.find((i) => i.name === name)?.shape),
     async run(input, outputs) {
       const feed: tf.NamedTensorMap = { [name]: input };
       if (!needsAsync) {
@@ -59,6 +65,7 @@ function savedModelRunner(
   signature: ResolvedSignature,
 ): ModelRunner {
   return {
+    inputShape: declaredShape(model.inputs.find((i) => i.name === name)?.shape),
     run(input, outputs) {
       const wanted = (outputs ?? signature.outputKeys).map((o) => ({ name: o, key: signature.outputKey(o) }));
       const unknown = wanted.filter((w) => w.key === null).map((w) => w.name);
@@ -142,18 +149,21 @@ export async function loadModelRunner(
 }
 
 /**
- * Loads the model of `loaded` and runs it once on a blank `[1, H, W, 3]` input of the manifest's size (the
- * first call is the slow one), letting `check` validate the outputs. Nothing is kept if either step fails.
+ * Loads the model of `loaded` and runs it once on a blank input (the first call is the slow one), letting `check`
+ * validate the outputs. Nothing is kept if either step fails. `makeInput` builds the warm-up input from the
+ * loaded runner; by default a blank `[1, H, W, 3]` of a classifier's input size.
  */
 export async function loadAndWarmUp(
   loaded: LoadedManifest,
   outputNames: string[] | null,
   check: (outputs: tf.Tensor[]) => void,
+  makeInput?: (runner: ModelRunner) => tf.Tensor,
 ): Promise<ModelRunner> {
   const runner = await loadModelRunner(loaded);
   try {
-    const { width, height } = loaded.manifest.input;
-    const blank = tf.zeros([1, height, width, 3]);
+    const blank = makeInput
+      ? makeInput(runner)
+      : tf.zeros([1, loaded.manifest.input.height ?? 1, loaded.manifest.input.width ?? 1, 3]);
     try {
       const outputs = await runner.run(blank, outputNames);
       try {

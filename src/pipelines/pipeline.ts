@@ -165,9 +165,13 @@ export class Pipeline {
   /** The /info entry: detector first, then classifiers in stage order, each key once. */
   describe(): PipelineConfigResponse {
     const seen = new Set<string>();
-    const algorithms = [this.detector, ...this.classifiers.map((s) => s.algorithm)]
-      .map((a) => a.descriptor)
-      .filter((d) => !seen.has(d.key) && seen.add(d.key));
+    // A detector that reports its own classes lists them as their own algorithm, right after the detector.
+    const detectorLabels = this.detector.labels ? [this.detector.labels] : [];
+    const algorithms = [
+      this.detector.descriptor,
+      ...detectorLabels,
+      ...this.classifiers.map((s) => s.algorithm.descriptor),
+    ].filter((d) => !seen.has(d.key) && seen.add(d.key));
     return { ...this.config, algorithms, stages: [] };
   }
 
@@ -297,6 +301,7 @@ export class Pipeline {
   ): WorkItem[] {
     const items: WorkItem[] = [];
     const detectorRef = reference(this.detector.descriptor);
+    const detectorLabels = this.detector.labels ?? null;
     for (const image of images) {
       if (failures.has(image.id)) continue;
       const supplied = given.get(image.id);
@@ -307,6 +312,7 @@ export class Pipeline {
             crop: g.crop && !brokenCrops.has(g.crop) ? g.crop : null,
             inferenceTime: 0,
             reused: true,
+            label: undefined,
           }))
         : (found.get(image.id) ?? []).map((d) => ({
             // Whole pixels, as ADC sends them (Antenna crops image[int(y1):int(y2), int(x1):int(x2)] anyway).
@@ -315,6 +321,7 @@ export class Pipeline {
             crop: null,
             inferenceTime: d.inferenceTime,
             reused: false,
+            label: d.label,
           }));
       for (const c of uniqueBoxes(candidates.filter((c) => hasArea(c.bbox)))) {
         const region: Region = c.crop
@@ -332,12 +339,29 @@ export class Pipeline {
             algorithm: c.algorithm,
             timestamp: isoTimestamp(),
             crop_image_url: null,
-            classifications: [],
+            classifications:
+              detectorLabels && c.label ? [this.detectorClassification(detectorLabels, c)] : [],
           },
         });
       }
     }
     return items;
+  }
+
+  /**
+   * The detector's own class for a box it found: terminal only when no classifier stage follows (a later
+   * classifier's answer is then the determination, CONTRACT C6).
+   */
+  private detectorClassification(
+    labels: AlgorithmConfigResponse,
+    box: { label?: { scores: number[] }; inferenceTime: number | null },
+  ): ClassificationResponse {
+    const scores = box.label?.scores ?? [];
+    return toClassification(
+      labels,
+      { scores, logits: [], inferenceTime: box.inferenceTime },
+      this.classifiers.length === 0,
+    );
   }
 
   /** Runs each classifier stage on the items it applies to, batched across the chunk's images. */
