@@ -65,7 +65,8 @@ function savedModelRunner(
   signature: ResolvedSignature,
 ): ModelRunner {
   return {
-    inputShape: declaredShape(model.inputs.find((i) => i.name === name)?.shape),
+    // The signature's inputs carry tensor names, not keys; with one input its shape is the one fed.
+    inputShape: declaredShape(model.inputs.length === 1 ? model.inputs[0].shape : undefined),
     run(input, outputs) {
       const wanted = (outputs ?? signature.outputKeys).map((o) => ({ name: o, key: signature.outputKey(o) }));
       const unknown = wanted.filter((w) => w.key === null).map((w) => w.name);

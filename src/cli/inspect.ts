@@ -10,7 +10,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { formatReport, inspectPath } from '../convert/inspect';
 import { runModelDir } from '../convert/inspect-run';
-import { initBackend } from '../runtime/backend';
+import { initBackend } from '../tf/backend';
 
 const USAGE =
   'Usage: npm run inspect -- <model dir | model.json | model.onnx | SavedModel dir> [--json] [--run]\n' +

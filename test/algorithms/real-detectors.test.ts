@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ObjectDetector } from '../../src/algorithms/object-detector';
 import type { DetectedBox } from '../../src/algorithms/algorithm';
 import { readManifest } from '../../src/models/manifest';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import type { PipelineImage } from '../../src/images/pipeline-image';
 import { expectNoLeak, runOptions, tensorImage } from './helpers';
 import {

@@ -15,7 +15,7 @@ import { parseNames } from '../../src/convert/ultralytics-metadata';
 import { encodeOnnxModel } from '../../src/convert/onnx/onnx-proto';
 import { makeConst } from '../../src/convert/tensor';
 import { readManifest } from '../../src/models/manifest';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { runOrt } from './helpers';
 import { Net } from './models';

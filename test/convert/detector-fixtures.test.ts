@@ -14,7 +14,7 @@ import type { Service } from '../../src/bootstrap';
 import { main as convertMain } from '../../src/cli/convert';
 import type { PipelineResultsResponse } from '../../src/contract/types';
 import { readManifest } from '../../src/models/manifest';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { dataUrl } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { main as convertMain } from '../../src/cli/convert';
 import { main as inspectMain } from '../../src/cli/inspect';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { algorithmOf, PIXELS_01, writeManifest, writeUltralytics } from '../algorithms/detector-models';
 import { formatReport, inspectPath } from '../../src/convert/inspect';
 import { savedModelRoot } from '../../src/convert/saved-model';
