@@ -161,6 +161,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     }),
   );
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  // Not `throw: true`: the thrown error would lose the Allow header; errorHandler turns the 405 into our body.
+  app.use(router.allowedMethods());
   return app;
 }
