@@ -188,6 +188,7 @@ export async function buildService(
   const validator = compileRequestValidator(createAjv(), {
     slugs: described.map((p) => p.slug),
     maxImages: config.maxImagesPerRequest,
+    maxUrlLength: config.maxBodyBytes,
   });
   const metrics = config.metricsEnabled ? new Metrics(engine) : null;
   const lifecycle: Lifecycle = { shuttingDown: false, inFlight: 0 };
