@@ -17,6 +17,7 @@ import { LocalEngine, type EngineEvent, type InferenceEngine } from './runtime/e
 import { Metrics } from './runtime/metrics';
 import { WorkerEngine } from './runtime/worker-engine';
 import { ProcessingService } from './service/processing-service';
+import { loadDotEnv, type DotEnvResult } from './util/dotenv';
 import { createLogger, type Logger } from './util/logger';
 import { packageVersion, projectRoot } from './util/paths';
 
@@ -41,16 +42,19 @@ export interface BuildOptions {
 }
 
 /**
- * The prologue of every entry point (`npm start`, `npm run worker`): read and validate the configuration
- * (`check` may add entry-specific checks), exiting with status 2 and the message when it is invalid; pass TF
- * settings to libtensorflow; create the logger.
+ * The prologue of every entry point (`npm start`, `npm run worker`): read `.env` from the working directory
+ * when there is one (the environment wins over it), read and validate the configuration (`check` may add
+ * entry-specific checks), exiting with status 2 and the message when it is invalid; pass TF settings to
+ * libtensorflow; create the logger.
  */
 export function prepareProcess(check: (config: Config) => void = () => undefined): {
   config: Config;
   logger: Logger;
 } {
   let config: Config;
+  let dotEnv: DotEnvResult | null;
   try {
+    dotEnv = loadDotEnv(path.resolve('.env'));
     config = loadConfig();
     check(config);
   } catch (err) {
@@ -59,7 +63,14 @@ export function prepareProcess(check: (config: Config) => void = () => undefined
   }
   if (config.tfForceGpuAllowGrowth !== null)
     process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
-  return { config, logger: createLogger(config.logLevel) };
+  const logger = createLogger(config.logLevel);
+  if (dotEnv) {
+    logger.info(
+      { applied: dotEnv.applied, fromEnvironment: dotEnv.shadowed },
+      `read ${dotEnv.applied.length} settings from ${dotEnv.file} (the environment wins over it)`,
+    );
+  }
+  return { config, logger };
 }
 
 /** Logs what the engine reports: the backend choice and why, each pipeline's load result. */
