@@ -63,7 +63,7 @@ export function prepareProcess(check: (config: Config) => void = () => undefined
   }
   if (config.tfForceGpuAllowGrowth !== null)
     process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat);
   if (dotEnv) {
     logger.info(
       { applied: dotEnv.applied, fromEnvironment: dotEnv.shadowed },

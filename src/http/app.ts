@@ -17,6 +17,7 @@ import { mountDocs } from './docs';
 import { ServiceError } from '../errors';
 import { errorHandler, requestContext, type AppState } from './middleware';
 import { buildOpenApi } from './openapi';
+import { failureSummary, processLogMessage } from './process-log';
 
 /** Shutdown state shared by the server and the app. */
 export interface Lifecycle {
@@ -136,8 +137,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
         detections: response.detections.length,
         batchImages,
         timings: Object.fromEntries(Object.entries(stageTimings).map(([k, v]) => [k, Number(v.toFixed(4))])),
+        ...(failed > 0 ? failureSummary(response.errors) : {}),
       },
-      'process',
+      processLogMessage(request.pipeline, request.source_images.length, response.errors),
     );
   };
   router.post('/process', processHandler);
