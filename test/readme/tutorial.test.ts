@@ -98,7 +98,7 @@ describe('README tutorial: a pipeline with its own logic', () => {
 
     afterAll(async () => {
       server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+      await new Promise((r) => server?.close(r));
       await samples?.close();
       await svc?.close();
     });
