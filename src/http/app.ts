@@ -138,8 +138,9 @@ export function createApp(deps: AppDeps): Koa<AppState> {
         batchImages,
         timings: Object.fromEntries(Object.entries(stageTimings).map(([k, v]) => [k, Number(v.toFixed(4))])),
         ...(failed > 0 ? failureSummary(response.errors) : {}),
+        summary: processLogMessage(request.pipeline, request.source_images.length, response.errors),
       },
-      processLogMessage(request.pipeline, request.source_images.length, response.errors),
+      'process',
     );
   };
   router.post('/process', processHandler);

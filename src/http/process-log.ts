@@ -21,7 +21,10 @@ export function failureSummary(errors: readonly ImageError[] | null): {
   };
 }
 
-/** The message of the line: `process constant: 2 images, 1 failed (IMAGE_DOWNLOAD_FAILED: image 103: HTTP 404 …)`. */
+/**
+ * The line's `summary`, which LOG_FORMAT=pretty shows as its message (`msg` stays `process` for queries):
+ * `process constant: 2 images, 1 failed (IMAGE_DOWNLOAD_FAILED: image 103: HTTP 404 …)`.
+ */
 export function processLogMessage(
   pipeline: string,
   images: number,

@@ -30,7 +30,11 @@ export function createLogger(
       colorize: destination === undefined && process.stdout.isTTY,
       ...(destination ? { destination } : {}),
       translateTime: 'SYS:HH:MM:ss.l',
-      ignore: 'pid,hostname,name',
+      ignore: 'pid,hostname,name,summary',
+      // A line may carry a `summary` for people (the /process line does); `msg` stays a stable key for
+      // log queries in JSON, and the pretty line shows the summary in its place.
+      messageFormat: (log, messageKey) =>
+        typeof log.summary === 'string' ? log.summary : String(log[messageKey] as string),
       singleLine: true,
       sync: true,
     }),

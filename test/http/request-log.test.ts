@@ -55,9 +55,11 @@ describe('the /process log line', () => {
       const line = log
         .lines()
         .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => typeof l.msg === 'string' && l.msg.startsWith('process '));
+        .find((l) => l.msg === 'process');
       expect(line).toMatchObject({
-        msg: 'process constant: 3 images, 2 failed (IMAGE_URL_INVALID: image txt: data: URLs must be data:image/<type>;base64,<data>; and 1 more)',
+        msg: 'process',
+        summary:
+          'process constant: 3 images, 2 failed (IMAGE_URL_INVALID: image txt: data: URLs must be data:image/<type>;base64,<data>; and 1 more)',
         images: 3,
         processed: 1,
         failed: 2,
