@@ -13,6 +13,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { projectRoot } from '../src/util/paths';
+import { stopChildOnExit } from './child-cleanup';
 import { Progress, formatDuration } from './progress';
 import { serveDirectory } from './sample-server';
 
@@ -157,21 +158,7 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   // Interrupted (Ctrl-C, kill -INT/-TERM): stop the child server too, or it keeps running on its port.
-  let stopped = false;
-  const stop = (): void => {
-    if (stopped) return;
-    stopped = true;
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
-    void sampleServer.close();
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      process.stderr.write(`\n${signal}: stopping the bench and its server (pid ${server.pid ?? '?'})\n`);
-      stop();
-      process.exit(130);
-    });
-  }
-  process.once('exit', stop);
+  const stop = stopChildOnExit(server, 'the bench and its server', () => void sampleServer.close());
   process.stderr.write(
     `bench: ${SEQUENTIAL} sequential, then ${CONCURRENT} concurrent requests (${PIPELINE}); ` +
       'each phase shows its progress and ETA\n',
