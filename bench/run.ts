@@ -9,11 +9,13 @@
  */
 import { spawn } from 'child_process';
 import { promises as fsp } from 'fs';
-import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { projectRoot } from '../src/util/paths';
+import { stopChildOnExit } from './child-cleanup';
+import { Progress, formatDuration } from './progress';
+import { serveDirectory } from './sample-server';
 
 const root = projectRoot();
 const env = (name: string, def: string): string => process.env[name] ?? def;
@@ -38,20 +40,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** Serves the sample JPEGs from memory. */
-async function serveSamples(files: string[]): Promise<{ urls: string[]; close(): void }> {
-  const bodies = new Map<string, Buffer>();
-  for (const f of files) bodies.set(`/${path.basename(f)}`, await fsp.readFile(f));
-  const server = http.createServer((req, res) => {
-    const body = bodies.get(req.url ?? '');
-    res.writeHead(body ? 200 : 404, { 'content-type': 'image/jpeg' });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  return { urls: [...bodies.keys()].map((p) => `http://127.0.0.1:${port}${p}`), close: () => server.close() };
 }
 
 interface Sample {
@@ -153,7 +141,8 @@ async function main(): Promise<void> {
     if (width === 4096 && height === 2160) files.push(f);
   }
   if (files.length === 0) throw new Error(`no 4096x2160 JPEGs in ${SAMPLES}; run npm run build-models first`);
-  const samples = await serveSamples(files);
+  const sampleServer = await serveDirectory(SAMPLES);
+  const samples = { urls: files.map((f) => sampleServer.url(path.basename(f))) };
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, [path.join(root, 'dist', 'src', 'server.js')], {
@@ -168,6 +157,12 @@ async function main(): Promise<void> {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  // Interrupted (Ctrl-C, kill -INT/-TERM): stop the child server too, or it keeps running on its port.
+  const stop = stopChildOnExit(server, 'the bench and its server', () => void sampleServer.close());
+  process.stderr.write(
+    `bench: ${SEQUENTIAL} sequential, then ${CONCURRENT} concurrent requests (${PIPELINE}); ` +
+      'each phase shows its progress and ETA\n',
+  );
   try {
     const t0 = performance.now();
     for (;;) {
@@ -177,29 +172,34 @@ async function main(): Promise<void> {
       await new Promise((r2) => setTimeout(r2, 200));
     }
     const startup = (performance.now() - t0) / 1000;
-    process.stderr.write(`server ready in ${startup.toFixed(1)} s; ${SEQUENTIAL} sequential requests...\n`);
+    process.stderr.write(`server ready in ${formatDuration(startup)}\n`);
 
     // 1) Antenna style: one image per request, one after another.
     const sequential: Sample[] = [];
     const rss: Record<number, number> = {};
     const tensors: Record<number, number> = {};
     const seqStart = performance.now();
+    const seqProgress = new Progress('sequential requests', SEQUENTIAL);
     const seqRun = (async () => {
       for (let i = 1; i <= SEQUENTIAL; i++) {
         sequential.push(await processOne(base, String(i), samples.urls[i % samples.urls.length]));
+        seqProgress.tick();
         if (i === 1 || i === 100 || i === SEQUENTIAL || i % 250 === 0) {
           rss[i] = await metric(base, 'process_resident_memory_bytes');
           tensors[i] = await metric(base, 'tfjs_num_tensors');
-          process.stderr.write(`  ${i}: rss ${(rss[i] / 2 ** 20).toFixed(0)} MiB, tensors ${tensors[i]}\n`);
+          process.stderr.write(
+            `${process.stderr.isTTY ? '\n' : ''}  ${i}: rss ${(rss[i] / 2 ** 20).toFixed(0)} MiB, tensors ${tensors[i]}\n`,
+          );
         }
       }
     })();
     const readyzSequential = await probeReadyz(base, seqRun);
     await seqRun;
+    seqProgress.done();
     const seqWall = (performance.now() - seqStart) / 1000;
 
     // 2) Concurrent: CONCURRENCY clients at once.
-    process.stderr.write(`${CONCURRENT} requests with concurrency ${CONCURRENCY}...\n`);
+    const conProgress = new Progress(`concurrent requests (concurrency ${CONCURRENCY})`, CONCURRENT);
     const concurrent: Sample[] = [];
     let next = 0;
     const conStart = performance.now();
@@ -208,11 +208,13 @@ async function main(): Promise<void> {
         while (next < CONCURRENT) {
           const i = next++;
           concurrent.push(await processOne(base, `c${i}`, samples.urls[i % samples.urls.length]));
+          conProgress.tick();
         }
       }),
     );
     const readyzConcurrent = await probeReadyz(base, conRun);
     await conRun;
+    conProgress.done();
     const conWall = (performance.now() - conStart) / 1000;
 
     const jimp = await jimpDecodeSeconds(files[0]);
@@ -279,8 +281,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
-    server.kill('SIGTERM');
-    samples.close();
+    stop();
   }
 }
 

@@ -30,6 +30,7 @@ import { renderScene, type Scene, type SceneSpec } from './synthetic/scene';
 import { encodeJpeg, jpegImage } from './synthetic/images';
 import { matchBoxes } from './synthetic/matching';
 import { SPECIES } from './synthetic/shapes';
+import { Progress } from '../bench/progress';
 
 const ROOT = path.resolve(__dirname, '..');
 const MODELS = path.join(ROOT, 'models');
@@ -209,6 +210,7 @@ async function collectTrainingCrops(
   let insects = 0;
   let dets = 0;
   let unmatched = 0;
+  const progress = new Progress('[build-models] training scenes', TRAIN_SPECS.length);
   for (const [si, spec] of TRAIN_SPECS.entries()) {
     const scene = renderScene(spec);
     const image = jpegImage(`train-${si}`, await encodeJpeg(scene.rgb, scene.width, scene.height));
@@ -259,7 +261,9 @@ async function collectTrainingCrops(
     } finally {
       image.dispose();
     }
+    progress.tick();
   }
+  progress.done();
   log(
     `detector on ${TRAIN_SPECS.length} training scenes: ${found}/${insects} insects found at IoU ≥ 0.5, ${unmatched}/${dets} detections unmatched`,
   );
@@ -313,6 +317,9 @@ function fitAndReport(
   const trainX = features.filter((_, i) => !validation[i]);
   const trainY = labels.filter((_, i) => !validation[i]);
   const options = { hidden: 32, epochs: 40, batch: 32, learningRate: 0.003, l2: 1e-3, seed: 4242 };
+  log(
+    `${name}: fitting on ${trainX.length} crops, then refitting on all ${features.length} (${options.epochs} epochs each)`,
+  );
   const probe = trainMlp(trainX, trainY, classes, options);
   let right = 0;
   let total = 0;

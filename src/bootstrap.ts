@@ -19,6 +19,7 @@ import { Metrics } from './runtime/metrics';
 import { WorkerEngine, type WorkerEngineEvent } from './runtime/worker-engine';
 import { ProcessingService } from './service/processing-service';
 import { EXIT_NOT_ON_GPU, gpuRequirementFailure } from './tf/backend';
+import { loadDotEnv, type DotEnvResult } from './util/dotenv';
 import { createLogger, type Logger } from './util/logger';
 import { packageVersion, projectRoot } from './util/paths';
 
@@ -53,16 +54,19 @@ export interface BuildOptions {
 }
 
 /**
- * The prologue of every entry point (`npm start`, `npm run worker`): read and validate the configuration
- * (`check` may add entry-specific checks), exiting with status 2 and the message when it is invalid; pass TF
- * settings to libtensorflow; create the logger.
+ * The prologue of every entry point (`npm start`, `npm run worker`): read `.env` from the working directory
+ * when there is one (the environment wins over it), read and validate the configuration (`check` may add
+ * entry-specific checks), exiting with status 2 and the message when it is invalid; pass TF settings to
+ * libtensorflow; create the logger.
  */
 export function prepareProcess(check: (config: Config) => void = () => undefined): {
   config: Config;
   logger: Logger;
 } {
   let config: Config;
+  let dotEnv: DotEnvResult | null;
   try {
+    dotEnv = loadDotEnv(path.resolve('.env'));
     config = loadConfig();
     check(config);
   } catch (err) {
@@ -71,7 +75,14 @@ export function prepareProcess(check: (config: Config) => void = () => undefined
   }
   if (config.tfForceGpuAllowGrowth !== null)
     process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
-  return { config, logger: createLogger(config.logLevel) };
+  const logger = createLogger(config.logLevel, undefined, config.logFormat);
+  if (dotEnv) {
+    logger.info(
+      { applied: dotEnv.applied, fromEnvironment: dotEnv.shadowed },
+      `read ${dotEnv.applied.length} settings from ${dotEnv.file} (the environment wins over it)`,
+    );
+  }
+  return { config, logger };
 }
 
 /** Logs what the engine reports: the backend choice and why, each pipeline's load result, crashes and rebuilds. */
@@ -286,6 +297,7 @@ export async function buildService(
   const validator = compileRequestValidator(createAjv(), {
     slugs: described.map((p) => p.slug),
     maxImages: config.maxImagesPerRequest,
+    maxUrlLength: config.maxBodyBytes,
   });
   const metrics = config.metricsEnabled ? new Metrics(engine) : null;
   const app = createApp({

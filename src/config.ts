@@ -73,6 +73,12 @@ export const settings = {
     oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
     'pino log level.',
   ),
+  logFormat: setting(
+    'LOG_FORMAT',
+    'json',
+    oneOf('json', 'pretty'),
+    '`json`: one JSON object per line (pino), for log collectors. `pretty`: coloured, one readable line per event, for development.',
+  ),
   serviceName: setting(
     'SERVICE_NAME',
     'Antenna TF.js Processing Service',

@@ -9,30 +9,38 @@ export interface RequestSchemaOptions {
   /** Valid pipeline slugs, from the registry. */
   slugs: string[];
   maxImages: number;
+  /**
+   * Longest `url` or `crop_image_url`: the body limit (MAX_BODY_BYTES). A `data:` URL carries the whole image,
+   * so the schema must not cap it below what the body allows; its decoded size is then checked per image
+   * against IMAGE_MAX_BYTES and IMAGE_MAX_PIXELS like a download, and an over-long http(s) URL fails only its
+   * own image (see src/images/fetch-image.ts).
+   */
+  maxUrlLength: number;
 }
 
 export const ID_MAX_LENGTH = 1024;
-export const URL_MAX_LENGTH = 65536;
 
-const sourceImageRequest = {
-  type: 'object',
-  required: ['id', 'url'],
-  properties: {
-    id: {
-      type: 'string',
-      minLength: 1,
-      maxLength: ID_MAX_LENGTH,
-      description: "Antenna's image id, echoed verbatim.",
+const sourceImageRequest = (maxUrlLength: number) =>
+  ({
+    type: 'object',
+    required: ['id', 'url'],
+    properties: {
+      id: {
+        type: 'string',
+        minLength: 1,
+        maxLength: ID_MAX_LENGTH,
+        description: "Antenna's image id, echoed verbatim.",
+      },
+      url: {
+        type: 'string',
+        minLength: 1,
+        maxLength: maxUrlLength,
+        description:
+          'http(s) URL (presigned URLs are fetched with their query string), or a data:image/...;base64 URL ' +
+          '(up to the body limit; decoded size capped by IMAGE_MAX_BYTES like a download).',
+      },
     },
-    url: {
-      type: 'string',
-      minLength: 1,
-      maxLength: URL_MAX_LENGTH,
-      description:
-        'http(s) URL (presigned URLs are fetched with their query string), or a data:image/...;base64 URL.',
-    },
-  },
-} as const;
+  }) as const;
 
 const boundingBox = {
   type: 'object',
@@ -98,7 +106,11 @@ export function pipelineRequestSchema(opts: RequestSchemaOptions) {
     required: ['pipeline', 'source_images'],
     properties: {
       pipeline: { type: 'string', enum: opts.slugs, description: 'A pipeline slug from GET /info.' },
-      source_images: { type: 'array', maxItems: opts.maxImages, items: sourceImageRequest },
+      source_images: {
+        type: 'array',
+        maxItems: opts.maxImages,
+        items: sourceImageRequest(opts.maxUrlLength),
+      },
       detections: {
         type: 'array',
         nullable: true,
@@ -108,9 +120,9 @@ export function pipelineRequestSchema(opts: RequestSchemaOptions) {
           type: 'object',
           required: ['source_image', 'algorithm'],
           properties: {
-            source_image: sourceImageRequest,
+            source_image: sourceImageRequest(opts.maxUrlLength),
             bbox: { ...boundingBox, nullable: true },
-            crop_image_url: { type: 'string', nullable: true, maxLength: URL_MAX_LENGTH },
+            crop_image_url: { type: 'string', nullable: true, maxLength: opts.maxUrlLength },
             algorithm: algorithmReference,
           },
         },

@@ -17,6 +17,7 @@ import { mountDocs } from './docs';
 import { ServiceError } from '../errors';
 import { errorHandler, requestContext, type AppState } from './middleware';
 import { buildOpenApi } from './openapi';
+import { failureSummary, processLogMessage } from './process-log';
 
 /** Shutdown state shared by the server and the app. */
 export interface Lifecycle {
@@ -136,6 +137,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
         detections: response.detections.length,
         batchImages,
         timings: Object.fromEntries(Object.entries(stageTimings).map(([k, v]) => [k, Number(v.toFixed(4))])),
+        ...(failed > 0 ? failureSummary(response.errors) : {}),
+        summary: processLogMessage(request.pipeline, request.source_images.length, response.errors),
       },
       'process',
     );
@@ -161,6 +164,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     }),
   );
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  // Not `throw: true`: the thrown error would lose the Allow header; errorHandler turns the 405 into our body.
+  app.use(router.allowedMethods());
   return app;
 }

@@ -62,6 +62,16 @@ export function errorHandler(): Middleware<AppState> {
       if (ctx.status === 404 && ctx.body === undefined) {
         throw new ServiceError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
       }
+      // The router's allowedMethods() answers a known path with the wrong method (405) or a method no route
+      // has (501) by setting the status and the Allow header; both become one 405 body that names the methods.
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
+        const allow = ctx.response.get('Allow');
+        throw new ServiceError(
+          'METHOD_NOT_ALLOWED',
+          `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allow}`,
+          { Allow: allow },
+        );
+      }
     } catch (caught) {
       const err =
         caught instanceof ServiceError

@@ -52,6 +52,12 @@ const errCode = (err: unknown): string | undefined =>
 const sleep = (ms: number): Promise<void> =>
   new Promise((r) => setTimeout(r, ms * (1 + Math.random() * 0.25)));
 
+/**
+ * Longest http(s) URL we try: presigned URLs are a few KB, and servers refuse much longer ones anyway. The
+ * request schema lets URLs be as long as the body (for data: URLs), so this cap fails only the one image.
+ */
+export const HTTP_URL_MAX_LENGTH = 65536;
+
 const DATA_URL = /^data:(image\/[a-z0-9.+-]+)?(;[a-z0-9=.+-]+)*;base64,/i;
 
 function decodeDataUrl(url: string, maxBytes: number): Uint8Array {
@@ -197,6 +203,12 @@ export class ImageFetcher {
   }
 
   private parse(url: string): URL {
+    if (url.length > HTTP_URL_MAX_LENGTH) {
+      throw new ImageError(
+        'IMAGE_URL_INVALID',
+        `http(s) URL is ${url.length} characters, more than ${HTTP_URL_MAX_LENGTH}`,
+      );
+    }
     let parsed: URL;
     try {
       parsed = new URL(url);

@@ -7,6 +7,7 @@ import type { PipelineResultsResponse } from '../../src/contract/types';
 import { startImageServer, type ImageServer } from '../helpers/image-server';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
+import { dataUrl, jpeg } from '../helpers/images';
 
 describe('bad requests', () => {
   let svc: Service;
@@ -255,6 +256,25 @@ describe('bad images: 200, the failed image left out and named in errors', () =>
     expect(body.errors).toHaveLength(1);
     expect(body.errors![0]).toMatchObject({ image_id: 'bad', url: bad.url, code });
     expect(body.errors![0].error).toMatch(message);
+  });
+
+  test('an http URL over 65,536 characters fails only its image (the schema allows long data: URLs)', async () => {
+    // A data: URL for the good image: no download, so the 300 ms timeout of this suite cannot interfere.
+    const good = { id: 'good', url: dataUrl('image/jpeg', await jpeg(1600, 1200)) };
+    const bad = { id: 'bad', url: images.url(`/img/1600x1200.jpg?q=${'x'.repeat(70_000)}`) };
+    const res = await request(svc.app.callback())
+      .post('/process')
+      .send({ pipeline: 'constant', source_images: [good, bad] })
+      .expect(200);
+    expect(res.body.source_images).toEqual([good]);
+    expect(res.body.errors).toEqual([
+      {
+        image_id: 'bad',
+        url: bad.url,
+        code: 'IMAGE_URL_INVALID',
+        error: expect.stringMatching(/^image bad: http\(s\) URL is 700\d\d characters, more than 65536$/),
+      },
+    ]);
   });
 
   test('a truncated JPEG (header intact) is processed, as the reference tolerates it', async () => {

@@ -139,6 +139,22 @@ describe('GET endpoints', () => {
     expectSchema('error', na.body);
   });
 
+  test('405 carries an Allow header naming the methods of that route, as the error table says', async () => {
+    const onProcess = await request(svc.app.callback()).get('/process').expect(405);
+    expect(onProcess.headers.allow).toBe('POST');
+    expect(onProcess.body).toEqual({
+      detail: 'GET is not allowed on /process; allowed: POST',
+      code: 'METHOD_NOT_ALLOWED',
+    });
+    // Koa's router answers GET routes for HEAD too.
+    const onInfo = await request(svc.app.callback()).post('/info').expect(405);
+    expect(onInfo.headers.allow).toBe('HEAD, GET');
+    // A method no route implements gets the same 405 body, not a bare 501.
+    const unknown = await request(svc.app.callback()).patch('/readyz').expect(405);
+    expect(unknown.headers.allow).toBe('HEAD, GET');
+    expect(unknown.body.code).toBe('METHOD_NOT_ALLOWED');
+  });
+
   test('large bodies are gzipped when the client accepts it', async () => {
     const res = await request(svc.app.callback())
       .get('/openapi.json')

@@ -2,6 +2,8 @@
  * POST /process against the reference fixtures: same structure, keys, types, algorithm references and box
  * geometry as Antenna's minimal service; timestamps and random values excepted.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import request from 'supertest';
 import type { Service } from '../../src/bootstrap';
 import type { DetectionResponse, PipelineResultsResponse } from '../../src/contract/types';
@@ -267,6 +269,17 @@ describe('POST /process', () => {
     const url = dataUrl('image/jpeg', await jpeg(1600, 1200));
     const res = await post({ pipeline: 'constant', source_images: [{ id: 'd', url }] }).expect(200);
     expect(res.body.detections[0].bbox).toEqual({ x1: 200, y1: 150, x2: 600, y2: 450 });
+  });
+
+  test('a data: URL longer than 65,536 characters (the shipped 70 KB sample) is processed', async () => {
+    const bytes = fs.readFileSync(path.join(__dirname, '..', '..', 'samples', 'trap-1024x768.jpg'));
+    const url = dataUrl('image/jpeg', bytes);
+    expect(url.length).toBeGreaterThan(65536);
+    const res = await post({ pipeline: 'constant', source_images: [{ id: 'mine', url }] }).expect(200);
+    expect(res.body.errors).toBeNull();
+    expect(res.body.source_images).toEqual([{ id: 'mine', url }]);
+    // The constant detector's box, scaled from its 1600×1200 reference to 1024×768.
+    expect(res.body.detections[0].bbox).toEqual({ x1: 128, y1: 96, x2: 384, y2: 288 });
   });
 
   test('EXIF orientation is not applied: boxes refer to the stored grid', async () => {

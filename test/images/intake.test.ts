@@ -166,6 +166,17 @@ describe('ImageFetcher', () => {
     expect(await codeOf(fetcher.fetch('d', 'not a url'))).toBe('IMAGE_URL_INVALID');
   });
 
+  test('a data: URL gets the download size cap (IMAGE_MAX_BYTES) on its decoded bytes', async () => {
+    const bytes = await jpeg(640, 480);
+    const capped = new ImageFetcher(options({ maxBytes: bytes.length - 1 }));
+    try {
+      expect(await codeOf(capped.fetch('d', dataUrl('image/jpeg', bytes)))).toBe('IMAGE_TOO_LARGE');
+      expect(await codeOf(capped.fetch('d', dataUrl('image/png', await png(4, 4))))).toBe('ok');
+    } finally {
+      await capped.close();
+    }
+  });
+
   test('connection refused is a download failure after retries', async () => {
     expect(await codeOf(fetcher.fetch('c', 'http://127.0.0.1:1/x.jpg'))).toBe('IMAGE_DOWNLOAD_FAILED');
   });

@@ -225,7 +225,8 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
     dtype: 'float32',
   });
 
-  let lastLog = Date.now();
+  const convertStart = Date.now();
+  let lastLog = convertStart;
   const foldable = new Set(FOLDABLE_OPS);
   const producerOp = new Map<string, string>();
   nodes.forEach((node, index) => {
@@ -282,7 +283,11 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
     });
     if (Date.now() - lastLog > 1000) {
       lastLog = Date.now();
-      log(`converted ${index + 1}/${nodes.length} nodes (${op} ${node.name ?? ''})`);
+      // ETA from the pace so far: large models (ResNet-50, EfficientNet) take long enough to want one.
+      const eta = ((lastLog - convertStart) / (index + 1)) * (nodes.length - index - 1);
+      log(
+        `converted ${index + 1}/${nodes.length} nodes (${op} ${node.name ?? ''}), ETA ${Math.ceil(eta / 1000)} s`,
+      );
     }
   });
 
