@@ -9,6 +9,8 @@ import { OpHandler } from './ops/common';
 import * as conv from './ops/convolution';
 import * as dtype from './ops/dtype';
 import * as ew from './ops/elementwise';
+import * as image from './ops/image';
+import * as idx from './ops/indexing';
 import * as mat from './ops/matrices';
 import * as norm from './ops/normalization';
 import * as shape from './ops/shape';
@@ -31,6 +33,7 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
   Exp: ew.unaryHandler('Exp'),
   Flatten: shape.flatten,
   Gelu: ew.gelu,
+  Gather: idx.gather,
   Gemm: mat.gemm,
   GlobalAveragePool: conv.globalPool('Mean'),
   GlobalMaxPool: conv.globalPool('Max'),
@@ -56,10 +59,13 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
   ReduceSum: conv.reduceHandler('Sum', 13),
   Relu: ew.relu,
   Reshape: shape.reshape,
+  Resize: image.resize,
   Shape: shape.shapeOf,
   Sigmoid: ew.sigmoid,
+  Slice: idx.slice,
   Softmax: norm.softmax('Softmax'),
   Softplus: ew.unaryHandler('Softplus'),
+  Split: idx.split,
   Sqrt: ew.unaryHandler('Sqrt'),
   Squeeze: shape.squeeze,
   Sub: ew.binaryHandler('Sub'),
