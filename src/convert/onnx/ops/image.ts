@@ -98,6 +98,8 @@ function resizeTargets(
   if (sizesIn) {
     axes.forEach((a0, j) => {
       const a = a0 < 0 ? a0 + rank : a0;
+      // A NaN size is the batch read through Shape: unchanged.
+      if (Number.isNaN(sizesIn[j])) return;
       out[a] = sizesIn[j];
       scales[a] = v.shape[a] > 0 ? f(sizesIn[j] / v.shape[a]) : NaN;
     });
