@@ -14,6 +14,29 @@ beforeAll(async () => {
 describe('ultralytics-layout YOLO export (test/fixtures/onnx/yolo-tiny.onnx)', () => {
   const bytes = new Uint8Array(readFileSync(FIXTURE));
 
+  it('describes the input, the output and ultralytics metadata for the manifest', () => {
+    const c = convertOnnx(bytes);
+    expect(c.input).toEqual({
+      name: 'images',
+      onnxName: 'images',
+      onnxLayout: 'NCHW',
+      layout: 'NHWC',
+      rank: 4,
+      shape: [-1, 64, 64, 3],
+      onnxShape: [-1, 3, 64, 64],
+      fixedBatch: 1,
+    });
+    expect(c.outputs).toEqual([
+      { key: 'output0', onnxName: 'output0', shape: [-1, 7, 80], dtype: 'float32' },
+    ]);
+    expect(c.metadata).toMatchObject({
+      names: "{0: 'insect', 1: 'other', 2: 'dust'}",
+      imgsz: '[64, 64]',
+      stride: '16',
+      task: 'detect',
+    });
+  });
+
   it('converts and matches onnxruntime within 1e-4 on the [1, 4+nc, N] output', async () => {
     const conversion = convertOnnx(bytes);
     expect(conversion.input.shape).toEqual([-1, 64, 64, 3]);

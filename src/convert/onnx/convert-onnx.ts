@@ -4,10 +4,11 @@
  * Steps: decode the protobuf; fold BatchNormalization into the preceding Conv (ONNX level, exact in float64);
  * walk the nodes in their (topological) order, folding nodes whose inputs are all constant and translating the
  * rest with the op handlers; declare the outputs; drop dead nodes. The model input becomes an NHWC placeholder
- * [-1, H, W, C]: the service feeds NHWC, and with the layout tags of context.ts no transpose is needed anywhere
- * in a CNN classifier.
+ * [-1, H, W, C] (a rank-3 CHW image, as torchvision detection exports take, becomes an HWC placeholder with its
+ * dynamic height and width kept): the service feeds NHWC, and with the layout tags of context.ts no transpose is
+ * needed anywhere in a CNN classifier.
  */
-import { GraphBuilder } from '../../models/graph-model-writer';
+import { GraphBuilder, TfDataType } from '../../models/graph-model-writer';
 import { ConstTensor } from '../tensor';
 import {
   ConversionError,
@@ -41,11 +42,48 @@ export interface OnnxConvertOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * The converted model's input, as a manifest needs it.
+ *
+ * - YOLO / classifier exports (`[1|N, 3, H, W]`): rank 4, onnxLayout 'NCHW', layout 'NHWC', shape `[-1, H, W, 3]`
+ *   (the batch is always dynamic in the converted graph; `fixedBatch` says whether the export baked one in).
+ * - torchvision detection exports (`[3, H, W]`, dynamic H/W): rank 3, onnxLayout 'CHW', layout 'HWC',
+ *   shape `[-1, -1, 3]`, fixedBatch null: one whole image per run, no batch dimension.
+ */
+export interface OnnxInputInfo {
+  /** Placeholder name in the TF graph. */
+  name: string;
+  onnxName: string;
+  /** Layout of the ONNX input. */
+  onnxLayout: 'NCHW' | 'NHWC' | 'CHW' | 'HWC';
+  /** Layout of the converted model's input: what the service feeds. */
+  layout: 'NHWC' | 'HWC';
+  rank: 3 | 4;
+  /** Converted input shape in `layout` order; -1 marks a dynamic dim. */
+  shape: number[];
+  /** ONNX input shape; -1 marks a dynamic dim. */
+  onnxShape: number[];
+  /** The batch size the ONNX export fixed (1 for ultralytics exports), or null when dynamic or absent. */
+  fixedBatch: number | null;
+}
+
+/** One output of the converted model. */
+export interface OnnxOutputInfo {
+  /** Signature key (and node name) in the TF graph. */
+  key: string;
+  onnxName: string;
+  /** ONNX-order shape; -1 marks a dim known only at run time (batch, detection count). */
+  shape: number[];
+  dtype: 'float32' | 'int32' | 'bool';
+}
+
 /** The result of a conversion. */
 export interface OnnxConversion {
   builder: GraphBuilder;
-  input: { name: string; onnxName: string; onnxLayout: 'NCHW' | 'NHWC'; shape: number[] };
-  outputs: { key: string; onnxName: string; shape: number[] }[];
+  input: OnnxInputInfo;
+  outputs: OnnxOutputInfo[];
+  /** The ONNX file's metadata_props (ultralytics writes names, imgsz, stride, task there). */
+  metadata: Record<string, string>;
   opset: number;
   producer: string;
   /** True when the last op before the (single) output is Softmax: the model emits probabilities. */
@@ -72,6 +110,12 @@ function unsupportedOpMessage(op: string, node: string, domain: string): string 
     `Supported only on constant inputs (folded at conversion time): ${constantOnly.join(', ')}.`
   );
 }
+
+const TF_DTYPE: Record<RtValue['dtype'], TfDataType> = {
+  float32: 'DT_FLOAT',
+  int32: 'DT_INT32',
+  bool: 'DT_BOOL',
+};
 
 function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map<string, number> {
   const counts = new Map<string, number>();
@@ -133,8 +177,9 @@ function foldBatchNorms(
   return { nodes: nodes.filter((n) => !removed.has(n)), folded };
 }
 
-function detectLayout(shape: number[]): 'NCHW' | 'NHWC' {
+function detectLayout(shape: number[]): OnnxInputInfo['onnxLayout'] {
   const ch = (d: number): boolean => d === 1 || d === 3 || d === 4;
+  if (shape.length === 3) return ch(shape[0]) || !ch(shape[2]) ? 'CHW' : 'HWC';
   if (ch(shape[1])) return 'NCHW';
   if (ch(shape[3])) return 'NHWC';
   return 'NCHW';
@@ -176,16 +221,24 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
   const inputInfo = realInputs[0];
   const onnxInputName = inputInfo.name ?? 'input';
   const inShape = valueInfoShape(inputInfo);
-  if (!inShape || inShape.length !== 4) {
+  if (!inShape || (inShape.length !== 4 && inShape.length !== 3)) {
     throw new ConversionError(
-      `input "${onnxInputName}" must be a rank-4 image batch, got ${inShape ? `[${inShape.join(',')}]` : 'no shape'}`,
+      `input "${onnxInputName}" must be a rank-4 image batch or a rank-3 image, got ${inShape ? `[${inShape.join(',')}]` : 'no shape'}`,
     );
   }
+  const rank: 3 | 4 = inShape.length === 3 ? 3 : 4;
   const layout = detectLayout(inShape);
-  const [hAxis, wAxis, cAxis] = layout === 'NCHW' ? [2, 3, 1] : [1, 2, 3];
+  const [hAxis, wAxis, cAxis] = {
+    NCHW: [2, 3, 1],
+    NHWC: [1, 2, 3],
+    CHW: [1, 2, 0],
+    HWC: [0, 1, 2],
+  }[layout];
   for (const [i, axis] of [hAxis, wAxis].entries()) {
     const want = options.inputSize?.[i];
     if (inShape[axis] < 0) {
+      // A rank-3 image (torchvision detection) takes any size: the graph resizes it itself.
+      if (rank === 3 && !want) continue;
       if (!want)
         throw new ConversionError(
           `input "${onnxInputName}" has dynamic height/width; pass the input size (--input-size)`,
@@ -200,7 +253,7 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
   if (inShape[cAxis] < 0)
     throw new ConversionError(`input "${onnxInputName}": the channel count must be fixed`);
   let fixedBatch: number | null = null;
-  if (inShape[0] > 0) {
+  if (rank === 4 && inShape[0] > 0) {
     fixedBatch = inShape[0];
     warn(
       `input "${onnxInputName}" has a fixed batch size of ${fixedBatch}; the converted model accepts any batch, but ` +
@@ -213,7 +266,8 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
   const ctx = new ConvertContext(tf, countConsumers(nodes, graphOutputs), fixedBatch);
   ctx.stats.foldedBatchNorms = folded.folded;
   const inputName = sanitizeName(onnxInputName);
-  const tfInputShape = [-1, inShape[hAxis], inShape[wAxis], inShape[cAxis]];
+  const hwc = [inShape[hAxis], inShape[wAxis], inShape[cAxis]];
+  const tfInputShape = rank === 4 ? [-1, ...hwc] : hwc;
   const placeholder = tf.placeholder(inputName, tfInputShape);
   const values = new Map<string, Value>();
   for (const [name, t] of consts) values.set(name, { kind: 'const', t });
@@ -221,7 +275,8 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
     kind: 'rt',
     ref: placeholder,
     shape: inShape,
-    perm: layout === 'NCHW' ? [0, 2, 3, 1] : [0, 1, 2, 3],
+    // TF dim k is ONNX dim perm[k].
+    perm: rank === 4 ? [0, hAxis, wAxis, cAxis] : [hAxis, wAxis, cAxis],
     dtype: 'float32',
   });
 
@@ -288,17 +343,20 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
 
   const outputs: OnnxConversion['outputs'] = [];
   const signature: Record<string, string> = {};
+  const outputTypes: Record<string, TfDataType> = {};
   for (const o of graphOutputs) {
     const v = values.get(o);
     if (!v) throw new ConversionError(`graph output "${o}" is never produced`);
     if (v.kind === 'const') throw new ConversionError(`graph output "${o}" is a constant; nothing to run`);
     const plain: RtValue = ctx.withPerm(v, identityPerm(v.shape.length), `${sanitizeName(o)}/to_onnx_layout`);
     const key = sanitizeName(o);
-    const ref = tf.op(key, 'Identity', [plain.ref], { T: tfAttr.T() });
+    const tfType = TF_DTYPE[plain.dtype];
+    const ref = tf.op(key, 'Identity', [plain.ref], { T: tfAttr.T(tfType) });
     signature[key] = ref;
-    outputs.push({ key, onnxName: o, shape: plain.shape });
+    outputTypes[key] = tfType;
+    outputs.push({ key, onnxName: o, shape: plain.shape, dtype: plain.dtype });
   }
-  const builder = tf.finish(signature);
+  const builder = tf.finish(signature, outputTypes);
   const opHistogram: Record<string, number> = {};
   for (const n of builder.nodes) opHistogram[n.op] = (opHistogram[n.op] ?? 0) + 1;
   const stats = {
@@ -317,7 +375,17 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
   const single = graphOutputs.length === 1 ? producerOp.get(graphOutputs[0]) : undefined;
   return {
     builder,
-    input: { name: inputName, onnxName: onnxInputName, onnxLayout: layout, shape: tfInputShape },
+    input: {
+      name: inputName,
+      onnxName: onnxInputName,
+      onnxLayout: layout,
+      layout: rank === 4 ? 'NHWC' : 'HWC',
+      rank,
+      shape: tfInputShape,
+      onnxShape: [...inShape],
+      fixedBatch,
+    },
+    metadata: Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? ''])),
     outputs,
     opset,
     producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(),

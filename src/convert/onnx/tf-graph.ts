@@ -108,7 +108,7 @@ export class TfGraph {
    * Drops everything the outputs do not need and writes the rest into a GraphBuilder.
    * `outputs` maps signature keys to node names.
    */
-  finish(outputs: Record<string, string>): GraphBuilder {
+  finish(outputs: Record<string, string>, types: Record<string, TfDataType> = {}): GraphBuilder {
     const live = new Set<string>();
     const stack = Object.values(outputs).map(nodeOf);
     while (stack.length > 0) {
@@ -131,7 +131,7 @@ export class TfGraph {
         g.constInt(item.name, item.shape, item.data);
       }
     }
-    for (const [key, name] of Object.entries(outputs)) g.output(key, name);
+    for (const [key, name] of Object.entries(outputs)) g.output(key, name, types[key]);
     return g;
   }
 }
