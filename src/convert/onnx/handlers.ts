@@ -7,6 +7,7 @@
  */
 import { OpHandler } from './ops/common';
 import * as conv from './ops/convolution';
+import * as det from './ops/detection';
 import * as dtype from './ops/dtype';
 import * as ew from './ops/elementwise';
 import * as image from './ops/image';
@@ -20,28 +21,36 @@ export type { OpHandler };
 const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
   Abs: ew.unaryHandler('Abs'),
   Add: ew.binaryHandler('Add'),
+  And: ew.binaryHandler('And'),
   AveragePool: conv.pool('avg'),
   BatchNormalization: norm.batchNorm,
   Cast: dtype.cast,
+  Ceil: ew.unaryHandler('Ceil'),
   Clip: ew.clip,
   Concat: shape.concat,
   Conv: conv.conv,
   Div: ew.binaryHandler('Div'),
   Dropout: dtype.alias,
   Elu: ew.unaryHandler('Elu'),
+  Equal: ew.binaryHandler('Equal'),
   Erf: ew.unaryHandler('Erf'),
   Exp: ew.unaryHandler('Exp'),
   Flatten: shape.flatten,
   Gelu: ew.gelu,
+  Floor: ew.unaryHandler('Floor'),
   Gather: idx.gather,
   Gemm: mat.gemm,
   GlobalAveragePool: conv.globalPool('Mean'),
   GlobalMaxPool: conv.globalPool('Max'),
+  Greater: ew.binaryHandler('Greater'),
+  GreaterOrEqual: ew.binaryHandler('GreaterOrEqual'),
   HardSigmoid: ew.hardSigmoid,
   HardSwish: ew.hardSwish,
   Identity: dtype.alias,
   LayerNormalization: norm.layerNorm,
   LeakyRelu: ew.leakyRelu,
+  Less: ew.binaryHandler('Less'),
+  LessOrEqual: ew.binaryHandler('LessOrEqual'),
   Log: ew.unaryHandler('Log'),
   LogSoftmax: norm.softmax('LogSoftmax'),
   MatMul: mat.matmul,
@@ -50,6 +59,10 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
   Min: ew.variadicHandler('Min'),
   Mul: ew.binaryHandler('Mul'),
   Neg: ew.unaryHandler('Neg'),
+  NonMaxSuppression: det.nonMaxSuppression,
+  NonZero: det.nonZero,
+  Not: ew.not,
+  Or: ew.binaryHandler('Or'),
   Pad: shape.pad,
   Pow: ew.binaryHandler('Pow'),
   Reciprocal: ew.unaryHandler('Reciprocal'),
@@ -71,8 +84,10 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
   Sub: ew.binaryHandler('Sub'),
   Sum: ew.variadicHandler('Add'),
   Tanh: ew.unaryHandler('Tanh'),
+  TopK: det.topK,
   Transpose: shape.transpose,
   Unsqueeze: shape.unsqueeze,
+  Where: ew.where,
 });
 
 /** The handler for an ONNX op type, or undefined. */

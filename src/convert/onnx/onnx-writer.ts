@@ -98,9 +98,9 @@ export class OnnxBuilder {
     return this.op('Constant', [], { value: { t } });
   }
 
-  /** Marks `name` as a float graph output. */
-  output(name: string, shape: (number | string)[]): void {
-    this.outputs.push(OnnxBuilder.valueInfo(name, shape, OnnxDataType.FLOAT));
+  /** Marks `name` as a graph output (float unless `elemType`, an ONNX TensorProto.DataType, says otherwise). */
+  output(name: string, shape: (number | string)[], elemType: number = OnnxDataType.FLOAT): void {
+    this.outputs.push(OnnxBuilder.valueInfo(name, shape, elemType));
   }
 
   /** The ModelProto object. */

@@ -25,7 +25,24 @@ const BINARY_TF: Record<string, string> = {
   Pow: 'Pow',
   Max: 'Maximum',
   Min: 'Minimum',
+  Equal: 'Equal',
+  Less: 'Less',
+  Greater: 'Greater',
+  LessOrEqual: 'LessEqual',
+  GreaterOrEqual: 'GreaterEqual',
+  And: 'LogicalAnd',
+  Or: 'LogicalOr',
 };
+
+/** Ops whose result is bool whatever their inputs. */
+const BOOL_RESULT = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or']);
+
+/** The element type of a binary op's result: bool for comparisons, else the run-time operand's. */
+function resultDtype(onnxOp: string, a: Value, b: Value): RtValue['dtype'] {
+  if (BOOL_RESULT.has(onnxOp)) return 'bool';
+  const rt = a.kind === 'rt' ? a : b.kind === 'rt' ? b : null;
+  return rt ? rt.dtype : 'float32';
+}
 
 /**
  * Folds a per-channel scale or shift into the producing conv/matmul when nothing else reads the value.
@@ -146,7 +163,8 @@ export const binaryHandler =
     const [a, b] = [inputs[0], inputs[1]];
     if (!a || !b) throw new ConversionError(`${onnxOp} node "${n.name}" needs two inputs`);
     const single = (i: number): boolean => ctx.consumers(n.inputNames[i]) === 1;
-    return [binary(n, onnxOp, a, b, ctx, [single(0), single(1)])];
+    const r = binary(n, onnxOp, a, b, ctx, [single(0), single(1)]);
+    return [{ ...r, dtype: resultDtype(onnxOp, a, b) }];
   };
 
 export const variadicHandler =
@@ -273,3 +291,32 @@ export const relu: OpHandler = (n, inputs, ctx) => [activation(n, runtime(n, inp
 export const sigmoid: OpHandler = (n, inputs, ctx) => [
   activation(n, runtime(n, inputs, 0, ctx), 'Sigmoid', ctx),
 ];
+
+/** ONNX Not → LogicalNot. */
+export const not: OpHandler = (n, inputs, ctx) => {
+  const v = ctx.plain(runtime(n, inputs, 0, ctx), n.name);
+  return [ctx.emit(n.name, 'LogicalNot', [v.ref], {}, { ...v, dtype: 'bool' })];
+};
+
+/** ONNX Where(cond, x, y) → SelectV2, computed in ONNX layout (numpy broadcasting). */
+export const where: OpHandler = (n, inputs, ctx) => {
+  const vals = [0, 1, 2].map((i) => {
+    const v = inputs[i];
+    if (!v) throw new ConversionError(`Where node "${n.name}": input ${i} is missing`);
+    return v;
+  });
+  const refs = vals.map((v, i) => {
+    if (v.kind === 'const') return ctx.emitConst(`${n.name}/const${i}`, v.t);
+    return ctx.withPerm(v, identityPerm(v.shape.length), `${n.name}/in${i}`).ref;
+  });
+  const shapes = vals.map((v) => (v.kind === 'rt' ? v.shape : v.t.shape));
+  // A constant condition arrives as int32: SelectV2 needs bool.
+  if (vals[0].kind === 'const')
+    refs[0] = ctx.graph.op(`${n.name}/cond`, 'Cast', [refs[0]], { DstT: tfAttr.T('DT_BOOL') });
+  const shape = broadcastDims(broadcastDims(shapes[0], shapes[1]), shapes[2]);
+  const x = vals[1];
+  const y = vals[2];
+  const dtype: RtValue['dtype'] =
+    x.kind === 'rt' ? x.dtype : y.kind === 'rt' ? y.dtype : x.t.dtype === 'float32' ? 'float32' : 'int32';
+  return [ctx.emit(n.name, 'SelectV2', refs, { T: T() }, { shape, perm: identityPerm(shape.length), dtype })];
+};
