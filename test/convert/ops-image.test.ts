@@ -3,6 +3,7 @@
  * up and down, in nearest and linear mode.
  */
 import * as tf from '@tensorflow/tfjs';
+import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { makeConst } from '../../src/convert/tensor';
 import { initBackend } from '../../src/runtime/backend';
 import { parity } from './helpers';
@@ -76,5 +77,81 @@ describe('Resize parity with onnxruntime', () => {
     const roi = m.b.constant(makeConst('float32', [0], []));
     m.b.output(m.op('Resize', [x, roi, scales], { mode: { s: 'cubic' } }), ['batch', 3, 10, 12]);
     return expect(parity(m.bytes())).rejects.toThrow(/Resize node .*mode "cubic" is not supported/);
+  });
+});
+
+/**
+ * input [2, 3, 12, 16] → conv (NHWC-tagged map) → RoiAlign over constant RoIs: inside, touching and crossing the
+ * borders, smaller than a pixel, on both images.
+ */
+function roiAlignNet(opset: number, attrs: Parameters<Net['op']>[2]): Uint8Array {
+  const m = new Net(opset, 11);
+  const x = m.b.input('input', [2, 3, 12, 16]);
+  const y = m.conv(x, 3, 4, 3, { bias: true });
+  // x1, y1, x2, y2 in input pixels (spatial_scale maps them onto the map).
+  const rois = m.b.constant(
+    makeConst(
+      'float32',
+      [6, 4],
+      [
+        2,
+        3,
+        20,
+        15, // inside
+        0,
+        0,
+        32,
+        24, // the whole map
+        -6,
+        -4,
+        10,
+        8, // crossing the top-left border
+        25,
+        18,
+        40,
+        30, // crossing the bottom-right border
+        7.2,
+        5.1,
+        7.6,
+        5.3, // under one pixel
+        30.5,
+        1,
+        31.9,
+        23.7, // a thin sliver at the right edge
+      ],
+    ),
+  );
+  const batch = m.b.constant({ dtype: 'int64', shape: [6], data: Float64Array.of(0, 1, 1, 0, 1, 0) });
+  m.b.output(m.op('RoiAlign', [y, rois, batch], attrs), [6, 4, 'h', 'w']);
+  return m.bytes();
+}
+
+const ROI_BASE = { output_height: { i: 3 }, output_width: { i: 4 }, spatial_scale: { f: 0.5 } };
+
+describe('RoiAlign parity with onnxruntime', () => {
+  it.each([
+    [
+      'opset 11 (output_half_pixel, torchvision aligned=False), sampling_ratio 2',
+      11,
+      { ...ROI_BASE, sampling_ratio: { i: 2 } },
+    ],
+    ['opset 11, sampling_ratio 1', 11, { ...ROI_BASE, sampling_ratio: { i: 1 } }],
+    [
+      'opset 16 half_pixel (aligned=True), sampling_ratio 3',
+      16,
+      { ...ROI_BASE, sampling_ratio: { i: 3 }, coordinate_transformation_mode: { s: 'half_pixel' } },
+    ],
+  ] as const)('%s', async (_name, opset, attrs) => {
+    const before = tf.memory().numTensors;
+    const r = await parity(roiAlignNet(opset, attrs), 2);
+    expect(r.shape).toEqual([6, 4, 3, 4]);
+    expect(r.diff).toBeLessThanOrEqual(1e-4);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses the adaptive sampling ratio (data-dependent) with a clear message', () => {
+    expect(() => convertOnnx(roiAlignNet(11, { ...ROI_BASE, sampling_ratio: { i: 0 } }))).toThrow(
+      /RoiAlign node .*sampling_ratio 0 .*not supported/,
+    );
   });
 });

@@ -73,6 +73,7 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
   Relu: ew.relu,
   Reshape: shape.reshape,
   Resize: image.resize,
+  RoiAlign: image.roiAlign,
   Shape: shape.shapeOf,
   Sigmoid: ew.sigmoid,
   Slice: idx.slice,

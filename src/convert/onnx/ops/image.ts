@@ -1,5 +1,5 @@
 /**
- * Image ops: Resize.
+ * Image ops: Resize and RoiAlign.
  *
  * Resize on a statically known shape is translated exactly, whatever `coordinate_transformation_mode` and
  * `nearest_mode` say: the source index (nearest) or the two neighbours and their weight (linear) of every output
@@ -8,7 +8,8 @@
  * ResizeNearestNeighbor/ResizeBilinear would cover only some of the ONNX modes, and round ties differently.
  */
 import { constValues } from '../../tensor';
-import { ConversionError, ConvertContext, NodeInfo, RtValue } from '../context';
+import { AttrValue } from '../../../models/graph-model-writer';
+import { ConversionError, ConvertContext, NHWC, NodeInfo, RtValue } from '../context';
 import { getAttr } from '../onnx-proto';
 import { tfAttr } from '../tf-graph';
 import { OpHandler, optionalConst, runtime, T } from './common';
@@ -205,4 +206,164 @@ export const resize: OpHandler = (n, inputs, ctx) => {
     v = ctx.emit(base, 'AddV2', [lo.ref, scaled.ref], { T: T() }, lo);
   }
   return [v];
+};
+
+/**
+ * ONNX RoiAlign (avg mode, fixed sampling_ratio) → CropAndResize + AvgPool, with torchvision's sampling:
+ * each output bin averages sampling_ratio² bilinear samples at roi_start + (k + 0.5)·bin/sampling_ratio.
+ *
+ * CropAndResize samples a regular grid between two corners, so the corners are chosen to fall on the first and last
+ * sample points. RoiAlign clamps samples within one pixel outside the map to the edge and zeroes those further out;
+ * CropAndResize zeroes everything outside. Padding the map by one edge-replicated pixel on each side (MirrorPad
+ * SYMMETRIC) makes the two agree exactly. `output_half_pixel` (opset < 16, torchvision's aligned=False) also widens
+ * RoIs to at least one pixel, as onnxruntime and torchvision do.
+ */
+export const roiAlign: OpHandler = (n, inputs, ctx) => {
+  const x0 = runtime(n, inputs, 0, ctx);
+  if (x0.shape.length !== 4) throw new ConversionError(`RoiAlign node "${n.name}": X must be rank 4`);
+  const x = ctx.withPerm(x0, NHWC, `${n.name}/x`);
+  const rois = ctx.withPerm(runtime(n, inputs, 1, ctx), [0, 1], `${n.name}/rois`);
+  const batchIdx = runtime(n, inputs, 2, ctx);
+  const mode = getAttr.string(n.attrs, 'mode', 'avg');
+  if (mode !== 'avg')
+    throw new ConversionError(`RoiAlign node "${n.name}": mode "${mode}" is not supported (avg is)`);
+  const ph = getAttr.int(n.attrs, 'output_height', 1);
+  const pw = getAttr.int(n.attrs, 'output_width', 1);
+  const sr = getAttr.int(n.attrs, 'sampling_ratio', 0);
+  if (sr <= 0) {
+    throw new ConversionError(
+      `RoiAlign node "${n.name}": sampling_ratio ${sr} (adaptive, data-dependent) is not supported; export with a fixed one`,
+    );
+  }
+  const scale = getAttr.float(n.attrs, 'spatial_scale', 1);
+  const coord = getAttr.string(
+    n.attrs,
+    'coordinate_transformation_mode',
+    n.opset >= 16 ? 'half_pixel' : 'output_half_pixel',
+  );
+  const halfPixel = coord === 'half_pixel';
+  const g = ctx.graph;
+  const b = `${n.name}/`;
+  const fc = (name: string, v: number): string => g.constFloat(b + name, [], Float32Array.of(v));
+  const op = (
+    name: string,
+    tfOp: string,
+    ins: string[],
+    attrs: Record<string, AttrValue> = { T: T() },
+  ): string => g.op(b + name, tfOp, ins, attrs);
+  // [R, 4] x1,y1,x2,y2 in map pixels, shifted by the one-pixel pad.
+  const scaled = op('scaled', 'Mul', [rois.ref, fc('spatial_scale', scale)]);
+  const shifted = op('shifted', 'AddV2', [scaled, fc('offset', 1 - (halfPixel ? 0.5 : 0))]);
+  const cols = op(
+    'columns',
+    'SplitV',
+    [shifted, g.constInt(`${b}sizes`, [4], [1, 1, 1, 1]), g.constInt(`${b}axis1`, [], [1])],
+    {
+      T: T(),
+      Tlen: tfAttr.T('DT_INT32'),
+      num_split: tfAttr.i(4),
+    },
+  );
+  const [x1, y1, x2, y2] = [0, 1, 2, 3].map((k) => (k === 0 ? cols : `${cols}:${k}`));
+  // Sample spacing d = extent / (bins · sampling_ratio); first sample at start + d/2, last at start + (n − ½)·d.
+  const corners = (lo: string, hi: string, bins: number, axis: string): [string, string] => {
+    let extent = op(`${axis}_extent`, 'Sub', [hi, lo]);
+    if (!halfPixel) extent = op(`${axis}_extent_min1`, 'Maximum', [extent, fc(`${axis}_one`, 1)]);
+    const count = bins * sr;
+    const d = op(`${axis}_step`, 'RealDiv', [extent, fc(`${axis}_count`, count)]);
+    const first = op(`${axis}_first`, 'AddV2', [
+      lo,
+      op(`${axis}_half_step`, 'Mul', [d, fc(`${axis}_half`, 0.5)]),
+    ]);
+    const last = op(`${axis}_last`, 'AddV2', [
+      lo,
+      op(`${axis}_span`, 'Mul', [d, fc(`${axis}_n_minus_half`, count - 0.5)]),
+    ]);
+    return [first, last];
+  };
+  const [ya, yb] = corners(y1, y2, ph, 'y');
+  const [xa, xb] = corners(x1, x2, pw, 'x');
+  const boxesPx = op('boxes_px', 'ConcatV2', [ya, xa, yb, xb, g.constInt(`${b}concat_axis`, [], [1])], {
+    T: T(),
+    N: tfAttr.i(4),
+    Tidx: tfAttr.T('DT_INT32'),
+  });
+  // Padded map [N, H+2, W+2, C]; CropAndResize normalises by (H+2−1, W+2−1) = (H+1, W+1).
+  const padded = op(
+    'padded',
+    'MirrorPad',
+    [x.ref, g.constInt(`${b}paddings`, [4, 2], [0, 0, 1, 1, 1, 1, 0, 0])],
+    {
+      T: T(),
+      Tpaddings: tfAttr.T('DT_INT32'),
+      mode: tfAttr.s('SYMMETRIC'),
+    },
+  );
+  let norm: string;
+  const [H, W] = [x.shape[2], x.shape[3]];
+  if (H > 0 && W > 0) {
+    norm = g.constFloat(`${b}norm`, [4], Float32Array.of(H + 1, W + 1, H + 1, W + 1));
+  } else {
+    const shape = op('map_shape', 'Shape', [x.ref], { T: T(), out_type: tfAttr.T('DT_INT32') });
+    const hw = op(
+      'map_hw',
+      'StridedSlice',
+      [
+        shape,
+        g.constInt(`${b}hw_begin`, [1], [1]),
+        g.constInt(`${b}hw_end`, [1], [3]),
+        g.constInt(`${b}hw_strides`, [1], [1]),
+      ],
+      {
+        T: tfAttr.T('DT_INT32'),
+        Index: tfAttr.T('DT_INT32'),
+        begin_mask: tfAttr.i(0),
+        end_mask: tfAttr.i(0),
+        ellipsis_mask: tfAttr.i(0),
+        new_axis_mask: tfAttr.i(0),
+        shrink_axis_mask: tfAttr.i(0),
+      },
+    );
+    const hwf = op('map_hw_float', 'Cast', [hw], { DstT: tfAttr.T('DT_FLOAT') });
+    const hw1 = op('map_hw_plus1', 'AddV2', [hwf, fc('one', 1)]);
+    norm = op('norm', 'ConcatV2', [hw1, hw1, g.constInt(`${b}norm_axis`, [], [0])], {
+      T: T(),
+      N: tfAttr.i(2),
+      Tidx: tfAttr.T('DT_INT32'),
+    });
+  }
+  const boxes = op('boxes', 'RealDiv', [boxesPx, norm]);
+  const plainIdx = ctx.withPerm(batchIdx, [0], `${n.name}/batch_indices`);
+  const idx =
+    plainIdx.dtype === 'int32'
+      ? plainIdx.ref
+      : op('box_ind', 'Cast', [plainIdx.ref], { DstT: tfAttr.T('DT_INT32') });
+  const crops = op(
+    'crops',
+    'CropAndResize',
+    [padded, boxes, idx, g.constInt(`${b}crop_size`, [2], [ph * sr, pw * sr])],
+    {
+      T: T(),
+      method: tfAttr.s('bilinear'),
+      extrapolation_value: tfAttr.f(0),
+    },
+  );
+  const R = rois.shape[0];
+  const outShape = [R, x.shape[1], ph, pw];
+  if (sr === 1) return [{ kind: 'rt', ref: crops, shape: outShape, perm: [...NHWC], dtype: 'float32' }];
+  return [
+    ctx.emit(
+      n.name,
+      'AvgPool',
+      [crops],
+      {
+        T: T(),
+        ksize: tfAttr.ints([1, sr, sr, 1]),
+        strides: tfAttr.ints([1, sr, sr, 1]),
+        padding: tfAttr.s('VALID'),
+        data_format: tfAttr.s('NHWC'),
+      },
+      { shape: outShape, perm: [...NHWC] },
+    ),
+  ];
 };
