@@ -14,7 +14,7 @@
  */
 import { AttrValue } from '../../models/graph-model-writer';
 import { ConstTensor, sizeOf, transposeConst } from '../tensor';
-import { OnnxAttrs } from './onnx-proto';
+import { onnx, OnnxAttrs } from './onnx-proto';
 import { tfAttr, TfGraph, TfNode } from './tf-graph';
 
 /** A producer that per-channel Mul/Add and one activation can still be folded into. */
@@ -93,6 +93,13 @@ export interface ConversionStats {
   layoutOnlyTransposes: number;
 }
 
+/** Converts an ONNX subgraph (an `If` branch) in `ctx`, reading outer values from `scope`; returns its outputs. */
+export type SubgraphConverter = (
+  graph: onnx.IGraphProto,
+  scope: Map<string, Value>,
+  ctx: ConvertContext,
+) => Value[];
+
 /** State shared by the handlers while one model converts. */
 export class ConvertContext {
   readonly stats: ConversionStats = {
@@ -109,7 +116,16 @@ export class ConvertContext {
     private readonly consumerCounts: Map<string, number>,
     /** Batch size baked into the export when its batch axis is not dynamic, else null. */
     readonly fixedBatch: number | null,
+    /** The values visible to the nodes being converted (ONNX name → value); branches add their own. */
+    readonly scope: Map<string, Value> = new Map(),
+    /** Converts subgraphs (If branches); set by the converter. */
+    readonly subgraph: SubgraphConverter | null = null,
   ) {}
+
+  /** A context for a branch function built in `graph`, seeing `scope`. */
+  branch(graph: TfGraph, scope: Map<string, Value>, counts: Map<string, number>): ConvertContext {
+    return new ConvertContext(graph, counts, this.fixedBatch, scope, this.subgraph);
+  }
 
   /** How many nodes (and graph outputs) read the ONNX value `name`. */
   consumers(name: string): number {

@@ -17,6 +17,7 @@ import {
   identityPerm,
   NodeInfo,
   RtValue,
+  SubgraphConverter,
   Value,
 } from './context';
 import { FOLDABLE_OPS, foldNode } from './fold';
@@ -117,12 +118,19 @@ const TF_DTYPE: Record<RtValue['dtype'], TfDataType> = {
   bool: 'DT_BOOL',
 };
 
-function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map<string, number> {
+export function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map<string, number> {
   const counts = new Map<string, number>();
   const add = (name: string): void => {
     if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
   };
-  for (const n of nodes) for (const i of n.input ?? []) add(i);
+  // Branch subgraphs read outer values too: count them, or a value a branch reads could be folded away.
+  const visit = (ns: onnx.INodeProto[]): void => {
+    for (const n of ns) {
+      for (const i of n.input ?? []) add(i);
+      for (const a of n.attribute ?? []) if (a.g) visit(a.g.node ?? []);
+    }
+  };
+  visit(nodes);
   for (const o of outputs) add(o);
   return counts;
 }
@@ -183,6 +191,79 @@ function detectLayout(shape: number[]): OnnxInputInfo['onnxLayout'] {
   if (ch(shape[1])) return 'NCHW';
   if (ch(shape[3])) return 'NHWC';
   return 'NCHW';
+}
+
+/**
+ * Walks nodes in their (topological) order: folds those whose inputs are all constant and translates the rest with
+ * the op handlers, reading and writing `ctx.scope`.
+ */
+function convertNodes(
+  nodes: onnx.INodeProto[],
+  ctx: ConvertContext,
+  opset: number,
+  log: (line: string) => void,
+  producerOp: Map<string, string>,
+): void {
+  const values = ctx.scope;
+  let lastLog = Date.now();
+  const foldable = new Set(FOLDABLE_OPS);
+  nodes.forEach((node, index) => {
+    const op = node.opType ?? '';
+    const domain = node.domain ?? '';
+    const name = sanitizeName(node.name || `${op}_${index}`);
+    if (domain !== '' && domain !== 'ai.onnx')
+      throw new ConversionError(unsupportedOpMessage(op, node.name || name, domain));
+    const inputs = (node.input ?? []).map((i) => {
+      if (!i) return null;
+      const v = values.get(i);
+      if (!v)
+        throw new ConversionError(
+          `${op} node "${node.name || name}" reads "${i}", which no earlier node produces`,
+        );
+      return v;
+    });
+    const info: NodeInfo = {
+      op,
+      name,
+      inputNames: node.input ?? [],
+      outputNames: node.output ?? [],
+      attrs: attrsOf(node),
+      opset,
+    };
+    let outs: Value[] | null = null;
+    try {
+      if (inputs.every((v) => v === null || v.kind === 'const') && foldable.has(op)) {
+        const r = foldNode(
+          op,
+          inputs.map((v) => (v && v.kind === 'const' ? v.t : null)),
+          info.attrs,
+        );
+        if (r) {
+          outs = r.map((t) => ({ kind: 'const', t }));
+          if (op !== 'Constant') ctx.stats.foldedConstantNodes++;
+        }
+      }
+      if (!outs) {
+        const handler = handlerFor(op);
+        if (!handler) throw new ConversionError(unsupportedOpMessage(op, node.name || name, ''));
+        outs = handler(info, inputs, ctx);
+      }
+    } catch (err) {
+      if (err instanceof ConversionError) throw err;
+      throw new ConversionError(`${op} node "${node.name || name}": ${(err as Error).message}`);
+    }
+    outs.forEach((v, k) => {
+      const outName = info.outputNames[k];
+      if (outName) {
+        values.set(outName, v);
+        producerOp.set(outName, op);
+      }
+    });
+    if (Date.now() - lastLog > 1000) {
+      lastLog = Date.now();
+      log(`converted ${index + 1}/${nodes.length} nodes (${op} ${node.name ?? ''})`);
+    }
+  });
 }
 
 /** Converts a serialized ONNX model. Throws ConversionError with the node name when something is unsupported. */
@@ -262,14 +343,24 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
     inShape[0] = -1;
   }
 
-  const tf = new TfGraph();
-  const ctx = new ConvertContext(tf, countConsumers(nodes, graphOutputs), fixedBatch);
+  const tf = TfGraph.create();
+  const values = new Map<string, Value>();
+  const subgraph: SubgraphConverter = (g, scope, c) => {
+    for (const init of g.initializer ?? [])
+      scope.set(init.name ?? '', { kind: 'const', t: tensorFromProto(init) });
+    convertNodes(g.node ?? [], c, opset, log, new Map());
+    return (g.output ?? []).map((o) => {
+      const v = scope.get(o.name ?? '');
+      if (!v) throw new ConversionError(`subgraph output "${o.name}" is never produced`);
+      return v;
+    });
+  };
+  const ctx = new ConvertContext(tf, countConsumers(nodes, graphOutputs), fixedBatch, values, subgraph);
   ctx.stats.foldedBatchNorms = folded.folded;
   const inputName = sanitizeName(onnxInputName);
   const hwc = [inShape[hAxis], inShape[wAxis], inShape[cAxis]];
   const tfInputShape = rank === 4 ? [-1, ...hwc] : hwc;
   const placeholder = tf.placeholder(inputName, tfInputShape);
-  const values = new Map<string, Value>();
   for (const [name, t] of consts) values.set(name, { kind: 'const', t });
   values.set(onnxInputName, {
     kind: 'rt',
@@ -280,66 +371,8 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
     dtype: 'float32',
   });
 
-  let lastLog = Date.now();
-  const foldable = new Set(FOLDABLE_OPS);
   const producerOp = new Map<string, string>();
-  nodes.forEach((node, index) => {
-    const op = node.opType ?? '';
-    const domain = node.domain ?? '';
-    const name = sanitizeName(node.name || `${op}_${index}`);
-    if (domain !== '' && domain !== 'ai.onnx')
-      throw new ConversionError(unsupportedOpMessage(op, node.name || name, domain));
-    const inputs = (node.input ?? []).map((i) => {
-      if (!i) return null;
-      const v = values.get(i);
-      if (!v)
-        throw new ConversionError(
-          `${op} node "${node.name || name}" reads "${i}", which no earlier node produces`,
-        );
-      return v;
-    });
-    const info: NodeInfo = {
-      op,
-      name,
-      inputNames: node.input ?? [],
-      outputNames: node.output ?? [],
-      attrs: attrsOf(node),
-      opset,
-    };
-    let outs: Value[] | null = null;
-    try {
-      if (inputs.every((v) => v === null || v.kind === 'const') && foldable.has(op)) {
-        const r = foldNode(
-          op,
-          inputs.map((v) => (v && v.kind === 'const' ? v.t : null)),
-          info.attrs,
-        );
-        if (r) {
-          outs = r.map((t) => ({ kind: 'const', t }));
-          if (op !== 'Constant') ctx.stats.foldedConstantNodes++;
-        }
-      }
-      if (!outs) {
-        const handler = handlerFor(op);
-        if (!handler) throw new ConversionError(unsupportedOpMessage(op, node.name || name, ''));
-        outs = handler(info, inputs, ctx);
-      }
-    } catch (err) {
-      if (err instanceof ConversionError) throw err;
-      throw new ConversionError(`${op} node "${node.name || name}": ${(err as Error).message}`);
-    }
-    outs.forEach((v, k) => {
-      const outName = info.outputNames[k];
-      if (outName) {
-        values.set(outName, v);
-        producerOp.set(outName, op);
-      }
-    });
-    if (Date.now() - lastLog > 1000) {
-      lastLog = Date.now();
-      log(`converted ${index + 1}/${nodes.length} nodes (${op} ${node.name ?? ''})`);
-    }
-  });
+  convertNodes(nodes, ctx, opset, log, producerOp);
 
   const outputs: OnnxConversion['outputs'] = [];
   const signature: Record<string, string> = {};

@@ -6,6 +6,7 @@
  * the node's outputs.
  */
 import { OpHandler } from './ops/common';
+import * as control from './ops/control';
 import * as conv from './ops/convolution';
 import * as det from './ops/detection';
 import * as dtype from './ops/dtype';
@@ -47,6 +48,7 @@ const HANDLERS: Readonly<Record<string, OpHandler>> = Object.freeze({
   HardSigmoid: ew.hardSigmoid,
   HardSwish: ew.hardSwish,
   Identity: dtype.alias,
+  If: control.ifOp,
   LayerNormalization: norm.layerNorm,
   LeakyRelu: ew.leakyRelu,
   Less: ew.binaryHandler('Less'),

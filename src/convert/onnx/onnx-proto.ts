@@ -202,6 +202,9 @@ export const getAttr = {
   tensor(a: OnnxAttrs, name: string): onnx.ITensorProto | null {
     return a.get(name)?.t ?? null;
   },
+  graph(a: OnnxAttrs, name: string): onnx.IGraphProto | null {
+    return a.get(name)?.g ?? null;
+  },
 };
 
 /** Shape of a graph input or output from its ValueInfo; unknown or symbolic dims are -1. */
