@@ -357,6 +357,7 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
   };
   const ctx = new ConvertContext(tf, countConsumers(nodes, graphOutputs), fixedBatch, values, subgraph);
   ctx.stats.foldedBatchNorms = folded.folded;
+  ctx.batchAsNaN = rank === 4;
   const inputName = sanitizeName(onnxInputName);
   const hwc = [inShape[hAxis], inShape[wAxis], inShape[cAxis]];
   const tfInputShape = rank === 4 ? [-1, ...hwc] : hwc;

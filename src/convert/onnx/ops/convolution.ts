@@ -29,10 +29,11 @@ function spatialPads(
   const extra: [number, number] = [0, 0];
   for (let i = 0; i < 2; i++) {
     const inSize = inHW[i];
-    if (inSize < 0)
+    if (inSize < 0 && (autoPad !== 'NOTSET' || ceilMode)) {
       throw new ConversionError(
-        `${n.op} node "${n.name}": the spatial size must be known at conversion time`,
+        `${n.op} node "${n.name}": the spatial size must be known at conversion time for auto_pad or ceil_mode`,
       );
+    }
     const dk = (k[i] - 1) * d[i] + 1;
     let p0: number;
     let p1: number;
@@ -53,7 +54,7 @@ function spatialPads(
       if ((o - 1) * s[i] >= inSize + p0) o--;
       extra[i] = Math.max(0, (o - 1) * s[i] + dk - (inSize + p0 + p1));
     } else {
-      o = Math.floor((inSize + p0 + p1 - dk) / s[i]) + 1;
+      o = inSize < 0 ? -1 : Math.floor((inSize + p0 + p1 - dk) / s[i]) + 1;
     }
     out[i] = o;
     pads[i * 2] = p0;
@@ -86,7 +87,9 @@ function paddingAttrs(
   pads: number[],
 ): Record<string, AttrValue> {
   if (pads.every((p) => p === 0)) return { padding: tfAttr.s('VALID') };
-  if (tfSamePads(inHW, k, s, d).every((p, i) => p === pads[i])) return { padding: tfAttr.s('SAME') };
+  // SAME depends on the input size: only when it is known.
+  if (inHW.every((x) => x > 0) && tfSamePads(inHW, k, s, d).every((p, i) => p === pads[i]))
+    return { padding: tfAttr.s('SAME') };
   return {
     padding: tfAttr.s('EXPLICIT'),
     explicit_paddings: tfAttr.ints([0, 0, pads[0], pads[1], pads[2], pads[3], 0, 0]),
@@ -147,7 +150,8 @@ export const conv: OpHandler = (n, inputs, ctx) => {
   const b = optionalConst(n, inputs, 2, 'bias');
   const [O, Ig, kh, kw] = w.shape;
   const group = getAttr.int(n.attrs, 'group', 1);
-  const C = x.shape[1];
+  // A channel count lost to a run-time Pad is the weight's.
+  const C = x.shape[1] < 0 ? Ig * group : x.shape[1];
   if (C !== Ig * group)
     throw new ConversionError(`Conv node "${n.name}": input has ${C} channels, weight expects ${Ig * group}`);
   const s = (getAttr.ints(n.attrs, 'strides') ?? [1, 1]) as [number, number];
@@ -242,7 +246,7 @@ export const pool =
     });
     const full = [pads[0], pads[1] + extra[0], pads[2], pads[3] + extra[1]];
     const noPad = full.every((p) => p === 0);
-    const same = tfSamePads(inHW, k, s, d).every((p, i) => p === full[i]);
+    const same = inHW.every((x) => x > 0) && tfSamePads(inHW, k, s, d).every((p, i) => p === full[i]);
     if (noPad)
       return [ctx.emit(n.name, tfOp, [x.ref], poolAttrs('VALID'), { shape: outShape, perm: [...NHWC] })];
     if (same && (kind === 'max' || (!includePad && extra.every((e) => e === 0)))) {
@@ -319,7 +323,7 @@ export function reduce(
     tfOp,
     [v.ref, axesConst],
     { T: T(), Tidx: tfAttr.T('DT_INT32'), keep_dims: tfAttr.b(keep) },
-    { shape, perm },
+    { shape, perm, dtype: v.dtype },
   );
 }
 

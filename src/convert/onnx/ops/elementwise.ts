@@ -173,9 +173,10 @@ export const variadicHandler =
     const present = inputs.filter((v): v is Value => v !== null);
     if (present.length === 1) return [present[0]];
     let acc: Value = present[0];
+    const rt = present.find((v): v is RtValue => v.kind === 'rt');
     for (let i = 1; i < present.length; i++)
       acc = binary(n, onnxOp, acc, present[i], ctx, [false, false], `${n.name}/${i}`);
-    return [acc];
+    return [acc.kind === 'rt' && rt ? { ...acc, dtype: rt.dtype } : acc];
   };
 
 /** Activations the fused conv/matmul kernels apply themselves. */

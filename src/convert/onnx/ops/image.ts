@@ -163,6 +163,8 @@ export const resize: OpHandler = (n, inputs, ctx) => {
   if (getAttr.int(n.attrs, 'antialias', 0) !== 0) {
     throw new ConversionError(`Resize node "${n.name}": antialias is not supported`);
   }
+  const sizesIn = n.opset >= 11 ? inputs[3] : null;
+  if (sizesIn && sizesIn.kind === 'rt') return [resizeDynamic(n, v, sizesIn, mode, coord, nearestMode, ctx)];
   const { out, scales } = resizeTargets(n, inputs, v);
   const rank = v.shape.length;
   for (let a = 0; a < rank; a++) {
@@ -367,3 +369,62 @@ export const roiAlign: OpHandler = (n, inputs, ctx) => {
     ),
   ];
 };
+
+/**
+ * Resize to sizes computed at run time (torchvision's transform and FPN on images of any size): TF's own
+ * ResizeBilinear / ResizeNearestNeighbor over the last two ONNX axes, for the mode pairs whose formulas match
+ * ONNX's — linear with half_pixel or pytorch_half_pixel (TF's half_pixel_centers; the clamping at the borders
+ * agrees), linear or nearest with align_corners, nearest asymmetric+floor (PyTorch's nearest).
+ */
+function resizeDynamic(
+  n: NodeInfo,
+  v: RtValue,
+  sizes: RtValue,
+  mode: string,
+  coord: string,
+  nearestMode: string,
+  ctx: ConvertContext,
+): RtValue {
+  if (v.shape.length !== 4) {
+    throw new ConversionError(`Resize node "${n.name}": sizes computed at run time need a rank-4 input`);
+  }
+  let halfPixel: boolean;
+  let alignCorners = false;
+  if (coord === 'align_corners' && (mode === 'linear' || nearestMode === 'round_prefer_ceil')) {
+    halfPixel = false;
+    alignCorners = true;
+  } else if (mode === 'linear' && (coord === 'half_pixel' || coord === 'pytorch_half_pixel')) {
+    halfPixel = true;
+  } else if (mode === 'nearest' && coord === 'asymmetric' && nearestMode === 'floor') {
+    halfPixel = false;
+  } else {
+    throw new ConversionError(
+      `Resize node "${n.name}": with sizes computed at run time, ${mode} resize with ` +
+        `coordinate_transformation_mode "${coord}"${mode === 'nearest' ? ` and nearest_mode "${nearestMode}"` : ''} ` +
+        'is not supported (linear half_pixel/pytorch_half_pixel/align_corners, nearest asymmetric+floor are)',
+    );
+  }
+  const g = ctx.graph;
+  const x = ctx.withPerm(v, NHWC, `${n.name}/x`);
+  const s = ctx.withPerm(sizes, [0], `${n.name}/sizes`);
+  const hw = g.op(
+    `${n.name}/hw`,
+    'GatherV2',
+    [s.ref, g.constInt(`${n.name}/hw_index`, [2], [2, 3]), g.constInt(`${n.name}/axis`, [], [0])],
+    {
+      Tparams: tfAttr.T('DT_INT32'),
+      Tindices: tfAttr.T('DT_INT32'),
+      Taxis: tfAttr.T('DT_INT32'),
+      batch_dims: tfAttr.i(0),
+    },
+  );
+  const size =
+    s.dtype === 'int32' ? hw : g.op(`${n.name}/hw_int`, 'Cast', [hw], { DstT: tfAttr.T('DT_INT32') });
+  return ctx.emit(
+    n.name,
+    mode === 'linear' ? 'ResizeBilinear' : 'ResizeNearestNeighbor',
+    [x.ref, size],
+    { T: T(), align_corners: tfAttr.b(alignCorners), half_pixel_centers: tfAttr.b(halfPixel) },
+    { shape: [x.shape[0], x.shape[1], -1, -1], perm: [...NHWC], dtype: 'float32' },
+  );
+}
