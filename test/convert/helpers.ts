@@ -80,7 +80,7 @@ export async function loadConversion(conversion: OnnxConversion): Promise<tf.Gra
 
 /**
  * Runs a graph model on an NCHW (or CHW) input, transposed to the NHWC (HWC) the service feeds, through
- * `executeAsync` (needed by ops with data-dependent output sizes); returns one output as float32.
+ * `execute`, or `executeAsync` when the graph needs it; returns one output as float32.
  */
 export async function runTfjs(
   model: tf.GraphModel,
@@ -91,7 +91,13 @@ export async function runTfjs(
     tf.tensor(input.data, input.shape).transpose(input.shape.length === 4 ? [0, 2, 3, 1] : [1, 2, 0]),
   );
   try {
-    const out = await model.executeAsync(x);
+    let out: tf.Tensor | tf.Tensor[];
+    try {
+      out = model.execute(x);
+    } catch {
+      // Control flow or data-dependent sizes (If, NonMaxSuppression, NonZero): only executeAsync runs them.
+      out = await model.executeAsync(x);
+    }
     const ys = Array.isArray(out) ? out : [out];
     try {
       const y = ys[outputIndex];
