@@ -66,16 +66,26 @@ export async function runOrt(
   }
 }
 
+/** TF ops TF.js runs only through executeAsync. */
+const ASYNC_OPS = new Set(['If', 'StatelessIf', 'NonMaxSuppressionV3', 'NonMaxSuppressionV5', 'Where']);
+const NEEDS_ASYNC = new WeakSet<tf.GraphModel>();
+
 /** Loads a converted model from memory. */
 export async function loadConversion(conversion: OnnxConversion): Promise<tf.GraphModel> {
   const { json, shard } = conversion.builder.toArtifacts();
-  return tf.loadGraphModel(
+  const model = await tf.loadGraphModel(
     tf.io.fromMemory({
       modelTopology: json.modelTopology,
       weightSpecs: json.weightsManifest[0].weights as tf.io.WeightsManifestEntry[],
       weightData: shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer,
     }),
   );
+  const ops = [
+    ...json.modelTopology.node.map((nd) => nd.op),
+    ...(json.modelTopology.library.function ?? []).flatMap((f) => f.nodeDef.map((nd) => nd.op)),
+  ];
+  if (ops.some((op) => ASYNC_OPS.has(op))) NEEDS_ASYNC.add(model);
+  return model;
 }
 
 /**
@@ -91,13 +101,8 @@ export async function runTfjs(
     tf.tensor(input.data, input.shape).transpose(input.shape.length === 4 ? [0, 2, 3, 1] : [1, 2, 0]),
   );
   try {
-    let out: tf.Tensor | tf.Tensor[];
-    try {
-      out = model.execute(x);
-    } catch {
-      // Control flow or data-dependent sizes (If, NonMaxSuppression, NonZero): only executeAsync runs them.
-      out = await model.executeAsync(x);
-    }
+    // Control flow and data-dependent sizes (If, NonMaxSuppression, NonZero → Where) need executeAsync.
+    const out = NEEDS_ASYNC.has(model) ? await model.executeAsync(x) : model.execute(x);
     const ys = Array.isArray(out) ? out : [out];
     try {
       const y = ys[outputIndex];
