@@ -160,6 +160,11 @@ export class GraphBuilder {
     this.functions.push(def);
   }
 
+  /** The functions of the library (If branches). */
+  functionDefs(): readonly FunctionDef[] {
+    return this.functions;
+  }
+
   /** Declares a named model output (signature), so that it stays an output even if other nodes consume it. */
   output(key: string, nodeName: string, dtype: TfDataType = 'DT_FLOAT'): void {
     if (!this.names.has(nodeName)) throw new Error(`output "${key}" names unknown node "${nodeName}"`);

@@ -5,12 +5,15 @@
  * and a leak check over those runs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'fs';
+import { promises as fsp, readFileSync } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { decodeOnnxModel, encodeOnnxModel } from '../../src/convert/onnx/onnx-proto';
+import { writeShardedGraphModel } from '../../src/convert/onnx/tf-graph';
+import { loadGraphModelFromDir } from '../../src/models/graph-model-loader';
 import { initBackend } from '../../src/runtime/backend';
-import { loadConversion, randomInput, runOrt, runTfjs } from './helpers';
+import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/onnx/frcnn-tiny.onnx');
 const original = new Uint8Array(readFileSync(FIXTURE));
@@ -86,6 +89,7 @@ describe('torchvision Faster R-CNN export', () => {
       { key: 'scores', onnxName: 'scores', shape: [-1], dtype: 'float32' },
     ]);
     // NMS and friends are in the graph: the model runs through executeAsync.
+    expect(c.needsAsync).toBe(true);
     expect(c.stats.opHistogram.If).toBeGreaterThan(0);
     expect(c.builder.toArtifacts().json.modelTopology.library.function?.length).toBeGreaterThan(0);
   });
@@ -97,6 +101,29 @@ describe('torchvision Faster R-CNN export', () => {
     [150, 150, 4],
   ])('%i×%i image: same boxes, labels and scores as onnxruntime', async (h, w, seed) => {
     expect(await expectParity(original, h, w, seed)).toBeGreaterThan(1);
+  });
+
+  it('written as model.json + shards and loaded from disk, gives the same detections', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'frcnn-'));
+    try {
+      await writeShardedGraphModel(convertOnnx(original).builder, dir, {});
+      const model = await loadGraphModelFromDir(dir);
+      const input = image(96, 128, 1);
+      const x = tf.tidy(() => tf.tensor(input.data, input.shape).transpose([1, 2, 0]));
+      try {
+        const out = (await model.executeAsync(x)) as tf.Tensor[];
+        const scores = Float32Array.from(await out[2].data());
+        tf.dispose(out);
+        const ref = await runOrt(original, input, 2);
+        expect(scores.length).toBe(ref.length);
+        expect(maxAbsDiff(ref, scores)).toBeLessThanOrEqual(1e-4);
+      } finally {
+        x.dispose();
+        model.dispose();
+      }
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('an image with no box above the threshold gives empty outputs through both runtimes', async () => {

@@ -85,6 +85,11 @@ export interface OnnxConversion {
   outputs: OnnxOutputInfo[];
   /** The ONNX file's metadata_props (ultralytics writes names, imgsz, stride, task there). */
   metadata: Record<string, string>;
+  /**
+   * True when the graph holds control flow (If) or ops with data-dependent output sizes (NonMaxSuppression,
+   * NonZero → Where): TF.js runs it only through `executeAsync`.
+   */
+  needsAsync: boolean;
   opset: number;
   producer: string;
   /** True when the last op before the (single) output is Softmax: the model emits probabilities. */
@@ -111,6 +116,9 @@ function unsupportedOpMessage(op: string, node: string, domain: string): string 
     `Supported only on constant inputs (folded at conversion time): ${constantOnly.join(', ')}.`
   );
 }
+
+/** TF ops TF.js runs only through executeAsync. */
+const ASYNC_OPS = new Set(['If', 'StatelessIf', 'NonMaxSuppressionV3', 'NonMaxSuppressionV5', 'Where']);
 
 const TF_DTYPE: Record<RtValue['dtype'], TfDataType> = {
   float32: 'DT_FLOAT',
@@ -419,6 +427,10 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
       onnxShape: [...inShape],
       fixedBatch,
     },
+    needsAsync: [
+      ...builder.nodes.map((nd) => nd.op),
+      ...builder.functionDefs().flatMap((f) => f.nodeDef.map((nd) => nd.op)),
+    ].some((op) => ASYNC_OPS.has(op)),
     metadata: Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? ''])),
     outputs,
     opset,
