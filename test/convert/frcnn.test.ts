@@ -12,7 +12,7 @@ import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { decodeOnnxModel, encodeOnnxModel } from '../../src/convert/onnx/onnx-proto';
 import { writeShardedGraphModel } from '../../src/convert/onnx/tf-graph';
 import { loadGraphModelFromDir } from '../../src/models/graph-model-loader';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/onnx/frcnn-tiny.onnx');

@@ -9,7 +9,7 @@ import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { OnnxDataType } from '../../src/convert/onnx/onnx-proto';
 import { OnnxBuilder } from '../../src/convert/onnx/onnx-writer';
 import { makeConst } from '../../src/convert/tensor';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { parity } from './helpers';
 import { Net } from './models';
 

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { OnnxDataType } from '../../src/convert/onnx/onnx-proto';
 import { makeConst } from '../../src/convert/tensor';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { parity } from './helpers';
 import { Net } from './models';
 

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { OnnxDataType } from '../../src/convert/onnx/onnx-proto';
 import { makeConst } from '../../src/convert/tensor';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
 import { Net } from './models';
 

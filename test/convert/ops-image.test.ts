@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { makeConst } from '../../src/convert/tensor';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { parity } from './helpers';
 import { Net } from './models';
 

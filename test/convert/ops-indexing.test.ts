@@ -3,7 +3,7 @@
  * negative axes and indices, steps (negative too), INT64_MAX ends, uneven splits, opset 18's num_outputs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { parity } from './helpers';
 import { Net } from './models';
 

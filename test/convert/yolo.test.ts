@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/onnx/yolo-tiny.onnx');
