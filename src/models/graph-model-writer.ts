@@ -45,12 +45,28 @@ interface WeightEntry {
   data: Float32Array | Int32Array;
 }
 
+/**
+ * A FunctionDef in proto3-JSON form, as tfjs-converter's operation_mapper reads `library.function`: the branches
+ * of `If`/`StatelessIf`. Input args act as placeholders named after the arg; `ret` maps each output arg to a node
+ * output (`node:k`). Const nodes inside a function read their value from the model's weights manifest by node
+ * name (the function's executor shares its parent's weight map), so their names are unique model-wide.
+ */
+export interface FunctionDef {
+  signature: {
+    name: string;
+    inputArg: { name: string; type: TfDataType }[];
+    outputArg: { name: string; type: TfDataType }[];
+  };
+  nodeDef: NodeDef[];
+  ret: Record<string, string>;
+}
+
 /** The JSON written to model.json. */
 export interface GraphModelJson {
   format: 'graph-model';
   generatedBy: string;
   convertedBy: string;
-  modelTopology: { node: NodeDef[]; library: Record<string, never>; versions: { producer: number } };
+  modelTopology: { node: NodeDef[]; library: { function?: FunctionDef[] }; versions: { producer: number } };
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
   signature: {
     inputs: Record<string, { name: string; dtype: string; tensorShape: unknown }>;
@@ -72,6 +88,7 @@ export class GraphBuilder {
   private readonly inputs: Record<string, { name: string; dtype: string; tensorShape: unknown }> = {};
   private readonly outputs: Record<string, { name: string; dtype: string }> = {};
   private readonly names = new Set<string>();
+  private readonly functions: FunctionDef[] = [];
 
   private claim(name: string): void {
     if (this.names.has(name)) throw new Error(`graph node name "${name}" is used twice`);
@@ -123,6 +140,31 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * Adds a function to the library. Its Const nodes' values go to the weights manifest under the node names,
+   * which must not clash with any other node or weight of the model.
+   */
+  addFunction(def: FunctionDef, consts: { name: string; shape: number[]; data: Float32Array | Int32Array }[]): void {
+    if (this.functions.some((f) => f.signature.name === def.signature.name)) {
+      throw new Error(`function "${def.signature.name}" is defined twice`);
+    }
+    for (const c of consts) {
+      const size = c.shape.reduce((a, b) => a * b, 1);
+      if (size !== c.data.length) {
+        throw new Error(`constant "${c.name}": shape [${c.shape.join(',')}] needs ${size} values, got ${c.data.length}`);
+      }
+      this.claim(c.name);
+      const dtype = c.data instanceof Float32Array ? 'float32' : 'int32';
+      this.weights.push({ name: c.name, shape: c.shape, dtype, data: c.data });
+    }
+    this.functions.push(def);
+  }
+
+  /** The functions of the library (If branches). */
+  functionDefs(): readonly FunctionDef[] {
+    return this.functions;
+  }
+
   /** Declares a named model output (signature), so that it stays an output even if other nodes consume it. */
   output(key: string, nodeName: string, dtype: TfDataType = 'DT_FLOAT'): void {
     if (!this.names.has(nodeName)) throw new Error(`output "${key}" names unknown node "${nodeName}"`);
@@ -145,7 +187,11 @@ export class GraphBuilder {
       format: 'graph-model',
       generatedBy: meta.generatedBy ?? 'antenna-tfjs-service',
       convertedBy: 'antenna-tfjs-service graph-model-writer',
-      modelTopology: { node: this.nodes, library: {}, versions: { producer: 1286 } },
+      modelTopology: {
+        node: this.nodes,
+        library: this.functions.length > 0 ? { function: this.functions } : {},
+        versions: { producer: 1286 },
+      },
       weightsManifest: [
         {
           paths: ['group1-shard1of1.bin'],

@@ -29,30 +29,36 @@ export function randomInput(
 const ORT_SCRIPT = `
 const fs = require('fs');
 const ort = require('onnxruntime-node');
-const [modelPath, inputPath, shapeJson, outPath] = process.argv.slice(1);
+const [modelPath, inputPath, shapeJson, outPath, outIndex] = process.argv.slice(1);
 (async () => {
   const session = await ort.InferenceSession.create(fs.readFileSync(modelPath));
   const b = fs.readFileSync(inputPath);
   const data = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, JSON.parse(shapeJson)) });
-  const y = out[session.outputNames[0]].data;
+  // int64/bool outputs come back as float32 too, so one reader serves every dtype.
+  const y = Float32Array.from(out[session.outputNames[Number(outIndex)]].data, Number);
   fs.writeFileSync(outPath, Buffer.from(y.buffer, y.byteOffset, y.byteLength));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
-/** Runs the ONNX model on onnxruntime (CPU) and returns the first output. */
+/** Runs the ONNX model on onnxruntime (CPU) and returns one output (the first by default) as float32. */
 export async function runOrt(
   bytes: Uint8Array,
   input: { data: Float32Array; shape: number[] },
+  outputIndex = 0,
 ): Promise<Float32Array> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ort-'));
   try {
     const [model, x, y] = ['model.onnx', 'input.bin', 'output.bin'].map((f) => path.join(dir, f));
     await fsp.writeFile(model, bytes);
     await fsp.writeFile(x, Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength));
-    await execFileAsync(process.execPath, ['-e', ORT_SCRIPT, model, x, JSON.stringify(input.shape), y], {
-      cwd: path.resolve(__dirname, '../..'),
-    });
+    await execFileAsync(
+      process.execPath,
+      ['-e', ORT_SCRIPT, model, x, JSON.stringify(input.shape), y, String(outputIndex)],
+      {
+        cwd: path.resolve(__dirname, '../..'),
+      },
+    );
     const out = await fsp.readFile(y);
     return new Float32Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
   } finally {
@@ -60,32 +66,49 @@ export async function runOrt(
   }
 }
 
+/** TF ops TF.js runs only through executeAsync. */
+const ASYNC_OPS = new Set(['If', 'StatelessIf', 'NonMaxSuppressionV3', 'NonMaxSuppressionV5', 'Where']);
+const NEEDS_ASYNC = new WeakSet<tf.GraphModel>();
+
 /** Loads a converted model from memory. */
 export async function loadConversion(conversion: OnnxConversion): Promise<tf.GraphModel> {
   const { json, shard } = conversion.builder.toArtifacts();
-  return tf.loadGraphModel(
+  const model = await tf.loadGraphModel(
     tf.io.fromMemory({
       modelTopology: json.modelTopology,
       weightSpecs: json.weightsManifest[0].weights as tf.io.WeightsManifestEntry[],
       weightData: shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength) as ArrayBuffer,
     }),
   );
+  const ops = [
+    ...json.modelTopology.node.map((nd) => nd.op),
+    ...(json.modelTopology.library.function ?? []).flatMap((f) => f.nodeDef.map((nd) => nd.op)),
+  ];
+  if (ops.some((op) => ASYNC_OPS.has(op))) NEEDS_ASYNC.add(model);
+  return model;
 }
 
-/** Runs a graph model on an NCHW input (transposed to the NHWC the service feeds). */
+/**
+ * Runs a graph model on an NCHW (or CHW) input, transposed to the NHWC (HWC) the service feeds, through
+ * `execute`, or `executeAsync` when the graph needs it; returns one output as float32.
+ */
 export async function runTfjs(
   model: tf.GraphModel,
   input: { data: Float32Array; shape: number[] },
+  outputIndex = 0,
 ): Promise<{ data: Float32Array; shape: number[] }> {
   const x = tf.tidy(() =>
-    tf.tensor4d(input.data, input.shape as [number, number, number, number]).transpose([0, 2, 3, 1]),
+    tf.tensor(input.data, input.shape).transpose(input.shape.length === 4 ? [0, 2, 3, 1] : [1, 2, 0]),
   );
   try {
-    const y = model.predict(x) as tf.Tensor;
+    // Control flow and data-dependent sizes (If, NonMaxSuppression, NonZero → Where) need executeAsync.
+    const out = NEEDS_ASYNC.has(model) ? await model.executeAsync(x) : model.execute(x);
+    const ys = Array.isArray(out) ? out : [out];
     try {
+      const y = ys[outputIndex];
       return { data: Float32Array.from(await y.data()), shape: y.shape };
     } finally {
-      y.dispose();
+      tf.dispose(ys);
     }
   } finally {
     x.dispose();
@@ -114,6 +137,7 @@ export function top1(data: Float32Array, classes: number): number[] {
 export async function parity(
   bytes: Uint8Array,
   batch = 2,
+  outputIndex = 0,
 ): Promise<{
   diff: number;
   ref: Float32Array;
@@ -124,10 +148,10 @@ export async function parity(
   const conversion = convertOnnx(bytes);
   const [, h, w, c] = conversion.input.shape;
   const input = randomInput(batch, c, h, w);
-  const ref = await runOrt(bytes, input);
+  const ref = await runOrt(bytes, input, outputIndex);
   const model = await loadConversion(conversion);
   try {
-    const got = await runTfjs(model, input);
+    const got = await runTfjs(model, input, outputIndex);
     return { diff: maxAbsDiff(ref, got.data), ref, got: got.data, shape: got.shape, conversion };
   } finally {
     model.dispose();

@@ -14,7 +14,7 @@
  */
 import { AttrValue } from '../../models/graph-model-writer';
 import { ConstTensor, sizeOf, transposeConst } from '../tensor';
-import { OnnxAttrs } from './onnx-proto';
+import { onnx, OnnxAttrs } from './onnx-proto';
 import { tfAttr, TfGraph, TfNode } from './tf-graph';
 
 /** A producer that per-channel Mul/Add and one activation can still be folded into. */
@@ -93,6 +93,13 @@ export interface ConversionStats {
   layoutOnlyTransposes: number;
 }
 
+/** Converts an ONNX subgraph (an `If` branch) in `ctx`, reading outer values from `scope`; returns its outputs. */
+export type SubgraphConverter = (
+  graph: onnx.IGraphProto,
+  scope: Map<string, Value>,
+  ctx: ConvertContext,
+) => Value[];
+
 /** State shared by the handlers while one model converts. */
 export class ConvertContext {
   readonly stats: ConversionStats = {
@@ -109,7 +116,24 @@ export class ConvertContext {
     private readonly consumerCounts: Map<string, number>,
     /** Batch size baked into the export when its batch axis is not dynamic, else null. */
     readonly fixedBatch: number | null,
+    /** The values visible to the nodes being converted (ONNX name → value); branches add their own. */
+    readonly scope: Map<string, Value> = new Map(),
+    /** Converts subgraphs (If branches); set by the converter. */
+    readonly subgraph: SubgraphConverter | null = null,
   ) {}
+
+  /**
+   * True when the only dim unknown at conversion time is the batch (rank-4 image input): `Shape` then folds to a
+   * constant with NaN for it. False for a rank-3 image of dynamic size: shapes are computed at run time.
+   */
+  batchAsNaN = true;
+
+  /** A context for a branch function built in `graph`, seeing `scope`. */
+  branch(graph: TfGraph, scope: Map<string, Value>, counts: Map<string, number>): ConvertContext {
+    const c = new ConvertContext(graph, counts, this.fixedBatch, scope, this.subgraph);
+    c.batchAsNaN = this.batchAsNaN;
+    return c;
+  }
 
   /** How many nodes (and graph outputs) read the ONNX value `name`. */
   consumers(name: string): number {
@@ -149,7 +173,12 @@ export class ConvertContext {
         `${base}: a constant depends on the batch size, which is unknown at conversion time`,
       );
     }
-    return this.graph.constInt(base, t.shape, t.data);
+    // int64 bounds such as INT64_MAX ("to the end") saturate rather than wrap in int32.
+    return this.graph.constInt(
+      base,
+      t.shape,
+      Array.from(t.data, (x) => Math.max(-2147483648, Math.min(2147483647, x))),
+    );
   }
 
   /** A constant used where a runtime tensor is needed, in ONNX layout. */
@@ -195,10 +224,66 @@ export class ConvertContext {
     return { kind: 'rt', ref: r2, shape: v.shape, perm: [0, 1], dtype: v.dtype };
   }
 
-  private transposeRef(base: string, ref: string, tfPerm: number[]): string {
+  private transposeRef(
+    base: string,
+    ref: string,
+    tfPerm: number[],
+    tfShape: number[] = [],
+    dtype: RtValue['dtype'] = 'float32',
+  ): string {
     this.stats.insertedTransposes++;
-    const p = this.graph.constInt(`${base}/perm`, [tfPerm.length], tfPerm);
-    return this.graph.op(base, 'Transpose', [ref, p], { T: tfAttr.T(), Tperm: tfAttr.T('DT_INT32') });
+    const g = this.graph;
+    const type = tfAttr.T(dtype === 'float32' ? 'DT_FLOAT' : dtype === 'int32' ? 'DT_INT32' : 'DT_BOOL');
+    const p = g.constInt(`${base}/perm`, [tfPerm.length], tfPerm);
+    const unknown = tfShape.map((d) => d < 0);
+    if (tfPerm.length < 3 || !unknown.some(Boolean) || dtype === 'bool') {
+      return g.op(base, 'Transpose', [ref, p], { T: type, Tperm: tfAttr.T('DT_INT32') });
+    }
+    // TF.js's wasm Transpose traps (integer divide by zero) on an empty tensor of rank ≥ 3, and a size known
+    // only at run time may be 0 (a feature level with no RoI). Pad each such dim by one, transpose, slice it off.
+    const rank = tfPerm.length;
+    const pads = g.constInt(
+      `${base}/safe_pads`,
+      [rank, 2],
+      unknown.flatMap((u) => [0, u ? 1 : 0]),
+    );
+    const fill =
+      dtype === 'float32'
+        ? g.constFloat(`${base}/safe_fill`, [], Float32Array.of(0))
+        : g.constInt(`${base}/safe_fill`, [], [0]);
+    const padded = g.op(`${base}/safe_pad`, 'PadV2', [ref, pads, fill], {
+      T: type,
+      Tpaddings: tfAttr.T('DT_INT32'),
+    });
+    const moved = g.op(`${base}/safe_transpose`, 'Transpose', [padded, p], {
+      T: type,
+      Tperm: tfAttr.T('DT_INT32'),
+    });
+    const trimmed = tfPerm.map((src) => unknown[src]);
+    const full = trimmed.reduce((m, t, k) => m | (t ? 0 : 1 << k), 0);
+    return g.op(
+      base,
+      'StridedSlice',
+      [
+        moved,
+        g.constInt(`${base}/safe_begin`, [rank], new Array<number>(rank).fill(0)),
+        g.constInt(
+          `${base}/safe_end`,
+          [rank],
+          trimmed.map((t) => (t ? -1 : 0)),
+        ),
+        g.constInt(`${base}/safe_strides`, [rank], new Array<number>(rank).fill(1)),
+      ],
+      {
+        T: type,
+        Index: tfAttr.T('DT_INT32'),
+        begin_mask: tfAttr.i((1 << rank) - 1),
+        end_mask: tfAttr.i(full),
+        ellipsis_mask: tfAttr.i(0),
+        new_axis_mask: tfAttr.i(0),
+        shrink_axis_mask: tfAttr.i(0),
+      },
+    );
   }
 
   /** Re-lays `v` out as `perm`, emitting a Transpose only when memory order really changes. */
@@ -208,7 +293,8 @@ export class ConvertContext {
     const tfPerm = perm.map((d) => p.perm.indexOf(d));
     const current = p.perm.filter((d) => p.shape[d] !== 1);
     const target = perm.filter((d) => p.shape[d] !== 1);
-    if (current.every((d, i) => d === target[i])) {
+    const unknown = p.shape.filter((d) => d < 0).length;
+    if (current.every((d, i) => d === target[i]) && unknown <= 1) {
       // Only size-1 dims move: a reshape is enough.
       const dims = perm.map((d) => p.shape[d]);
       const shape = this.graph.constInt(
@@ -224,7 +310,7 @@ export class ConvertContext {
     }
     return {
       ...p,
-      ref: this.transposeRef(`${base}/to_layout`, p.ref, tfPerm),
+      ref: this.transposeRef(`${base}/to_layout`, p.ref, tfPerm, this.tfShape(p), p.dtype),
       perm: [...perm],
       fuse: undefined,
     };
@@ -250,7 +336,13 @@ export class ConvertContext {
     attrs: Record<string, AttrValue>,
     like: { shape: number[]; perm: number[]; dtype?: RtValue['dtype'] },
   ): RtValue {
-    const ref = this.graph.op(base, op, inputs, attrs);
-    return { kind: 'rt', ref, shape: like.shape, perm: like.perm, dtype: like.dtype ?? 'float32' };
+    // Some TF.js kernels (StridedSlice, on wasm) read the element type from `T`: keep it true to the value.
+    const dtype = like.dtype ?? 'float32';
+    const typed =
+      'T' in attrs && dtype !== 'float32'
+        ? { ...attrs, T: tfAttr.T(dtype === 'int32' ? 'DT_INT32' : 'DT_BOOL') }
+        : attrs;
+    const ref = this.graph.op(base, op, inputs, typed);
+    return { kind: 'rt', ref, shape: like.shape, perm: like.perm, dtype };
   }
 }

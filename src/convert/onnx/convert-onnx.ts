@@ -4,10 +4,11 @@
  * Steps: decode the protobuf; fold BatchNormalization into the preceding Conv (ONNX level, exact in float64);
  * walk the nodes in their (topological) order, folding nodes whose inputs are all constant and translating the
  * rest with the op handlers; declare the outputs; drop dead nodes. The model input becomes an NHWC placeholder
- * [-1, H, W, C]: the service feeds NHWC, and with the layout tags of context.ts no transpose is needed anywhere
- * in a CNN classifier.
+ * [-1, H, W, C] (a rank-3 CHW image, as torchvision detection exports take, becomes an HWC placeholder with its
+ * dynamic height and width kept): the service feeds NHWC, and with the layout tags of context.ts no transpose is
+ * needed anywhere in a CNN classifier.
  */
-import { GraphBuilder } from '../../models/graph-model-writer';
+import { GraphBuilder, TfDataType } from '../../models/graph-model-writer';
 import { ConstTensor } from '../tensor';
 import {
   ConversionError,
@@ -16,6 +17,7 @@ import {
   identityPerm,
   NodeInfo,
   RtValue,
+  SubgraphConverter,
   Value,
 } from './context';
 import { FOLDABLE_OPS, foldNode } from './fold';
@@ -41,11 +43,53 @@ export interface OnnxConvertOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * The converted model's input, as a manifest needs it.
+ *
+ * - YOLO / classifier exports (`[1|N, 3, H, W]`): rank 4, onnxLayout 'NCHW', layout 'NHWC', shape `[-1, H, W, 3]`
+ *   (the batch is always dynamic in the converted graph; `fixedBatch` says whether the export baked one in).
+ * - torchvision detection exports (`[3, H, W]`, dynamic H/W): rank 3, onnxLayout 'CHW', layout 'HWC',
+ *   shape `[-1, -1, 3]`, fixedBatch null: one whole image per run, no batch dimension.
+ */
+export interface OnnxInputInfo {
+  /** Placeholder name in the TF graph. */
+  name: string;
+  onnxName: string;
+  /** Layout of the ONNX input. */
+  onnxLayout: 'NCHW' | 'NHWC' | 'CHW' | 'HWC';
+  /** Layout of the converted model's input: what the service feeds. */
+  layout: 'NHWC' | 'HWC';
+  rank: 3 | 4;
+  /** Converted input shape in `layout` order; -1 marks a dynamic dim. */
+  shape: number[];
+  /** ONNX input shape; -1 marks a dynamic dim. */
+  onnxShape: number[];
+  /** The batch size the ONNX export fixed (1 for ultralytics exports), or null when dynamic or absent. */
+  fixedBatch: number | null;
+}
+
+/** One output of the converted model. */
+export interface OnnxOutputInfo {
+  /** Signature key (and node name) in the TF graph. */
+  key: string;
+  onnxName: string;
+  /** ONNX-order shape; -1 marks a dim known only at run time (batch, detection count). */
+  shape: number[];
+  dtype: 'float32' | 'int32' | 'bool';
+}
+
 /** The result of a conversion. */
 export interface OnnxConversion {
   builder: GraphBuilder;
-  input: { name: string; onnxName: string; onnxLayout: 'NCHW' | 'NHWC'; shape: number[] };
-  outputs: { key: string; onnxName: string; shape: number[] }[];
+  input: OnnxInputInfo;
+  outputs: OnnxOutputInfo[];
+  /** The ONNX file's metadata_props (ultralytics writes names, imgsz, stride, task there). */
+  metadata: Record<string, string>;
+  /**
+   * True when the graph holds control flow (If) or ops with data-dependent output sizes (NonMaxSuppression,
+   * NonZero → Where): TF.js runs it only through `executeAsync`.
+   */
+  needsAsync: boolean;
   opset: number;
   producer: string;
   /** True when the last op before the (single) output is Softmax: the model emits probabilities. */
@@ -73,12 +117,28 @@ function unsupportedOpMessage(op: string, node: string, domain: string): string 
   );
 }
 
-function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map<string, number> {
+/** TF ops TF.js runs only through executeAsync. */
+const ASYNC_OPS = new Set(['If', 'StatelessIf', 'NonMaxSuppressionV3', 'NonMaxSuppressionV5', 'Where']);
+
+const TF_DTYPE: Record<RtValue['dtype'], TfDataType> = {
+  float32: 'DT_FLOAT',
+  int32: 'DT_INT32',
+  bool: 'DT_BOOL',
+};
+
+export function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map<string, number> {
   const counts = new Map<string, number>();
   const add = (name: string): void => {
     if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
   };
-  for (const n of nodes) for (const i of n.input ?? []) add(i);
+  // Branch subgraphs read outer values too: count them, or a value a branch reads could be folded away.
+  const visit = (ns: onnx.INodeProto[]): void => {
+    for (const n of ns) {
+      for (const i of n.input ?? []) add(i);
+      for (const a of n.attribute ?? []) if (a.g) visit(a.g.node ?? []);
+    }
+  };
+  visit(nodes);
   for (const o of outputs) add(o);
   return counts;
 }
@@ -133,102 +193,29 @@ function foldBatchNorms(
   return { nodes: nodes.filter((n) => !removed.has(n)), folded };
 }
 
-function detectLayout(shape: number[]): 'NCHW' | 'NHWC' {
+function detectLayout(shape: number[]): OnnxInputInfo['onnxLayout'] {
   const ch = (d: number): boolean => d === 1 || d === 3 || d === 4;
+  if (shape.length === 3) return ch(shape[0]) || !ch(shape[2]) ? 'CHW' : 'HWC';
   if (ch(shape[1])) return 'NCHW';
   if (ch(shape[3])) return 'NHWC';
   return 'NCHW';
 }
 
-/** Converts a serialized ONNX model. Throws ConversionError with the node name when something is unsupported. */
-export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {}): OnnxConversion {
-  const log = options.log ?? ((): void => undefined);
-  const warnings: string[] = [];
-  const warn = (w: string): void => {
-    warnings.push(w);
-    log(`warning: ${w}`);
-  };
-  const model = decodeOnnxModel(bytes);
-  const graph = model.graph;
-  if (!graph) throw new ConversionError('the file has no graph');
-  const opset =
-    toNum((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version) || 1;
-  if (opset < 13 || opset > 17) warn(`opset ${opset} is outside the tested range 13–17`);
-  log(
-    `decoded ONNX: ${graph.node?.length ?? 0} nodes, ${graph.initializer?.length ?? 0} initializers, opset ${opset}, ` +
-      `producer ${model.producerName || '?'} ${model.producerVersion || ''}`.trim(),
-  );
-
-  const consts = new Map<string, ConstTensor>();
-  for (const init of graph.initializer ?? []) consts.set(init.name ?? '', tensorFromProto(init));
-  const graphOutputs = (graph.output ?? []).map((o) => o.name ?? '');
-  const folded = foldBatchNorms([...(graph.node ?? [])], consts, graphOutputs);
-  const nodes = folded.nodes;
-  if (folded.folded > 0) log(`folded ${folded.folded} BatchNormalization nodes into their convolutions`);
-
-  // The image input.
-  const realInputs = (graph.input ?? []).filter((i) => !consts.has(i.name ?? ''));
-  if (realInputs.length !== 1) {
-    throw new ConversionError(
-      `expected one image input, found ${realInputs.length}: ${realInputs.map((i) => i.name).join(', ') || '(none)'}`,
-    );
-  }
-  const inputInfo = realInputs[0];
-  const onnxInputName = inputInfo.name ?? 'input';
-  const inShape = valueInfoShape(inputInfo);
-  if (!inShape || inShape.length !== 4) {
-    throw new ConversionError(
-      `input "${onnxInputName}" must be a rank-4 image batch, got ${inShape ? `[${inShape.join(',')}]` : 'no shape'}`,
-    );
-  }
-  const layout = detectLayout(inShape);
-  const [hAxis, wAxis, cAxis] = layout === 'NCHW' ? [2, 3, 1] : [1, 2, 3];
-  for (const [i, axis] of [hAxis, wAxis].entries()) {
-    const want = options.inputSize?.[i];
-    if (inShape[axis] < 0) {
-      if (!want)
-        throw new ConversionError(
-          `input "${onnxInputName}" has dynamic height/width; pass the input size (--input-size)`,
-        );
-      inShape[axis] = want;
-    } else if (want && want !== inShape[axis]) {
-      throw new ConversionError(
-        `input "${onnxInputName}" is fixed at ${inShape[hAxis]}×${inShape[wAxis]}, not ${options.inputSize?.join('×')}`,
-      );
-    }
-  }
-  if (inShape[cAxis] < 0)
-    throw new ConversionError(`input "${onnxInputName}": the channel count must be fixed`);
-  let fixedBatch: number | null = null;
-  if (inShape[0] > 0) {
-    fixedBatch = inShape[0];
-    warn(
-      `input "${onnxInputName}" has a fixed batch size of ${fixedBatch}; the converted model accepts any batch, but ` +
-        're-export with dynamic_axes={"input": {0: "batch"}} so that no batch-dependent constant is baked in',
-    );
-    inShape[0] = -1;
-  }
-
-  const tf = new TfGraph();
-  const ctx = new ConvertContext(tf, countConsumers(nodes, graphOutputs), fixedBatch);
-  ctx.stats.foldedBatchNorms = folded.folded;
-  const inputName = sanitizeName(onnxInputName);
-  const tfInputShape = [-1, inShape[hAxis], inShape[wAxis], inShape[cAxis]];
-  const placeholder = tf.placeholder(inputName, tfInputShape);
-  const values = new Map<string, Value>();
-  for (const [name, t] of consts) values.set(name, { kind: 'const', t });
-  values.set(onnxInputName, {
-    kind: 'rt',
-    ref: placeholder,
-    shape: inShape,
-    perm: layout === 'NCHW' ? [0, 2, 3, 1] : [0, 1, 2, 3],
-    dtype: 'float32',
-  });
-
+/**
+ * Walks nodes in their (topological) order: folds those whose inputs are all constant and translates the rest with
+ * the op handlers, reading and writing `ctx.scope`.
+ */
+function convertNodes(
+  nodes: onnx.INodeProto[],
+  ctx: ConvertContext,
+  opset: number,
+  log: (line: string) => void,
+  producerOp: Map<string, string>,
+): void {
+  const values = ctx.scope;
   const convertStart = Date.now();
   let lastLog = convertStart;
   const foldable = new Set(FOLDABLE_OPS);
-  const producerOp = new Map<string, string>();
   nodes.forEach((node, index) => {
     const op = node.opType ?? '';
     const domain = node.domain ?? '';
@@ -290,20 +277,134 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
       );
     }
   });
+}
+
+/** Converts a serialized ONNX model. Throws ConversionError with the node name when something is unsupported. */
+export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {}): OnnxConversion {
+  const log = options.log ?? ((): void => undefined);
+  const warnings: string[] = [];
+  const warn = (w: string): void => {
+    warnings.push(w);
+    log(`warning: ${w}`);
+  };
+  const model = decodeOnnxModel(bytes);
+  const graph = model.graph;
+  if (!graph) throw new ConversionError('the file has no graph');
+  const opset =
+    toNum((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version) || 1;
+  // Parity tests cover opset 11 (torchvision detection exports) through 20 (Gelu).
+  if (opset < 11 || opset > 20) warn(`opset ${opset} is outside the tested range 11–20`);
+  log(
+    `decoded ONNX: ${graph.node?.length ?? 0} nodes, ${graph.initializer?.length ?? 0} initializers, opset ${opset}, ` +
+      `producer ${model.producerName || '?'} ${model.producerVersion || ''}`.trim(),
+  );
+
+  const consts = new Map<string, ConstTensor>();
+  for (const init of graph.initializer ?? []) consts.set(init.name ?? '', tensorFromProto(init));
+  const graphOutputs = (graph.output ?? []).map((o) => o.name ?? '');
+  const folded = foldBatchNorms([...(graph.node ?? [])], consts, graphOutputs);
+  const nodes = folded.nodes;
+  if (folded.folded > 0) log(`folded ${folded.folded} BatchNormalization nodes into their convolutions`);
+
+  // The image input.
+  const realInputs = (graph.input ?? []).filter((i) => !consts.has(i.name ?? ''));
+  if (realInputs.length !== 1) {
+    throw new ConversionError(
+      `expected one image input, found ${realInputs.length}: ${realInputs.map((i) => i.name).join(', ') || '(none)'}`,
+    );
+  }
+  const inputInfo = realInputs[0];
+  const onnxInputName = inputInfo.name ?? 'input';
+  const inShape = valueInfoShape(inputInfo);
+  if (!inShape || (inShape.length !== 4 && inShape.length !== 3)) {
+    throw new ConversionError(
+      `input "${onnxInputName}" must be a rank-4 image batch or a rank-3 image, got ${inShape ? `[${inShape.join(',')}]` : 'no shape'}`,
+    );
+  }
+  const rank: 3 | 4 = inShape.length === 3 ? 3 : 4;
+  const layout = detectLayout(inShape);
+  const [hAxis, wAxis, cAxis] = {
+    NCHW: [2, 3, 1],
+    NHWC: [1, 2, 3],
+    CHW: [1, 2, 0],
+    HWC: [0, 1, 2],
+  }[layout];
+  for (const [i, axis] of [hAxis, wAxis].entries()) {
+    const want = options.inputSize?.[i];
+    if (inShape[axis] < 0) {
+      // A rank-3 image (torchvision detection) takes any size: the graph resizes it itself.
+      if (rank === 3 && !want) continue;
+      if (!want)
+        throw new ConversionError(
+          `input "${onnxInputName}" has dynamic height/width; pass the input size (--input-size)`,
+        );
+      inShape[axis] = want;
+    } else if (want && want !== inShape[axis]) {
+      throw new ConversionError(
+        `input "${onnxInputName}" is fixed at ${inShape[hAxis]}×${inShape[wAxis]}, not ${options.inputSize?.join('×')}`,
+      );
+    }
+  }
+  if (inShape[cAxis] < 0)
+    throw new ConversionError(`input "${onnxInputName}": the channel count must be fixed`);
+  let fixedBatch: number | null = null;
+  if (rank === 4 && inShape[0] > 0) {
+    fixedBatch = inShape[0];
+    warn(
+      `input "${onnxInputName}" has a fixed batch size of ${fixedBatch}; the converted model accepts any batch, but ` +
+        're-export with dynamic_axes={"input": {0: "batch"}} so that no batch-dependent constant is baked in',
+    );
+    inShape[0] = -1;
+  }
+
+  const tf = TfGraph.create();
+  const values = new Map<string, Value>();
+  const subgraph: SubgraphConverter = (g, scope, c) => {
+    for (const init of g.initializer ?? [])
+      scope.set(init.name ?? '', { kind: 'const', t: tensorFromProto(init) });
+    convertNodes(g.node ?? [], c, opset, log, new Map());
+    return (g.output ?? []).map((o) => {
+      const v = scope.get(o.name ?? '');
+      if (!v) throw new ConversionError(`subgraph output "${o.name}" is never produced`);
+      return v;
+    });
+  };
+  const ctx = new ConvertContext(tf, countConsumers(nodes, graphOutputs), fixedBatch, values, subgraph);
+  ctx.stats.foldedBatchNorms = folded.folded;
+  ctx.batchAsNaN = rank === 4;
+  const inputName = sanitizeName(onnxInputName);
+  const hwc = [inShape[hAxis], inShape[wAxis], inShape[cAxis]];
+  const tfInputShape = rank === 4 ? [-1, ...hwc] : hwc;
+  const placeholder = tf.placeholder(inputName, tfInputShape);
+  for (const [name, t] of consts) values.set(name, { kind: 'const', t });
+  values.set(onnxInputName, {
+    kind: 'rt',
+    ref: placeholder,
+    shape: inShape,
+    // TF dim k is ONNX dim perm[k].
+    perm: rank === 4 ? [0, hAxis, wAxis, cAxis] : [hAxis, wAxis, cAxis],
+    dtype: 'float32',
+  });
+
+  const producerOp = new Map<string, string>();
+  convertNodes(nodes, ctx, opset, log, producerOp);
 
   const outputs: OnnxConversion['outputs'] = [];
   const signature: Record<string, string> = {};
+  const outputTypes: Record<string, TfDataType> = {};
   for (const o of graphOutputs) {
     const v = values.get(o);
     if (!v) throw new ConversionError(`graph output "${o}" is never produced`);
     if (v.kind === 'const') throw new ConversionError(`graph output "${o}" is a constant; nothing to run`);
     const plain: RtValue = ctx.withPerm(v, identityPerm(v.shape.length), `${sanitizeName(o)}/to_onnx_layout`);
     const key = sanitizeName(o);
-    const ref = tf.op(key, 'Identity', [plain.ref], { T: tfAttr.T() });
+    const tfType = TF_DTYPE[plain.dtype];
+    const ref = tf.op(key, 'Identity', [plain.ref], { T: tfAttr.T(tfType) });
     signature[key] = ref;
-    outputs.push({ key, onnxName: o, shape: plain.shape });
+    outputTypes[key] = tfType;
+    outputs.push({ key, onnxName: o, shape: plain.shape, dtype: plain.dtype });
   }
-  const builder = tf.finish(signature);
+  const builder = tf.finish(signature, outputTypes);
   const opHistogram: Record<string, number> = {};
   for (const n of builder.nodes) opHistogram[n.op] = (opHistogram[n.op] ?? 0) + 1;
   const stats = {
@@ -322,7 +423,21 @@ export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {})
   const single = graphOutputs.length === 1 ? producerOp.get(graphOutputs[0]) : undefined;
   return {
     builder,
-    input: { name: inputName, onnxName: onnxInputName, onnxLayout: layout, shape: tfInputShape },
+    input: {
+      name: inputName,
+      onnxName: onnxInputName,
+      onnxLayout: layout,
+      layout: rank === 4 ? 'NHWC' : 'HWC',
+      rank,
+      shape: tfInputShape,
+      onnxShape: [...inShape],
+      fixedBatch,
+    },
+    needsAsync: [
+      ...builder.nodes.map((nd) => nd.op),
+      ...builder.functionDefs().flatMap((f) => f.nodeDef.map((nd) => nd.op)),
+    ].some((op) => ASYNC_OPS.has(op)),
+    metadata: Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? ''])),
     outputs,
     opset,
     producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(),

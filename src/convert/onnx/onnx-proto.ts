@@ -154,7 +154,12 @@ export function tensorToProto(name: string, t: ConstTensor): onnx.ITensorProto {
     dataType = OnnxDataType.FLOAT;
   } else if (t.dtype === 'int64') {
     const b = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) b[i] = BigInt(Math.trunc(t.data[i]));
+    // ±2^63 (INT64_MAX/MIN read back as doubles) would wrap around; clamp to the int64 range.
+    const max = 2n ** 63n - 1n;
+    for (let i = 0; i < n; i++) {
+      const v = BigInt(Math.trunc(t.data[i]));
+      b[i] = v > max ? max : v < -max - 1n ? -max - 1n : v;
+    }
     raw = new Uint8Array(b.buffer);
     dataType = OnnxDataType.INT64;
   } else {
@@ -196,6 +201,9 @@ export const getAttr = {
   },
   tensor(a: OnnxAttrs, name: string): onnx.ITensorProto | null {
     return a.get(name)?.t ?? null;
+  },
+  graph(a: OnnxAttrs, name: string): onnx.IGraphProto | null {
+    return a.get(name)?.g ?? null;
   },
 };
 

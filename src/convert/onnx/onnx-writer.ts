@@ -20,7 +20,8 @@ export type OnnxAttrInput =
   | { s: string }
   | { ints: number[] }
   | { floats: number[] }
-  | { t: ConstTensor };
+  | { t: ConstTensor }
+  | { g: onnx.IGraphProto };
 
 /** Builds an ONNX ModelProto node by node. Output names are generated unless given. */
 export class OnnxBuilder {
@@ -31,7 +32,15 @@ export class OnnxBuilder {
   private counter = 0;
   readonly opset: number;
 
-  constructor(private readonly options: { opset?: number; producer?: string; irVersion?: number } = {}) {
+  /** `namePrefix` keeps generated names unique when this builder writes a subgraph (an If branch). */
+  constructor(
+    private readonly options: {
+      opset?: number;
+      producer?: string;
+      irVersion?: number;
+      namePrefix?: string;
+    } = {},
+  ) {
     this.opset = options.opset ?? 17;
   }
 
@@ -67,7 +76,7 @@ export class OnnxBuilder {
     opts: { outputs?: number; name?: string; outputNames?: string[] } = {},
   ): string[] {
     const id = this.counter++;
-    const name = opts.name ?? `/${opType}_${id}`;
+    const name = opts.name ?? `${this.options.namePrefix ?? ''}/${opType}_${id}`;
     const outputs =
       opts.outputNames ?? Array.from({ length: opts.outputs ?? 1 }, (_, k) => `${name}_output_${k}`);
     const attribute: onnx.IAttributeProto[] = Object.entries(attrs).map(([key, v]) => {
@@ -78,6 +87,7 @@ export class OnnxBuilder {
       if ('ints' in v) return { name: key, type: onnx.AttributeProto.AttributeType.INTS, ints: v.ints };
       if ('floats' in v)
         return { name: key, type: onnx.AttributeProto.AttributeType.FLOATS, floats: v.floats };
+      if ('g' in v) return { name: key, type: onnx.AttributeProto.AttributeType.GRAPH, g: v.g };
       return {
         name: key,
         type: onnx.AttributeProto.AttributeType.TENSOR,
@@ -98,9 +108,9 @@ export class OnnxBuilder {
     return this.op('Constant', [], { value: { t } });
   }
 
-  /** Marks `name` as a float graph output. */
-  output(name: string, shape: (number | string)[]): void {
-    this.outputs.push(OnnxBuilder.valueInfo(name, shape, OnnxDataType.FLOAT));
+  /** Marks `name` as a graph output (float unless `elemType`, an ONNX TensorProto.DataType, says otherwise). */
+  output(name: string, shape: (number | string)[], elemType: number = OnnxDataType.FLOAT): void {
+    this.outputs.push(OnnxBuilder.valueInfo(name, shape, elemType));
   }
 
   /** The ModelProto object. */

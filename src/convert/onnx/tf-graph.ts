@@ -5,7 +5,15 @@
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { attr, AttrValue, GraphBuilder, GraphModelJson, TfDataType } from '../../models/graph-model-writer';
+import {
+  attr,
+  AttrValue,
+  FunctionDef,
+  GraphBuilder,
+  GraphModelJson,
+  NodeDef,
+  TfDataType,
+} from '../../models/graph-model-writer';
 
 /** A node of the graph being built. */
 export interface TfNode {
@@ -38,13 +46,102 @@ export function sanitizeName(raw: string): string {
   return s;
 }
 
-/** Accumulates TF nodes and weights. */
+/** A finished branch function, waiting for the root graph's `finish()`. */
+interface PendingFunction {
+  def: FunctionDef;
+  consts: TfConst[];
+}
+
+/**
+ * Accumulates TF nodes and weights. A child graph (`child()`) builds one function of the library (an `If`
+ * branch): it shares the root's node names, so its Const nodes can take their values from the one weights
+ * manifest, and its arguments stand in for the outer values the branch reads.
+ */
 export class TfGraph {
   private readonly order: (TfNode | TfConst)[] = [];
   private readonly nodes = new Map<string, TfNode>();
   private readonly consts = new Map<string, TfConst>();
-  private readonly taken = new Set<string>();
   private readonly placeholders = new Map<string, number[]>();
+  private readonly args: { name: string; type: TfDataType }[] = [];
+  private readonly functions: PendingFunction[] = [];
+
+  private constructor(
+    private readonly taken: Set<string>,
+    private readonly root: TfGraph | null,
+  ) {}
+
+  /** A new, empty root graph. */
+  static create(): TfGraph {
+    return new TfGraph(new Set<string>(), null);
+  }
+
+  /** A graph for one function of this graph's library. */
+  child(): TfGraph {
+    return new TfGraph(this.taken, this.root ?? this);
+  }
+
+  /** A function argument (a placeholder inside the function). */
+  arg(base: string, type: TfDataType): string {
+    const name = this.uniqueName(base);
+    this.args.push({ name, type });
+    this.nodes.set(name, { name, op: '_Arg', inputs: [], attrs: {} });
+    return name;
+  }
+
+  /**
+   * Closes this child graph as function `base` with the given outputs (refs and types); the function goes to the
+   * root graph's library. Returns the function's name.
+   */
+  finishFunction(base: string, outputs: { ref: string; type: TfDataType }[]): string {
+    if (!this.root) throw new Error('finishFunction() is for child graphs');
+    const fname = this.uniqueName(base).replace(/[^A-Za-z0-9_]/g, '_');
+    const ids = outputs.map((_, k) => `output_${k}`);
+    const live = this.liveFrom(outputs.map((o) => nodeOf(o.ref)));
+    const nodeDef: NodeDef[] = [];
+    const consts: TfConst[] = [];
+    for (const item of this.order) {
+      if (!live.has(item.name)) continue;
+      if ('op' in item) {
+        if (item.op === '_Arg') continue;
+        nodeDef.push({ name: item.name, op: item.op, input: item.inputs, attr: item.attrs });
+      } else {
+        consts.push(item);
+        nodeDef.push({
+          name: item.name,
+          op: 'Const',
+          input: [],
+          attr: {
+            dtype: attr.type(item.data instanceof Float32Array ? 'DT_FLOAT' : 'DT_INT32'),
+            value: { tensor: {} },
+          },
+        });
+      }
+    }
+    const def: FunctionDef = {
+      signature: {
+        name: fname,
+        inputArg: [...this.args],
+        outputArg: outputs.map((o, k) => ({ name: ids[k], type: o.type })),
+      },
+      nodeDef,
+      ret: Object.fromEntries(outputs.map((o, k) => [ids[k], o.ref.includes(':') ? o.ref : `${o.ref}:0`])),
+    };
+    this.root.functions.push({ def, consts });
+    return fname;
+  }
+
+  private liveFrom(names: string[]): Set<string> {
+    const live = new Set<string>();
+    const stack = [...names];
+    while (stack.length > 0) {
+      const name = stack.pop() as string;
+      if (live.has(name)) continue;
+      live.add(name);
+      const n = this.nodes.get(name);
+      if (n) for (const input of n.inputs) stack.push(nodeOf(input));
+    }
+    return live;
+  }
 
   /** A fresh node name derived from `base`. */
   uniqueName(base: string): string {
@@ -108,16 +205,8 @@ export class TfGraph {
    * Drops everything the outputs do not need and writes the rest into a GraphBuilder.
    * `outputs` maps signature keys to node names.
    */
-  finish(outputs: Record<string, string>): GraphBuilder {
-    const live = new Set<string>();
-    const stack = Object.values(outputs).map(nodeOf);
-    while (stack.length > 0) {
-      const name = stack.pop() as string;
-      if (live.has(name)) continue;
-      live.add(name);
-      const n = this.nodes.get(name);
-      if (n) for (const input of n.inputs) stack.push(nodeOf(input));
-    }
+  finish(outputs: Record<string, string>, types: Record<string, TfDataType> = {}): GraphBuilder {
+    const live = this.liveFrom(Object.values(outputs).map(nodeOf));
     for (const p of this.placeholders.keys()) live.add(p);
     const g = new GraphBuilder();
     for (const item of this.order) {
@@ -131,7 +220,8 @@ export class TfGraph {
         g.constInt(item.name, item.shape, item.data);
       }
     }
-    for (const [key, name] of Object.entries(outputs)) g.output(key, name);
+    for (const [key, name] of Object.entries(outputs)) g.output(key, name, types[key]);
+    for (const f of this.functions) g.addFunction(f.def, f.consts);
     return g;
   }
 }

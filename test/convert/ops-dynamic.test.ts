@@ -1,0 +1,109 @@
+/**
+ * Shape arithmetic at run time, on a [3, H, W] image input of any size (as torchvision detection exports take),
+ * against onnxruntime on several sizes: Shape, Gather/Slice of shapes, Range, Expand, ConstantOfShape, ReduceProd,
+ * ScatterElements, Resize to computed sizes, Pad by computed pads, Reshape to a computed shape.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
+import { OnnxDataType } from '../../src/convert/onnx/onnx-proto';
+import { makeConst } from '../../src/convert/tensor';
+import { initBackend } from '../../src/tf/backend';
+import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
+import { Net } from './models';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+const i64 = (m: Net, v: number[], scalar = false): string => m.ints(v, scalar);
+
+/** Rows flipped by ScatterElements(zeros, H−1−row index expanded to the image, image, axis 1), plus ReduceProd. */
+function scatterNet(): Uint8Array {
+  const m = new Net(13, 1);
+  const x = m.b.input('images', [3, 'h', 'w']);
+  const shape = m.op('Shape', [x]);
+  const h = m.op('Gather', [shape, i64(m, [1], true)], { axis: { i: 0 } });
+  const rows = m.op('Range', [i64(m, [0], true), h, i64(m, [1], true)]);
+  const flipped = m.op('Sub', [m.op('Sub', [h, i64(m, [1], true)]), rows]);
+  const column = m.op('Reshape', [flipped, i64(m, [1, -1, 1])]);
+  const idx = m.op('Expand', [column, shape]);
+  const zeros = m.op('ConstantOfShape', [shape], { value: { t: makeConst('float32', [1], [0]) } });
+  const scattered = m.op('ScatterElements', [zeros, idx, x], { axis: { i: 1 } });
+  const pixels = m.op('Cast', [m.op('ReduceProd', [shape], { keepdims: { i: 0 } })], {
+    to: { i: OnnxDataType.FLOAT },
+  });
+  m.b.output(m.op('Add', [scattered, m.op('Mul', [pixels, m.scalar(1e-4)])]), [3, 'h', 'w']);
+  return m.bytes();
+}
+
+/**
+ * torchvision's transform in small: batch of one, bilinear resize to floor(size·scale), then zero-pad bottom/right
+ * to a multiple of 8 with pads computed from the resized shape, then flatten the spatial dims with a computed shape.
+ */
+function resizePadNet(): Uint8Array {
+  const m = new Net(13, 2);
+  const x = m.b.input('images', [3, 'h', 'w']);
+  const batch = m.op('Unsqueeze', [x, i64(m, [0])]);
+  const shape = m.op('Shape', [batch]);
+  const hw = m.op('Cast', [m.op('Slice', [shape, i64(m, [2]), i64(m, [4])])], {
+    to: { i: OnnxDataType.FLOAT },
+  });
+  const scaled = m.op('Floor', [m.op('Mul', [hw, m.b.constant(makeConst('float32', [2], [1.5, 0.75]))])]);
+  const sizes = m.op(
+    'Concat',
+    [
+      m.op('Slice', [shape, i64(m, [0]), i64(m, [2])]),
+      m.op('Cast', [scaled], { to: { i: OnnxDataType.INT64 } }),
+    ],
+    { axis: { i: 0 } },
+  );
+  const roi = m.b.constant(makeConst('float32', [0], []));
+  const noScales = m.b.constant(makeConst('float32', [0], []));
+  const resized = m.op('Resize', [batch, roi, noScales, sizes], {
+    mode: { s: 'linear' },
+    coordinate_transformation_mode: { s: 'half_pixel' },
+  });
+  const rs = m.op('Shape', [resized]);
+  const rhw = m.op('Slice', [rs, i64(m, [2]), i64(m, [4])]);
+  const eight = i64(m, [8]);
+  const up = m.op('Mul', [m.op('Div', [m.op('Add', [rhw, i64(m, [7])]), eight]), eight]);
+  const extra = m.op('Sub', [up, rhw]);
+  const pads = m.op('Concat', [i64(m, [0, 0, 0, 0, 0, 0]), extra], { axis: { i: 0 } });
+  const padded = m.op('Pad', [resized, pads]);
+  const ps = m.op('Shape', [padded]);
+  const flatShape = m.op('Concat', [m.op('Slice', [ps, i64(m, [0]), i64(m, [2])]), i64(m, [-1])], {
+    axis: { i: 0 },
+  });
+  m.b.output(m.op('Reshape', [padded, flatShape]), [1, 3, 'n']);
+  return m.bytes();
+}
+
+describe('run-time shape arithmetic on a [3, H, W] input: parity with onnxruntime', () => {
+  it.each([
+    ['Shape, Gather, Range, Expand, ConstantOfShape, ScatterElements, ReduceProd', scatterNet],
+    ['Resize to computed sizes, Pad by computed pads, Reshape to a computed shape', resizePadNet],
+  ] as const)('%s', async (_name, build) => {
+    const bytes = build();
+    const conversion = convertOnnx(bytes);
+    expect(conversion.input).toMatchObject({ rank: 3, layout: 'HWC', shape: [-1, -1, 3] });
+    const model = await loadConversion(conversion);
+    try {
+      for (const [h, w, seed] of [
+        [9, 13, 1],
+        [16, 5, 2],
+        [1, 7, 3],
+      ]) {
+        const r = randomInput(1, 3, h, w, seed);
+        const input = { data: r.data, shape: [3, h, w] };
+        const before = tf.memory().numTensors;
+        const ref = await runOrt(bytes, input);
+        const got = await runTfjs(model, input);
+        expect(got.data.length).toBe(ref.length);
+        expect(maxAbsDiff(ref, got.data)).toBeLessThanOrEqual(1e-4);
+        expect(tf.memory().numTensors).toBe(before);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+});
