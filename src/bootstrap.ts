@@ -14,6 +14,7 @@ import { UrlPolicy } from './images/url-policy';
 import type { PipelineContext, PipelineDefinition } from './pipelines/definition';
 import { registeredPipelines, selectPipelines } from './pipelines/registry';
 import { LocalEngine, type EngineEvent, type InferenceEngine } from './runtime/engine';
+import { EnginePool, autoThreads, type ThreadEvent } from './runtime/engine-pool';
 import { Metrics } from './runtime/metrics';
 import { WorkerEngine } from './runtime/worker-engine';
 import { ProcessingService } from './service/processing-service';
@@ -63,10 +64,9 @@ export function prepareProcess(check: (config: Config) => void = () => undefined
 }
 
 /** Logs what the engine reports: the backend choice and why, each pipeline's load result. */
-export function logEngineEvent(
-  logger: Logger,
-  event: EngineEvent | { type: 'worker-exit'; code: number },
-): void {
+export function logEngineEvent(logger: Logger, event: ThreadEvent, thread?: number): void {
+  // With several inference threads every line names its thread; thread 0's backend line is the one to read.
+  if (thread !== undefined) logger = logger.child({ thread });
   if (event.type === 'backend') {
     logger.info(
       {
@@ -141,18 +141,28 @@ export async function buildService(
     pipelines: described,
   };
 
-  const onEvent = (e: EngineEvent | { type: 'worker-exit'; code: number }): void => logEngineEvent(logger, e);
+  const onEvent = (e: EngineEvent): void => logEngineEvent(logger, e);
   let engine: InferenceEngine;
   if (config.inferenceThread === 'worker' && !options.registry) {
-    engine = new WorkerEngine(
-      {
-        slugs: definitions.map((d) => d.slug),
-        context,
-        backend: config.tfjsBackend,
-        decoder: config.imageDecoder,
-      },
-      onEvent,
-    );
+    const init = {
+      slugs: definitions.map((d) => d.slug),
+      context,
+      backend: config.tfjsBackend,
+      decoder: config.imageDecoder,
+    };
+    const threads = config.inferenceThreads;
+    const pool = new EnginePool({
+      slugs: init.slugs,
+      threads: threads === 'auto' ? (backend) => autoThreads(backend) : threads,
+      spawn: (_index, threadEvents) => new WorkerEngine(init, threadEvents),
+      onEvent: (thread, e) => logEngineEvent(logger, e, thread),
+    });
+    void pool
+      .whenSized()
+      .then(() =>
+        logger.info({ threads: pool.size(), setting: threads }, `${pool.size()} inference thread(s)`),
+      );
+    engine = pool;
   } else {
     const local = new LocalEngine({
       definitions,

@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InferenceEngine } from './engine';
+import { EnginePool } from './engine-pool';
 
 const STAGES = ['download', 'queue', 'decode', 'detect', 'classify', 'serialize', 'pipeline'] as const;
 export type MetricStage = (typeof STAGES)[number];
@@ -65,9 +66,32 @@ export class Metrics {
         this.set(engine.stats().queueDepth);
       },
     });
+    // INFERENCE_THREADS: how the scheduler spreads the load. An engine without threads (INFERENCE_THREAD=main)
+    // reports no series.
+    const threads = () => (engine instanceof EnginePool ? engine.threadStats() : []);
+    new Gauge({
+      name: 'inference_thread_queue_depth',
+      help: 'Jobs handed to each inference thread and not yet answered (running or queued there)',
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of threads()) this.set({ thread: String(t.thread) }, t.queueDepth);
+      },
+    });
+    new Counter({
+      name: 'inference_thread_busy_seconds_total',
+      help: 'Seconds each inference thread has had at least one job in flight (rate() / 1 s = utilisation)',
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of threads()) this.inc({ thread: String(t.thread) }, t.busySeconds);
+      },
+    });
     new Gauge({
       name: 'tfjs_num_tensors',
-      help: 'Tensors alive in the inference thread (after the last job)',
+      help: 'Tensors alive in the inference threads, summed (each after its last job)',
       registers,
       collect() {
         this.set(engine.stats().numTensors);
@@ -75,7 +99,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'tfjs_num_bytes',
-      help: 'Bytes held by tensors in the inference thread (after the last job)',
+      help: 'Bytes held by tensors in the inference threads, summed (each after its last job)',
       registers,
       collect() {
         this.set(engine.stats().numBytes);
