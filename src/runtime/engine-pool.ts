@@ -38,6 +38,8 @@ export interface ThreadStats {
   busySeconds: number;
   /** Jobs answered so far, failed ones included. */
   jobs: number;
+  /** Pipelines this thread has compiled and warmed. */
+  readyPipelines: number;
 }
 
 export interface EnginePoolOptions {
@@ -210,6 +212,7 @@ export class EnginePool implements InferenceEngine {
       queueDepth: m.inFlight,
       busySeconds: this.busyMs(m, now) / 1000,
       jobs: m.jobs,
+      readyPipelines: m.engine.readySlugs().length,
     }));
   }
 

@@ -79,6 +79,16 @@ export class Metrics {
         for (const t of threads()) this.set({ thread: String(t.thread) }, t.queueDepth);
       },
     });
+    new Gauge({
+      name: 'inference_thread_pipelines_ready',
+      help: 'Pipelines compiled and warmed in each inference thread',
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of threads()) this.set({ thread: String(t.thread) }, t.readyPipelines);
+      },
+    });
     new Counter({
       name: 'inference_thread_busy_seconds_total',
       help: 'Seconds each inference thread has had at least one job in flight (rate() / 1 s = utilisation)',

@@ -257,9 +257,13 @@ test('the service runs INFERENCE_THREADS threads and reports each in /metrics', 
     expect((svc.engine as EnginePool).size()).toBe(2);
     const ready = await request(svc.app.callback()).get('/readyz');
     expect(ready.status).toBe(200);
+    // /readyz answered once one thread was warm; the other may still be compiling.
+    const pool = svc.engine as EnginePool;
+    while (pool.threadStats().some((t) => t.readyPipelines < 1)) await sleep(50);
     const metrics = await request(svc.app.callback()).get('/metrics');
     for (const thread of ['0', '1']) {
       expect(metrics.text).toContain(`inference_thread_queue_depth{thread="${thread}"} 0`);
+      expect(metrics.text).toContain(`inference_thread_pipelines_ready{thread="${thread}"} 1`);
       expect(metrics.text).toMatch(
         new RegExp(`inference_thread_busy_seconds_total\\{thread="${thread}"\\} `),
       );
