@@ -14,6 +14,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { projectRoot } from '../src/util/paths';
+import { runScalingBenches } from './scaling';
 
 const root = projectRoot();
 const env = (name: string, def: string): string => process.env[name] ?? def;
@@ -284,7 +285,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`${err.stack ?? err.message}\n`);
-  process.exit(1);
-});
+// Then issue 12's side-by-side runs (bench/scaling.ts; BENCH_SCALING=0 skips them), once this server has stopped.
+main()
+  .then(runScalingBenches)
+  .catch((err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,124 @@
+/**
+ * INFERENCE_THREADS=1 against =N on the default pipeline (issue 12, benchmark 1): the real server, the shipped
+ * 4K samples, `BENCH_CONCURRENCY` clients in flight (default 4), the two settings alternating
+ * (1, N, 1, N, ...) so that a load change on a shared machine hits both alike. Reports images/s per run, the
+ * median per setting, their ratio, and the RSS cost of each thread beyond the first.
+ *
+ * Settings (environment): BENCH_PIPELINE (default tfjs_synthetic_moths_2026), BENCH_THREADS (N, default the
+ * cores available), BENCH_THREAD_REQUESTS (measured requests per run, default 24), BENCH_THREAD_ROUNDS
+ * (default 2), BENCH_CONCURRENCY (default 4), BENCH_SAMPLES (default samples/), TFJS_BACKEND (default wasm).
+ * Run alone: `node dist/bench/threads.js`.
+ */
+import * as path from 'path';
+import { availableCores } from '../src/runtime/engine-pool';
+import {
+  drive,
+  fourKSamples,
+  machine,
+  median,
+  metricSeries,
+  processOne,
+  root,
+  serveFiles,
+  startServer,
+} from './harness';
+
+const env = (name: string, def: string): string => process.env[name] ?? def;
+
+export interface ThreadsRun {
+  threads: number;
+  imagesPerSecond: number;
+  rssMiB: number;
+}
+
+export interface ThreadsReport {
+  pipeline: string;
+  backend: string;
+  clients: number;
+  requestsPerRun: number;
+  runs: ThreadsRun[];
+  /** Median images/s with N threads over median with 1. */
+  ratio: number;
+  /** (median RSS with N threads − with 1) / (N − 1), MiB. */
+  rssPerExtraThreadMiB: number;
+  lines: string[];
+}
+
+/** Waits until each of `threads` threads has every pipeline warm (the pool serves as soon as one has). */
+async function allThreadsWarm(base: string, threads: number): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    const ready = await metricSeries(base, 'inference_thread_pipelines_ready');
+    if (ready.size === threads && [...ready.values()].every((v) => v >= 1)) return;
+    if (performance.now() - t0 > 180_000) throw new Error(`${threads} threads not warm after 180 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function runThreadsBench(): Promise<ThreadsReport> {
+  const pipeline = env('BENCH_PIPELINE', 'tfjs_synthetic_moths_2026');
+  const backend = env('TFJS_BACKEND', 'wasm');
+  const n = Number(env('BENCH_THREADS', String(Math.max(2, availableCores()))));
+  const requests = Number(env('BENCH_THREAD_REQUESTS', '24'));
+  const rounds = Number(env('BENCH_THREAD_ROUNDS', '2'));
+  const clients = Number(env('BENCH_CONCURRENCY', '4'));
+  const samples = await serveFiles(await fourKSamples(path.resolve(root, env('BENCH_SAMPLES', 'samples'))));
+  const runs: ThreadsRun[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const threads of [1, n]) {
+        const server = await startServer({
+          ENABLED_PIPELINES: pipeline,
+          TFJS_BACKEND: backend,
+          INFERENCE_THREADS: String(threads),
+        });
+        try {
+          await allThreadsWarm(server.base, threads);
+          const url = (i: number): string => samples.urls[i % samples.urls.length];
+          // Unmeasured: two requests per thread, so every thread has run the pipeline once.
+          await drive(2 * threads, clients, (i) => processOne(server.base, pipeline, `w${i}`, url(i)));
+          const wall = await drive(requests, clients, (i) =>
+            processOne(server.base, pipeline, `r${i}`, url(i)),
+          );
+          const rss = (await metricSeries(server.base, 'process_resident_memory_bytes')).get('') ?? NaN;
+          const run = { threads, imagesPerSecond: requests / wall, rssMiB: rss / 2 ** 20 };
+          runs.push(run);
+          process.stderr.write(
+            `  threads ${threads}: ${run.imagesPerSecond.toFixed(2)} images/s, RSS ${run.rssMiB.toFixed(0)} MiB\n`,
+          );
+        } finally {
+          await server.stop();
+        }
+      }
+    }
+  } finally {
+    samples.close();
+  }
+  const of = (t: number, k: keyof ThreadsRun): number =>
+    median(runs.filter((r) => r.threads === t).map((r) => r[k]));
+  const ratio = of(n, 'imagesPerSecond') / of(1, 'imagesPerSecond');
+  const rssPerExtraThreadMiB = (of(n, 'rssMiB') - of(1, 'rssMiB')) / (n - 1);
+  const lines = [
+    `INFERENCE_THREADS 1 vs ${n}: ${pipeline} on ${backend}, 4K samples, ${clients} clients, ${requests} requests per run, ${rounds} rounds alternating`,
+    `  images/s: 1 thread ${runs
+      .filter((r) => r.threads === 1)
+      .map((r) => r.imagesPerSecond.toFixed(2))
+      .join(', ')}; ${n} threads ${runs
+      .filter((r) => r.threads === n)
+      .map((r) => r.imagesPerSecond.toFixed(2))
+      .join(', ')}`,
+    `  median ${of(1, 'imagesPerSecond').toFixed(2)} -> ${of(n, 'imagesPerSecond').toFixed(2)} images/s = ${ratio.toFixed(2)}x (target >= 1.7x from 1 to 2 threads on 2 cores)`,
+    `  RSS after the run: ${of(1, 'rssMiB').toFixed(0)} MiB with 1 thread, ${of(n, 'rssMiB').toFixed(0)} MiB with ${n}: ${rssPerExtraThreadMiB.toFixed(0)} MiB per extra thread`,
+  ];
+  return { pipeline, backend, clients, requestsPerRun: requests, runs, ratio, rssPerExtraThreadMiB, lines };
+}
+
+if (require.main === module) {
+  runThreadsBench().then(
+    (r) => process.stdout.write(`${JSON.stringify(machine())}\n${r.lines.join('\n')}\n`),
+    (err: Error) => {
+      process.stderr.write(`${err.stack ?? err.message}\n`);
+      process.exit(1);
+    },
+  );
+}
