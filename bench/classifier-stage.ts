@@ -3,6 +3,7 @@
  * generated here (test/convert/models.ts; never committed) and converted with our converter, run
  *   - on tfjs-wasm in k = 1..N inference threads (each a worker thread with its own backend and model copy,
  *     as INFERENCE_THREADS runs them), all computing at once;
+ *   - on tfjs-wasm in one thread with the threaded SIMD build and k XNNPACK threads (WASM_THREADS=k);
  *   - on onnxruntime-node with k intra-op threads, on the same ONNX file;
  *   - on PyTorch CPU with torch.set_num_threads(k) (scripts/torch-bench.py on Debian's python3-torch, the same
  *     torchvision layout; the column is skipped with a note when torch cannot be imported).
@@ -31,6 +32,8 @@ interface StageJob {
   batch: number;
   size: number;
   seconds: number;
+  /** XNNPACK threads in each tfjs thread (WASM_THREADS): 1 is the single-threaded build. */
+  wasmThreads: number;
 }
 
 /** What a timed loop measured: crops per second, and how many batches it ran. */
@@ -59,7 +62,7 @@ async function tfjsThread(job: StageJob): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/runtime/backend');
   const { loadGraphModelFromDir } = await import('../src/models/graph-model-loader');
-  await initBackend('wasm');
+  await initBackend('wasm', job.wasmThreads);
   const model = await loadGraphModelFromDir(job.modelDir);
   // [batch, size, size, 3] NHWC float32, the layout the service feeds its classifiers.
   const x = tf.randomUniform([job.batch, job.size, job.size, 3]);
@@ -172,6 +175,7 @@ async function torchThreads(job: StageJob, k: number): Promise<Timed | { skipped
 export interface StageRow {
   threads: number;
   tfjsWasm: number;
+  tfjsWasmThreadedBuild: number;
   ort: number;
   torch: number | null;
   tfjsRssPerThreadMiB: number;
@@ -203,17 +207,20 @@ export async function runClassifierStageBench(): Promise<StageReport> {
       labels: Array.from({ length: 1000 }, (_, i) => `class ${i}`),
       taxonRank: 'SPECIES',
     });
-    const job: StageJob = { modelDir, batch, size, seconds };
+    const job: StageJob = { modelDir, batch, size, seconds, wasmThreads: 1 };
     const rows: StageRow[] = [];
     let torchNote: string | null = null;
     for (let k = 1; k <= n; k++) {
       const tfjs = await tfjsThreads(job, k);
+      // One inference thread on k cores: the wasm backend's threaded SIMD build (WASM_THREADS=k).
+      const xnn = k > 1 ? await tfjsThreads({ ...job, wasmThreads: k }, 1) : tfjs;
       const ort = await ortThreads(onnxPath, job, k);
       const torch = await torchThreads(job, k);
       if ('skipped' in torch) torchNote = torch.skipped;
       const row: StageRow = {
         threads: k,
         tfjsWasm: tfjs.cropsPerSecond,
+        tfjsWasmThreadedBuild: xnn.cropsPerSecond,
         ort: ort.cropsPerSecond,
         torch: 'skipped' in torch ? null : torch.cropsPerSecond,
         tfjsRssPerThreadMiB: tfjs.rssPerThreadMiB,
@@ -221,13 +228,14 @@ export async function runClassifierStageBench(): Promise<StageReport> {
       rows.push(row);
       process.stderr.write(`  ${k} thread(s): ${JSON.stringify(row)}\n`);
     }
+    const best = (r: StageRow): number => Math.max(r.tfjsWasm, r.tfjsWasmThreadedBuild);
     const f = (v: number | null): string => (v === null ? '-' : v.toFixed(1));
     const lines = [
       `classifier stage: ResNet-50 ${size} px, batch ${batch}, random weights; crops/s (all threads together)`,
-      '  threads | tfjs-wasm (k inference threads) | onnxruntime-node (k intra-op) | PyTorch CPU (k threads) | tfjs/PyTorch | tfjs/ORT | tfjs RSS per thread',
+      '  threads | tfjs-wasm (k inference threads) | tfjs-wasm (1 thread, WASM_THREADS=k) | onnxruntime-node (k intra-op) | PyTorch CPU (k threads) | best tfjs/PyTorch | best tfjs/ORT | tfjs RSS per thread',
       ...rows.map(
         (r) =>
-          `  ${r.threads} | ${f(r.tfjsWasm)} | ${f(r.ort)} | ${f(r.torch)} | ${r.torch ? (r.tfjsWasm / r.torch).toFixed(2) + 'x' : '-'} | ${(r.tfjsWasm / r.ort).toFixed(2)}x | ${r.tfjsRssPerThreadMiB.toFixed(0)} MiB`,
+          `  ${r.threads} | ${f(r.tfjsWasm)} | ${f(r.tfjsWasmThreadedBuild)} | ${f(r.ort)} | ${f(r.torch)} | ${r.torch ? (best(r) / r.torch).toFixed(2) + 'x' : '-'} | ${(best(r) / r.ort).toFixed(2)}x | ${r.tfjsRssPerThreadMiB.toFixed(0)} MiB`,
       ),
       ...(torchNote ? [`  PyTorch column skipped: ${torchNote}`] : []),
       `  target: tfjs >= 0.5x PyTorch on the same number of cores`,

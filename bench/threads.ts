@@ -6,7 +6,8 @@
  *
  * Settings (environment): BENCH_PIPELINE (default tfjs_synthetic_moths_2026), BENCH_THREADS (N, default the
  * cores available), BENCH_THREAD_REQUESTS (measured requests per run, default 24), BENCH_THREAD_ROUNDS
- * (default 2), BENCH_CONCURRENCY (default 4), BENCH_SAMPLES (default samples/), TFJS_BACKEND (default wasm).
+ * (default 2), BENCH_CONCURRENCY (default 4), BENCH_SAMPLES (default samples/), TFJS_BACKEND (default wasm),
+ * BENCH_THREAD_WASM (default 1: also run 1 thread with WASM_THREADS=N, the threaded wasm build; 0 skips).
  * Run alone: `node dist/bench/threads.js`.
  */
 import * as path from 'path';
@@ -27,6 +28,8 @@ const env = (name: string, def: string): string => process.env[name] ?? def;
 
 export interface ThreadsRun {
   threads: number;
+  /** WASM_THREADS: XNNPACK threads per inference thread (1: the single-threaded build). */
+  wasmThreads: number;
   imagesPerSecond: number;
   rssMiB: number;
 }
@@ -39,6 +42,8 @@ export interface ThreadsReport {
   runs: ThreadsRun[];
   /** Median images/s with N threads over median with 1. */
   ratio: number;
+  /** Median images/s with 1 thread of the threaded build (WASM_THREADS=N) over median with 1; null if not run. */
+  wasmThreadsRatio: number | null;
   /** (median RSS with N threads − with 1) / (N − 1), MiB. */
   rssPerExtraThreadMiB: number;
   lines: string[];
@@ -63,14 +68,21 @@ export async function runThreadsBench(): Promise<ThreadsReport> {
   const rounds = Number(env('BENCH_THREAD_ROUNDS', '2'));
   const clients = Number(env('BENCH_CONCURRENCY', '4'));
   const samples = await serveFiles(await fourKSamples(path.resolve(root, env('BENCH_SAMPLES', 'samples'))));
+  // INFERENCE_THREADS × WASM_THREADS: 1×1 (before threads), N×1 (the default), 1×N (the threaded wasm build).
+  const settings: [number, number][] = [
+    [1, 1],
+    [n, 1],
+  ];
+  if (backend === 'wasm' && env('BENCH_THREAD_WASM', '1') !== '0') settings.push([1, n]);
   const runs: ThreadsRun[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const threads of [1, n]) {
+      for (const [threads, wasmThreads] of settings) {
         const server = await startServer({
           ENABLED_PIPELINES: pipeline,
           TFJS_BACKEND: backend,
           INFERENCE_THREADS: String(threads),
+          WASM_THREADS: String(wasmThreads),
         });
         try {
           await allThreadsWarm(server.base, threads);
@@ -81,10 +93,10 @@ export async function runThreadsBench(): Promise<ThreadsReport> {
             processOne(server.base, pipeline, `r${i}`, url(i)),
           );
           const rss = (await metricSeries(server.base, 'process_resident_memory_bytes')).get('') ?? NaN;
-          const run = { threads, imagesPerSecond: requests / wall, rssMiB: rss / 2 ** 20 };
+          const run = { threads, wasmThreads, imagesPerSecond: requests / wall, rssMiB: rss / 2 ** 20 };
           runs.push(run);
           process.stderr.write(
-            `  threads ${threads}: ${run.imagesPerSecond.toFixed(2)} images/s, RSS ${run.rssMiB.toFixed(0)} MiB\n`,
+            `  INFERENCE_THREADS ${threads} WASM_THREADS ${wasmThreads}: ${run.imagesPerSecond.toFixed(2)} images/s, RSS ${run.rssMiB.toFixed(0)} MiB\n`,
           );
         } finally {
           await server.stop();
@@ -94,23 +106,40 @@ export async function runThreadsBench(): Promise<ThreadsReport> {
   } finally {
     samples.close();
   }
-  const of = (t: number, k: keyof ThreadsRun): number =>
-    median(runs.filter((r) => r.threads === t).map((r) => r[k]));
-  const ratio = of(n, 'imagesPerSecond') / of(1, 'imagesPerSecond');
-  const rssPerExtraThreadMiB = (of(n, 'rssMiB') - of(1, 'rssMiB')) / (n - 1);
+  const pick = (t: number, w: number): ThreadsRun[] =>
+    runs.filter((r) => r.threads === t && r.wasmThreads === w);
+  const of = (t: number, w: number, k: 'imagesPerSecond' | 'rssMiB'): number =>
+    median(pick(t, w).map((r) => r[k]));
+  const list = (t: number, w: number): string =>
+    pick(t, w)
+      .map((r) => r.imagesPerSecond.toFixed(2))
+      .join(', ');
+  const ratio = of(n, 1, 'imagesPerSecond') / of(1, 1, 'imagesPerSecond');
+  const wasmThreadsRatio =
+    pick(1, n).length > 0 ? of(1, n, 'imagesPerSecond') / of(1, 1, 'imagesPerSecond') : null;
+  const rssPerExtraThreadMiB = (of(n, 1, 'rssMiB') - of(1, 1, 'rssMiB')) / (n - 1);
   const lines = [
     `INFERENCE_THREADS 1 vs ${n}: ${pipeline} on ${backend}, 4K samples, ${clients} clients, ${requests} requests per run, ${rounds} rounds alternating`,
-    `  images/s: 1 thread ${runs
-      .filter((r) => r.threads === 1)
-      .map((r) => r.imagesPerSecond.toFixed(2))
-      .join(', ')}; ${n} threads ${runs
-      .filter((r) => r.threads === n)
-      .map((r) => r.imagesPerSecond.toFixed(2))
-      .join(', ')}`,
-    `  median ${of(1, 'imagesPerSecond').toFixed(2)} -> ${of(n, 'imagesPerSecond').toFixed(2)} images/s = ${ratio.toFixed(2)}x (target >= 1.7x from 1 to 2 threads on 2 cores)`,
-    `  RSS after the run: ${of(1, 'rssMiB').toFixed(0)} MiB with 1 thread, ${of(n, 'rssMiB').toFixed(0)} MiB with ${n}: ${rssPerExtraThreadMiB.toFixed(0)} MiB per extra thread`,
+    `  images/s: 1 thread ${list(1, 1)}; ${n} threads ${list(n, 1)}`,
+    `  median ${of(1, 1, 'imagesPerSecond').toFixed(2)} -> ${of(n, 1, 'imagesPerSecond').toFixed(2)} images/s = ${ratio.toFixed(2)}x (target >= 1.7x from 1 to 2 threads on 2 cores)`,
+    ...(wasmThreadsRatio === null
+      ? []
+      : [
+          `  1 thread with WASM_THREADS=${n} (threaded SIMD build): ${list(1, n)} images/s, median ${of(1, n, 'imagesPerSecond').toFixed(2)} = ${wasmThreadsRatio.toFixed(2)}x`,
+        ]),
+    `  RSS after the run: ${of(1, 1, 'rssMiB').toFixed(0)} MiB with 1 thread, ${of(n, 1, 'rssMiB').toFixed(0)} MiB with ${n}: ${rssPerExtraThreadMiB.toFixed(0)} MiB per extra thread`,
   ];
-  return { pipeline, backend, clients, requestsPerRun: requests, runs, ratio, rssPerExtraThreadMiB, lines };
+  return {
+    pipeline,
+    backend,
+    clients,
+    requestsPerRun: requests,
+    runs,
+    ratio,
+    wasmThreadsRatio,
+    rssPerExtraThreadMiB,
+    lines,
+  };
 }
 
 if (require.main === module) {

@@ -149,11 +149,13 @@ export async function buildService(
       context,
       backend: config.tfjsBackend,
       decoder: config.imageDecoder,
+      wasmThreads: config.wasmThreads,
     };
     const threads = config.inferenceThreads;
     const pool = new EnginePool({
       slugs: init.slugs,
-      threads: threads === 'auto' ? (backend) => autoThreads(backend) : threads,
+      threads:
+        threads === 'auto' ? (backend) => autoThreads(backend, undefined, config.wasmThreads) : threads,
       spawn: (_index, threadEvents) => new WorkerEngine(init, threadEvents),
       onEvent: (thread, e) => logEngineEvent(logger, e, thread),
     });
@@ -169,6 +171,7 @@ export async function buildService(
       context,
       backend: config.tfjsBackend,
       decoder: config.imageDecoder,
+      wasmThreads: config.wasmThreads,
       onEvent,
     });
     void local.start();

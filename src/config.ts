@@ -164,6 +164,12 @@ export const settings = {
     autoOr(integer(1, 64)),
     'Inference threads, each with its own backend and copy of the models (`worker` mode). `auto`: one per available core up to 8 on wasm/cpu, 1 on tfjs-node (libtensorflow already uses every core). `1`: one thread.',
   ),
+  wasmThreads: setting(
+    'WASM_THREADS',
+    1,
+    integer(1, 16),
+    'Experimental: XNNPACK threads per inference thread on wasm (the threaded SIMD build). `auto` INFERENCE_THREADS then divides the cores by it. `1`: single-threaded build.',
+  ),
   // Image intake
   imageDownloadTimeoutMs: setting(
     'IMAGE_DOWNLOAD_TIMEOUT_MS',

@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
+import { enableWasmThreads, wasmThreadsInUse } from './wasm-threads';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -77,11 +78,20 @@ async function activate(name: string): Promise<boolean> {
   }
 }
 
-async function useWasm(reasons: string[]): Promise<boolean> {
+async function useWasm(reasons: string[], threads: number): Promise<boolean> {
   const loaded = tryRequire('@tensorflow/tfjs-backend-wasm');
   if (!loaded.module && loaded.error) {
     reasons.push(`wasm: ${loaded.error}`);
     return false;
+  }
+  if (threads > 1) {
+    try {
+      enableWasmThreads(threads);
+    } catch (err) {
+      reasons.push(
+        `wasm: WASM_THREADS=${threads} unavailable, single-threaded build: ${(err as Error).message}`,
+      );
+    }
   }
   if (await activate('wasm')) return true;
   reasons.push('wasm: the backend failed to initialise');
@@ -90,9 +100,10 @@ async function useWasm(reasons: string[]): Promise<boolean> {
 
 /**
  * Initialises the backend named by `preference` (or the best available in `auto`) and returns what was chosen.
- * Throws when an explicitly requested backend cannot be used, naming it and why.
+ * Throws when an explicitly requested backend cannot be used, naming it and why. `wasmThreads` > 1 loads the
+ * wasm backend's threaded SIMD build with that many XNNPACK threads (WASM_THREADS, src/runtime/wasm-threads.ts).
  */
-export async function initBackend(preference: BackendPreference): Promise<BackendChoice> {
+export async function initBackend(preference: BackendPreference, wasmThreads = 1): Promise<BackendChoice> {
   const reasons: string[] = [];
   if (preference === 'auto' || preference === 'tensorflow') {
     const gpu = tryRequire('@tensorflow/tfjs-node-gpu');
@@ -128,8 +139,13 @@ export async function initBackend(preference: BackendPreference): Promise<Backen
     }
   }
   if (preference === 'auto' || preference === 'wasm') {
-    if (await useWasm(reasons)) {
-      reasons.push('wasm initialised (SIMD, single thread in Node)');
+    if (await useWasm(reasons, wasmThreads)) {
+      const threads = wasmThreadsInUse() ?? 1;
+      reasons.push(
+        threads > 1
+          ? `wasm initialised (threaded SIMD build, ${threads} XNNPACK threads)`
+          : 'wasm initialised (SIMD, single thread in Node)',
+      );
       return { backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, reasons };
     }
     if (preference === 'wasm') throw new Error(`TFJS_BACKEND=wasm failed: ${reasons.join('; ')}`);

@@ -78,11 +78,13 @@ export function availableCores(): number {
 /**
  * INFERENCE_THREADS=auto: one thread on libtensorflow (tfjs-node, tfjs-node-gpu), which already spreads each
  * op over every core (and one thread per GPU is the rule on a GPU); otherwise one per available core, up to
- * MAX_AUTO_THREADS.
+ * MAX_AUTO_THREADS. With WASM_THREADS > 1 on wasm each thread already computes on that many cores, so the cores
+ * are divided by it.
  */
-export function autoThreads(backend: BackendChoice, cores = availableCores()): number {
+export function autoThreads(backend: BackendChoice, cores = availableCores(), wasmThreads = 1): number {
   if (backend.backend === 'tensorflow') return 1;
-  return Math.min(cores, MAX_AUTO_THREADS);
+  const perThread = backend.backend === 'wasm' ? wasmThreads : 1;
+  return Math.max(1, Math.min(Math.floor(cores / perThread), MAX_AUTO_THREADS));
 }
 
 interface Member {

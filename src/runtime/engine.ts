@@ -65,6 +65,8 @@ export interface EngineOptions {
   context: PipelineContext;
   backend: BackendPreference;
   decoder: DecoderName | 'auto';
+  /** XNNPACK threads of the wasm backend (WASM_THREADS); 1 when absent. */
+  wasmThreads?: number;
   /** Called on every backend choice and pipeline state change (for logs). */
   onEvent?: (event: EngineEvent) => void;
 }
@@ -158,7 +160,7 @@ export class LocalEngine implements InferenceEngine {
   private async load(): Promise<void> {
     const emit = this.options.onEvent ?? (() => undefined);
     try {
-      this.choice = await initBackend(this.options.backend);
+      this.choice = await initBackend(this.options.backend, this.options.wasmThreads);
       this.decoder = chooseDecoder(this.options.decoder);
       emit({ type: 'backend', choice: this.choice, decoder: this.decoder.name });
     } catch (err) {

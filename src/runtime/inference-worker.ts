@@ -21,6 +21,7 @@ const engine = new LocalEngine({
   context: init.context,
   backend: init.backend,
   decoder: init.decoder,
+  wasmThreads: init.wasmThreads,
   onEvent: (event) => send({ type: 'event', event }),
 });
 void engine.start();

@@ -10,6 +10,8 @@ export interface WorkerInit {
   context: PipelineContext;
   backend: BackendPreference;
   decoder: DecoderName | 'auto';
+  /** XNNPACK threads of the wasm backend (WASM_THREADS); 1 when absent. */
+  wasmThreads?: number;
 }
 
 export type ToWorker = { type: 'run'; id: number; job: EngineJob } | { type: 'close' };

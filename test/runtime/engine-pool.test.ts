@@ -197,6 +197,14 @@ describe('EnginePool scheduling', () => {
     expect(autoThreads(wasm, 64)).toBe(MAX_AUTO_THREADS);
     expect(autoThreads(native, 64)).toBe(1);
   });
+
+  test('auto with WASM_THREADS: the cores are divided by the threads each wasm instance uses', () => {
+    expect(autoThreads(wasm, 8, 2)).toBe(4);
+    expect(autoThreads(wasm, 2, 2)).toBe(1);
+    expect(autoThreads(wasm, 3, 4)).toBe(1);
+    const cpu: BackendChoice = { ...wasm, backend: 'cpu', package: '@tensorflow/tfjs' };
+    expect(autoThreads(cpu, 4, 2)).toBe(4); // WASM_THREADS means nothing to the cpu backend
+  });
 });
 
 describe('EnginePool with real inference threads', () => {
