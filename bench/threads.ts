@@ -31,6 +31,9 @@ export interface ThreadsRun {
   /** WASM_THREADS: XNNPACK threads per inference thread (1: the single-threaded build). */
   wasmThreads: number;
   imagesPerSecond: number;
+  /** RSS once every thread is warm, before any request: the fixed cost (runtime, models) of the threads. */
+  rssReadyMiB: number;
+  /** RSS after the measured requests: plus the working set of the images in flight. */
   rssMiB: number;
 }
 
@@ -44,7 +47,7 @@ export interface ThreadsReport {
   ratio: number;
   /** Median images/s with 1 thread of the threaded build (WASM_THREADS=N) over median with 1; null if not run. */
   wasmThreadsRatio: number | null;
-  /** (median RSS with N threads − with 1) / (N − 1), MiB. */
+  /** (median warm RSS with N threads − with 1) / (N − 1), MiB: what each extra thread costs before any work. */
   rssPerExtraThreadMiB: number;
   lines: string[];
 }
@@ -86,6 +89,7 @@ export async function runThreadsBench(): Promise<ThreadsReport> {
         });
         try {
           await allThreadsWarm(server.base, threads);
+          const ready = (await metricSeries(server.base, 'process_resident_memory_bytes')).get('') ?? NaN;
           const url = (i: number): string => samples.urls[i % samples.urls.length];
           // Unmeasured: two requests per thread, so every thread has run the pipeline once.
           await drive(2 * threads, clients, (i) => processOne(server.base, pipeline, `w${i}`, url(i)));
@@ -93,10 +97,16 @@ export async function runThreadsBench(): Promise<ThreadsReport> {
             processOne(server.base, pipeline, `r${i}`, url(i)),
           );
           const rss = (await metricSeries(server.base, 'process_resident_memory_bytes')).get('') ?? NaN;
-          const run = { threads, wasmThreads, imagesPerSecond: requests / wall, rssMiB: rss / 2 ** 20 };
+          const run = {
+            threads,
+            wasmThreads,
+            imagesPerSecond: requests / wall,
+            rssReadyMiB: ready / 2 ** 20,
+            rssMiB: rss / 2 ** 20,
+          };
           runs.push(run);
           process.stderr.write(
-            `  INFERENCE_THREADS ${threads} WASM_THREADS ${wasmThreads}: ${run.imagesPerSecond.toFixed(2)} images/s, RSS ${run.rssMiB.toFixed(0)} MiB\n`,
+            `  INFERENCE_THREADS ${threads} WASM_THREADS ${wasmThreads}: ${run.imagesPerSecond.toFixed(2)} images/s, RSS ${run.rssReadyMiB.toFixed(0)} MiB ready, ${run.rssMiB.toFixed(0)} MiB after\n`,
           );
         } finally {
           await server.stop();
@@ -108,7 +118,7 @@ export async function runThreadsBench(): Promise<ThreadsReport> {
   }
   const pick = (t: number, w: number): ThreadsRun[] =>
     runs.filter((r) => r.threads === t && r.wasmThreads === w);
-  const of = (t: number, w: number, k: 'imagesPerSecond' | 'rssMiB'): number =>
+  const of = (t: number, w: number, k: 'imagesPerSecond' | 'rssReadyMiB' | 'rssMiB'): number =>
     median(pick(t, w).map((r) => r[k]));
   const list = (t: number, w: number): string =>
     pick(t, w)
@@ -117,7 +127,7 @@ export async function runThreadsBench(): Promise<ThreadsReport> {
   const ratio = of(n, 1, 'imagesPerSecond') / of(1, 1, 'imagesPerSecond');
   const wasmThreadsRatio =
     pick(1, n).length > 0 ? of(1, n, 'imagesPerSecond') / of(1, 1, 'imagesPerSecond') : null;
-  const rssPerExtraThreadMiB = (of(n, 1, 'rssMiB') - of(1, 1, 'rssMiB')) / (n - 1);
+  const rssPerExtraThreadMiB = (of(n, 1, 'rssReadyMiB') - of(1, 1, 'rssReadyMiB')) / (n - 1);
   const lines = [
     `INFERENCE_THREADS 1 vs ${n}: ${pipeline} on ${backend}, 4K samples, ${clients} clients, ${requests} requests per run, ${rounds} rounds alternating`,
     `  images/s: 1 thread ${list(1, 1)}; ${n} threads ${list(n, 1)}`,
@@ -127,7 +137,8 @@ export async function runThreadsBench(): Promise<ThreadsReport> {
       : [
           `  1 thread with WASM_THREADS=${n} (threaded SIMD build): ${list(1, n)} images/s, median ${of(1, n, 'imagesPerSecond').toFixed(2)} = ${wasmThreadsRatio.toFixed(2)}x`,
         ]),
-    `  RSS after the run: ${of(1, 1, 'rssMiB').toFixed(0)} MiB with 1 thread, ${of(n, 1, 'rssMiB').toFixed(0)} MiB with ${n}: ${rssPerExtraThreadMiB.toFixed(0)} MiB per extra thread`,
+    `  RSS warm, before requests: ${of(1, 1, 'rssReadyMiB').toFixed(0)} MiB with 1 thread, ${of(n, 1, 'rssReadyMiB').toFixed(0)} MiB with ${n}: ${rssPerExtraThreadMiB.toFixed(0)} MiB per extra thread`,
+    `  RSS after the run (plus the images in flight, which the threads share out): ${of(1, 1, 'rssMiB').toFixed(0)} MiB with 1 thread, ${of(n, 1, 'rssMiB').toFixed(0)} MiB with ${n}`,
   ];
   return {
     pipeline,
