@@ -60,9 +60,9 @@ async function timeLoop(step: () => Promise<void>, batch: number, seconds: numbe
 async function tfjsThread(job: StageJob): Promise<void> {
   const port = parentPort!;
   const tf = await import('@tensorflow/tfjs');
-  const { initBackend } = await import('../src/runtime/backend');
+  const { initBackend } = await import('../src/tf/backend');
   const { loadGraphModelFromDir } = await import('../src/models/graph-model-loader');
-  await initBackend('wasm', job.wasmThreads);
+  await initBackend('wasm', { wasmThreads: job.wasmThreads });
   const model = await loadGraphModelFromDir(job.modelDir);
   // [batch, size, size, 3] NHWC float32, the layout the service feeds its classifiers.
   const x = tf.randomUniform([job.batch, job.size, job.size, 3]);

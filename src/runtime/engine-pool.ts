@@ -15,19 +15,13 @@
  */
 import * as fs from 'fs';
 import * as os from 'os';
-import type { BackendChoice } from './backend';
-import {
-  PipelineUnavailableError,
-  type EngineEvent,
-  type EngineJob,
-  type EngineResult,
-  type EngineStats,
-  type InferenceEngine,
-  type PipelineState,
-} from './engine';
+import type { BackendChoice } from '../tf/backend';
+import type { EngineJob, EngineResult, EngineStats, InferenceEngine } from './engine';
+import { PipelineUnavailableError, type PipelineState } from './readiness';
+import type { WorkerEngineEvent } from './worker-engine';
 
-/** What a thread reports: the engine's own events, plus the exit of a crashed worker (it restarts itself). */
-export type ThreadEvent = EngineEvent | { type: 'worker-exit'; code: number };
+/** What a thread reports: its engine's events, and its crashes and restarts (WorkerEngine). */
+export type ThreadEvent = WorkerEngineEvent;
 
 /** One thread's load, for metrics and logs. */
 export interface ThreadStats {

@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InferenceEngine } from './engine';
-import { EnginePool } from './engine-pool';
+import type { ThreadStats } from './engine-pool';
 
 const STAGES = ['download', 'queue', 'decode', 'detect', 'classify', 'serialize', 'pipeline'] as const;
 export type MetricStage = (typeof STAGES)[number];
@@ -56,7 +56,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(engine: InferenceEngine, collectDefaults = true) {
+  /**
+   * `threads`: the inference threads' own load (INFERENCE_THREADS), for the inference_thread_* series; none
+   * when the service runs without inference threads (INFERENCE_THREAD=main, or only model-free pipelines).
+   */
+  constructor(engine: InferenceEngine, collectDefaults = true, threads: () => ThreadStats[] = () => []) {
     const registers = [this.registry];
     new Gauge({
       name: 'inference_queue_depth',
@@ -66,9 +70,7 @@ export class Metrics {
         this.set(engine.stats().queueDepth);
       },
     });
-    // INFERENCE_THREADS: how the scheduler spreads the load. An engine without threads (INFERENCE_THREAD=main)
-    // reports no series.
-    const threads = () => (engine instanceof EnginePool ? engine.threadStats() : []);
+    // INFERENCE_THREADS: how the scheduler spreads the load.
     new Gauge({
       name: 'inference_thread_queue_depth',
       help: 'Jobs handed to each inference thread and not yet answered (running or queued there)',

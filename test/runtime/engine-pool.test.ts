@@ -4,7 +4,7 @@
  * (two wasm backends, jobs split between them, per-thread metrics, /readyz).
  */
 import request from 'supertest';
-import type { BackendChoice } from '../../src/runtime/backend';
+import type { BackendChoice } from '../../src/tf/backend';
 import {
   PipelineUnavailableError,
   type EngineJob,
@@ -221,7 +221,7 @@ describe('EnginePool with real inference threads', () => {
       slugs: init.slugs,
       threads: 2,
       spawn: (_i, onEvent) => {
-        const thread = new WorkerEngine(init, onEvent);
+        const thread = new WorkerEngine(init, { onEvent });
         threads.push(thread);
         return thread;
       },
@@ -258,15 +258,16 @@ test('the service runs INFERENCE_THREADS threads and reports each in /metrics', 
   const svc = await testService({
     inferenceThread: 'worker',
     inferenceThreads: 2,
-    enabledPipelines: ['constant'],
+    // A model pipeline: model-free ones (constant) run on the main thread and start no inference thread.
+    enabledPipelines: ['tfjs_synthetic_moths_2026'],
   });
   try {
-    expect(svc.engine).toBeInstanceOf(EnginePool);
-    expect((svc.engine as EnginePool).size()).toBe(2);
+    const pool = svc.inferenceThreads!;
+    expect(pool).toBeInstanceOf(EnginePool);
+    expect(pool.size()).toBe(2);
     const ready = await request(svc.app.callback()).get('/readyz');
     expect(ready.status).toBe(200);
     // /readyz answered once one thread was warm; the other may still be compiling.
-    const pool = svc.engine as EnginePool;
     while (pool.threadStats().some((t) => t.readyPipelines < 1)) await sleep(50);
     const metrics = await request(svc.app.callback()).get('/metrics');
     for (const thread of ['0', '1']) {

@@ -6,7 +6,7 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import type { DetectionResponse } from '../../src/contract/types';
-import type { BackendChoice } from '../../src/runtime/backend';
+import type { BackendChoice } from '../../src/tf/backend';
 import { WorkerEngine } from '../../src/runtime/worker-engine';
 import type { WorkerInit } from '../../src/runtime/worker-protocol';
 import { readImageHeader } from '../../src/images/sniff';
@@ -39,8 +39,8 @@ test('two XNNPACK threads give the single-threaded detections and classification
   const onEvent = (e: { type: string; choice?: BackendChoice }): void => {
     if (e.type === 'backend' && e.choice) choices.push(e.choice);
   };
-  const single = new WorkerEngine(init(1), onEvent);
-  const threaded = new WorkerEngine(init(2), onEvent);
+  const single = new WorkerEngine(init(1), { onEvent });
+  const threaded = new WorkerEngine(init(2), { onEvent });
   try {
     const [a, b] = await Promise.all([detect(single), detect(threaded)]);
     const reasons = choices.map((c) => c.reasons[c.reasons.length - 1]).sort();
