@@ -252,6 +252,25 @@ describe('EnginePool with real inference threads', () => {
     expect(pool.backend()).toMatchObject({ backend: 'wasm' });
     expect(pool.readySlugs()).toEqual(['constant', 'random-detection-random-species']);
   });
+
+  test('when one thread dies the others keep serving, and it comes back', async () => {
+    const slug = 'random-detection-random-species';
+    await Promise.all(threads.map((t) => t.whenReady(slug)));
+    await threads[0]['worker']?.terminate();
+    expect(threads[0].pipelineState(slug)).toEqual({ state: 'loading' }); // restarting after a back-off
+    expect(pool.readySlugs()).toContain(slug); // thread 1 still has it warm
+    const before = pool.threadStats().map((t) => t.jobs);
+    const view = new Uint8Array(await jpeg(640, 480));
+    const result = await pool.run({
+      pipeline: slug,
+      images: [{ id: 'x', url: 'x', bytes: view, header: readImageHeader(view) }],
+      given: [],
+      config: { seed: 1 },
+    });
+    expect(result.detections[0].source_image_id).toBe('x');
+    expect(pool.threadStats().map((t, i) => t.jobs - before[i])).toEqual([0, 1]);
+    await threads[0].whenReady(slug);
+  });
 });
 
 test('the service runs INFERENCE_THREADS threads and reports each in /metrics', async () => {
