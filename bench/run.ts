@@ -16,6 +16,7 @@ import { projectRoot } from '../src/util/paths';
 import { stopChildOnExit } from './child-cleanup';
 import { Progress, formatDuration } from './progress';
 import { serveDirectory } from './sample-server';
+import { runScalingBenches } from './scaling';
 
 const root = projectRoot();
 const env = (name: string, def: string): string => process.env[name] ?? def;
@@ -285,7 +286,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`${err.stack ?? err.message}\n`);
-  process.exit(1);
-});
+// Then issue 12's side-by-side runs (bench/scaling.ts; BENCH_SCALING=0 skips them), once this server has stopped.
+main()
+  .then(runScalingBenches)
+  .catch((err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  });

@@ -14,6 +14,7 @@ import { UrlPolicy } from './images/url-policy';
 import type { PipelineContext, PipelineDefinition } from './pipelines/definition';
 import { registeredPipelines, selectPipelines } from './pipelines/registry';
 import { LocalEngine, type InferenceEngine } from './runtime/engine';
+import { EnginePool, autoThreads } from './runtime/engine-pool';
 import { EngineRouter, type EngineRoute } from './runtime/engine-router';
 import { Metrics } from './runtime/metrics';
 import { WorkerEngine, type WorkerEngineEvent } from './runtime/worker-engine';
@@ -28,6 +29,8 @@ export const VERSION = packageVersion();
 export interface Service {
   app: Koa<AppState>;
   engine: InferenceEngine;
+  /** The inference threads (INFERENCE_THREADS); null when no model pipeline runs in a worker thread. */
+  inferenceThreads: EnginePool | null;
   service: ProcessingService;
   fetcher: ImageFetcher;
   info: ProcessingServiceInfoResponse;
@@ -86,7 +89,9 @@ export function prepareProcess(check: (config: Config) => void = () => undefined
 }
 
 /** Logs what the engine reports: the backend choice and why, each pipeline's load result, crashes and rebuilds. */
-export function logEngineEvent(logger: Logger, event: WorkerEngineEvent): void {
+export function logEngineEvent(logger: Logger, event: WorkerEngineEvent, thread?: number): void {
+  // With several inference threads every line names its thread.
+  if (thread !== undefined) logger = logger.child({ thread });
   if (event.type === 'backend') {
     logger.info(
       {
@@ -214,8 +219,8 @@ export async function buildService(
       process.exit(EXIT_NOT_ON_GPU);
     });
   let stopped = false;
-  const onEvent = (e: WorkerEngineEvent): void => {
-    logEngineEvent(logger, e);
+  const onEvent = (e: WorkerEngineEvent, thread?: number): void => {
+    logEngineEvent(logger, e, thread);
     if (!config.requireGpu || stopped) return;
     // The backend is chosen in the inference thread; its choice (or its failure, reported as a failed
     // pipeline) arrives here.
@@ -238,12 +243,14 @@ export async function buildService(
       backend: withTf ? config.tfjsBackend : null,
       decoder: config.imageDecoder,
       memoryBudgetMb: config.inferenceMemoryBudgetMb,
+      wasmThreads: config.wasmThreads,
       onEvent,
     });
     void engine.start();
     return engine;
   };
   let engine: InferenceEngine;
+  let pool: EnginePool | null = null;
   if (config.inferenceThread === 'worker' && !options.registry) {
     // Model-free pipelines stay on this thread, so an inference thread crash never touches them (issue 10 §3).
     const free = definitions.filter((d) => modelFree.has(d.slug));
@@ -251,20 +258,35 @@ export async function buildService(
     const routes: EngineRoute[] = [];
     if (free.length > 0) routes.push({ engine: local(free, false), slugs: free.map((d) => d.slug) });
     if (models.length > 0) {
-      const thread = new WorkerEngine(
-        {
-          slugs: models.map((d) => d.slug),
-          context,
-          backend: config.tfjsBackend,
-          decoder: config.imageDecoder,
-          memoryBudgetMb: config.inferenceMemoryBudgetMb,
-        },
-        {
-          onEvent,
-          exitProcess: options.exitProcess ?? drainThenExit(lifecycle, config.shutdownGraceMs, logger),
-        },
-      );
-      routes.push({ engine: thread, slugs: models.map((d) => d.slug) });
+      // INFERENCE_THREADS inference threads, each its own backend and models (engine-pool.ts); `auto` sizes
+      // the pool from thread 0's backend.
+      const init = {
+        slugs: models.map((d) => d.slug),
+        context,
+        backend: config.tfjsBackend,
+        decoder: config.imageDecoder,
+        memoryBudgetMb: config.inferenceMemoryBudgetMb,
+        wasmThreads: config.wasmThreads,
+      };
+      const exitProcess = options.exitProcess ?? drainThenExit(lifecycle, config.shutdownGraceMs, logger);
+      const threads = config.inferenceThreads;
+      const threadPool = new EnginePool({
+        slugs: init.slugs,
+        threads:
+          threads === 'auto' ? (backend) => autoThreads(backend, undefined, config.wasmThreads) : threads,
+        spawn: (_index, threadEvents) => new WorkerEngine(init, { onEvent: threadEvents, exitProcess }),
+        onEvent: (thread, e) => onEvent(e, thread),
+      });
+      void threadPool
+        .whenSized()
+        .then(() =>
+          logger.info(
+            { threads: threadPool.size(), setting: threads },
+            `${threadPool.size()} inference thread(s)`,
+          ),
+        );
+      routes.push({ engine: threadPool, slugs: init.slugs });
+      pool = threadPool;
     }
     engine = new EngineRouter(
       routes,
@@ -299,7 +321,7 @@ export async function buildService(
     maxImages: config.maxImagesPerRequest,
     maxUrlLength: config.maxBodyBytes,
   });
-  const metrics = config.metricsEnabled ? new Metrics(engine) : null;
+  const metrics = config.metricsEnabled ? new Metrics(engine, true, () => pool?.threadStats() ?? []) : null;
   const app = createApp({
     config,
     logger,
@@ -314,6 +336,7 @@ export async function buildService(
   return {
     app,
     engine,
+    inferenceThreads: pool,
     service,
     fetcher,
     info,

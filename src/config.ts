@@ -48,6 +48,11 @@ const list: Parser<string[]> = (raw) =>
 
 const text: Parser<string> = (raw) => raw;
 
+const autoOr =
+  (inner: Parser<number>): Parser<number | 'auto'> =>
+  (raw) =>
+    raw.trim().toLowerCase() === 'auto' ? 'auto' : inner(raw);
+
 const nonEmpty: Parser<string> = (raw) => {
   if (raw.trim() === '') throw new ConfigError('must not be empty');
   return raw.trim();
@@ -170,6 +175,18 @@ export const settings = {
     'worker',
     oneOf('worker', 'main'),
     '`worker`: TF runs in a worker thread so health checks stay fast. `main`: same thread (debugging only).',
+  ),
+  inferenceThreads: setting(
+    'INFERENCE_THREADS',
+    'auto',
+    autoOr(integer(1, 64)),
+    'Inference threads, each with its own backend and copy of the models (`worker` mode). `auto`: one per available core up to 8 on wasm/cpu, 1 on tfjs-node (libtensorflow already uses every core). `1`: one thread.',
+  ),
+  wasmThreads: setting(
+    'WASM_THREADS',
+    1,
+    integer(1, 16),
+    'Experimental: XNNPACK threads per inference thread on wasm (the threaded SIMD build). `auto` INFERENCE_THREADS then divides the cores by it. `1`: single-threaded build.',
   ),
   // Image intake
   imageDownloadTimeoutMs: setting(

@@ -77,6 +77,8 @@ export interface EngineOptions {
   decoder: DecoderName | 'auto';
   /** INFERENCE_MEMORY_BUDGET_MB; 0 or absent: sized from the backend (memory-budget.ts). */
   memoryBudgetMb?: number;
+  /** XNNPACK threads of the wasm backend (WASM_THREADS); 1 when absent. */
+  wasmThreads?: number;
   /** Called on every backend choice, pipeline state change and rebuild (for logs). */
   onEvent?: (event: EngineEvent) => void;
   /** Called when jobs leave the queue for a run (the inference thread tells the main thread). */
@@ -171,7 +173,7 @@ export class LocalEngine implements InferenceEngine {
       this.decoder = noDecoder;
     } else {
       try {
-        this.choice = await initBackend(this.options.backend);
+        this.choice = await initBackend(this.options.backend, { wasmThreads: this.options.wasmThreads });
         this.decoder = chooseDecoder(this.options.decoder);
         this.budget = budgetBytes(this.options.memoryBudgetMb ?? 0, this.choice.backend);
         this.emit({ type: 'backend', choice: this.choice, decoder: this.decoder.name });

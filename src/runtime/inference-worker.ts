@@ -25,6 +25,7 @@ const engine = new LocalEngine({
   backend: init.backend,
   decoder: init.decoder,
   memoryBudgetMb: init.memoryBudgetMb,
+  wasmThreads: init.wasmThreads,
   onEvent: (event) => send({ type: 'event', event }),
   onBatchStart: (jobs) =>
     send({ type: 'started', ids: jobs.map((j) => ids.get(j)).filter((id) => id !== undefined) }),

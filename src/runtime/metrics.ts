@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InferenceEngine } from './engine';
+import type { ThreadStats } from './engine-pool';
 
 const STAGES = ['download', 'queue', 'decode', 'detect', 'classify', 'serialize', 'pipeline'] as const;
 export type MetricStage = (typeof STAGES)[number];
@@ -55,7 +56,11 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(engine: InferenceEngine, collectDefaults = true) {
+  /**
+   * `threads`: the inference threads' own load (INFERENCE_THREADS), for the inference_thread_* series; none
+   * when the service runs without inference threads (INFERENCE_THREAD=main, or only model-free pipelines).
+   */
+  constructor(engine: InferenceEngine, collectDefaults = true, threads: () => ThreadStats[] = () => []) {
     const registers = [this.registry];
     new Gauge({
       name: 'inference_queue_depth',
@@ -65,9 +70,40 @@ export class Metrics {
         this.set(engine.stats().queueDepth);
       },
     });
+    // INFERENCE_THREADS: how the scheduler spreads the load.
+    new Gauge({
+      name: 'inference_thread_queue_depth',
+      help: 'Jobs handed to each inference thread and not yet answered (running or queued there)',
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of threads()) this.set({ thread: String(t.thread) }, t.queueDepth);
+      },
+    });
+    new Gauge({
+      name: 'inference_thread_pipelines_ready',
+      help: 'Pipelines compiled and warmed in each inference thread',
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of threads()) this.set({ thread: String(t.thread) }, t.readyPipelines);
+      },
+    });
+    new Counter({
+      name: 'inference_thread_busy_seconds_total',
+      help: 'Seconds each inference thread has had at least one job in flight (rate() / 1 s = utilisation)',
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of threads()) this.inc({ thread: String(t.thread) }, t.busySeconds);
+      },
+    });
     new Gauge({
       name: 'tfjs_num_tensors',
-      help: 'Tensors alive in the inference thread (after the last job)',
+      help: 'Tensors alive in the inference threads, summed (each after its last job)',
       registers,
       collect() {
         this.set(engine.stats().numTensors);
@@ -75,7 +111,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'tfjs_num_bytes',
-      help: 'Bytes held by tensors in the inference thread (after the last job)',
+      help: 'Bytes held by tensors in the inference threads, summed (each after its last job)',
       registers,
       collect() {
         this.set(engine.stats().numBytes);

@@ -12,6 +12,8 @@ export interface WorkerInit {
   decoder: DecoderName | 'auto';
   /** INFERENCE_MEMORY_BUDGET_MB; 0: sized from the backend. */
   memoryBudgetMb?: number;
+  /** XNNPACK threads of the wasm backend (WASM_THREADS); 1 when absent. */
+  wasmThreads?: number;
 }
 
 export type ToWorker = { type: 'run'; id: number; job: EngineJob } | { type: 'close' };

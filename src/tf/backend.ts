@@ -8,6 +8,7 @@
  */
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
+import { enableWasmThreads, wasmThreadsInUse } from './wasm-threads';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -57,6 +58,11 @@ export interface BackendChoice {
 export type ModuleLoader = (name: string) => unknown;
 
 export interface BackendOptions {
+  /**
+   * XNNPACK threads of the wasm backend (WASM_THREADS): > 1 loads its threaded SIMD build
+   * (src/tf/wasm-threads.ts). Default 1.
+   */
+  wasmThreads?: number;
   /** Defaults to `require`. */
   load?: ModuleLoader;
 }
@@ -106,11 +112,20 @@ async function activate(name: string): Promise<boolean> {
   }
 }
 
-async function useWasm(load: ModuleLoader, reasons: string[]): Promise<boolean> {
+async function useWasm(load: ModuleLoader, reasons: string[], threads: number): Promise<boolean> {
   const loaded = tryLoad(load, '@tensorflow/tfjs-backend-wasm');
   if (loaded.error !== null) {
     reasons.push(`wasm: ${loaded.error}`);
     return false;
+  }
+  if (threads > 1) {
+    try {
+      enableWasmThreads(threads);
+    } catch (err) {
+      reasons.push(
+        `wasm: WASM_THREADS=${threads} unavailable, single-threaded build: ${(err as Error).message}`,
+      );
+    }
   }
   if (await activate('wasm')) return true;
   reasons.push('wasm: the backend failed to initialise');
@@ -179,8 +194,13 @@ export async function initBackend(
     }
   }
   if (preference === 'auto' || preference === 'wasm') {
-    if (await useWasm(load, reasons)) {
-      reasons.push('wasm initialised (SIMD, single thread in Node)');
+    if (await useWasm(load, reasons, options.wasmThreads ?? 1)) {
+      const threads = wasmThreadsInUse() ?? 1;
+      reasons.push(
+        threads > 1
+          ? `wasm initialised (threaded SIMD build, ${threads} XNNPACK threads)`
+          : 'wasm initialised (SIMD, single thread in Node)',
+      );
       return { backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, reasons };
     }
     if (preference === 'wasm') throw new Error(`TFJS_BACKEND=wasm failed: ${reasons.join('; ')}`);

@@ -6,7 +6,6 @@
 import request from 'supertest';
 import type { Service } from '../../src/bootstrap';
 import type { PipelineResultsResponse } from '../../src/contract/types';
-import type { EngineRouter } from '../../src/runtime/engine-router';
 import type { WorkerEngine } from '../../src/runtime/worker-engine';
 import { startImageServer, type ImageServer } from '../helpers/image-server';
 import { testService } from '../helpers/service';
@@ -25,7 +24,12 @@ describe('inference thread crash behind HTTP', () => {
 
   beforeAll(async () => {
     images = await startImageServer();
-    svc = await testService({ inferenceThread: 'worker', enabledPipelines: ['constant', MODEL] });
+    // One inference thread: with more, the others keep the model pipeline ready while one restarts.
+    svc = await testService({
+      inferenceThread: 'worker',
+      inferenceThreads: 1,
+      enabledPipelines: ['constant', MODEL],
+    });
   }, 120_000);
   afterAll(async () => {
     await svc.close();
@@ -34,8 +38,8 @@ describe('inference thread crash behind HTTP', () => {
 
   test('constant answers while the thread is down; the model pipeline is back once warm', async () => {
     expect(await readyz()).toEqual(['constant', MODEL]);
-    // The router's second route is the inference thread; kill it the way a native crash would.
-    const thread = (svc.engine as EngineRouter)['routes'][1].engine as WorkerEngine;
+    // The pool's only thread; kill it the way a native crash would.
+    const thread = svc.inferenceThreads!['members'][0].engine as WorkerEngine;
     await thread['worker']?.terminate();
 
     expect(await readyz()).toEqual(['constant']);

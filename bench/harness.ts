@@ -1,0 +1,138 @@
+/**
+ * What the scaling benches share: the shipped 4K samples served from memory, the real server as a child
+ * process (compiled `dist/src/server.js`), one `/process` call, and a Prometheus metric read back.
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import { promises as fsp } from 'fs';
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { imageSize } from 'image-size';
+import { projectRoot } from '../src/util/paths';
+
+export const root = projectRoot();
+
+/** The 4096×2160 JPEGs of `dir` (the shipped samples/). */
+export async function fourKSamples(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of (await fsp.readdir(dir)).filter((n) => n.endsWith('.jpg')).sort()) {
+    const { width, height } = imageSize(await fsp.readFile(path.join(dir, f)));
+    if (width === 4096 && height === 2160) out.push(path.join(dir, f));
+  }
+  if (out.length === 0) throw new Error(`no 4096x2160 JPEGs in ${dir}; run npm run build-models first`);
+  return out;
+}
+
+/** Serves `files` from memory on 127.0.0.1. */
+export async function serveFiles(files: string[]): Promise<{ urls: string[]; close(): void }> {
+  const bodies = new Map<string, Buffer>();
+  for (const f of files) bodies.set(`/${path.basename(f)}`, await fsp.readFile(f));
+  const server = http.createServer((req, res) => {
+    const body = bodies.get(req.url ?? '');
+    res.writeHead(body ? 200 : 404, { 'content-type': 'image/jpeg' });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { urls: [...bodies.keys()].map((p) => `http://127.0.0.1:${port}${p}`), close: () => server.close() };
+}
+
+async function freePort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export interface RunningServer {
+  base: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `dist/src/server.js` with `env` on a free port and waits for /readyz. */
+export async function startServer(env: Record<string, string>): Promise<RunningServer> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'src', 'server.js')], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const t0 = performance.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    const r = await fetch(`${base}/readyz`).catch(() => null);
+    if (r?.status === 200) return { base, child, stop };
+    if (performance.now() - t0 > 180_000) {
+      await stop();
+      throw new Error('server did not become ready in 180 s');
+    }
+    await new Promise((r2) => setTimeout(r2, 200));
+  }
+}
+
+/** One image through `POST /process`; throws on anything but a 200 with that image. */
+export async function processOne(base: string, pipeline: string, id: string, url: string): Promise<void> {
+  const res = await fetch(`${base}/process`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ pipeline, source_images: [{ id, url }], detections: [], config: {} }),
+  });
+  const body = (await res.json()) as { source_images?: unknown[]; errors?: unknown };
+  if (res.status !== 200 || body.source_images?.length !== 1)
+    throw new Error(`request ${id} failed: HTTP ${res.status} ${JSON.stringify(body.errors)}`);
+}
+
+/** Every series of metric `name` in /metrics, keyed by its label set (`""` when it has none). */
+export async function metricSeries(base: string, name: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? ([\\d.e+-]+|NaN)$`, 'gm')))
+    out.set(m[1] ?? '', Number(m[2]));
+  return out;
+}
+
+/** `clients` loops sending `total` requests between them; returns the wall-clock seconds. */
+export async function drive(
+  total: number,
+  clients: number,
+  send: (i: number) => Promise<void>,
+): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < total) await send(next++);
+    }),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+      ? s[(s.length - 1) / 2]
+      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** The machine, for every report: figures mean nothing without it. */
+export function machine(): Record<string, unknown> {
+  return {
+    cpus: os.cpus().length,
+    available: os.availableParallelism(),
+    model: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
+    node: process.version,
+  };
+}
