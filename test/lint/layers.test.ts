@@ -3,6 +3,7 @@
  * the imports resolve, and a cycle can run back through files on disk) with the project's own configuration,
  * and expects exactly the layer and cycle findings the picture predicts. `npm run lint` proves the tree is clean.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { ESLint } from 'eslint';
 
@@ -87,5 +88,14 @@ describe('layer and cycle lint rules', () => {
       .filter((id) => id.startsWith('import-x/') || id.startsWith('fatal'))
       .sort();
     expect(found).toEqual(expected);
+  });
+
+  it('places every top-level module of src/ on a floor (a new folder cannot slip past the rules)', async () => {
+    const config = (await eslint.calculateConfigForFile(path.join(root, 'src/errors.ts'))) as {
+      rules: Record<string, [unknown, { zones: { target: string }[] }]>;
+    };
+    const targets = config.rules[LAYER][1].zones.map((z) => path.relative('src', z.target));
+    const modules = fs.readdirSync(path.join(root, 'src')).filter((name) => !name.endsWith('.d.ts'));
+    expect(modules.filter((m) => !targets.includes(m))).toEqual([]);
   });
 });
