@@ -17,6 +17,7 @@ import { mountDocs } from './docs';
 import { ServiceError } from '../errors';
 import { errorHandler, requestContext, type AppState } from './middleware';
 import { buildOpenApi } from './openapi';
+import { jsonReadable } from '../util/json-stream';
 
 /** Shutdown state shared by the server and the app. */
 export interface Lifecycle {
@@ -99,46 +100,68 @@ export function createApp(deps: AppDeps): Koa<AppState> {
       throw new ServiceError(badSlug ? 'UNKNOWN_PIPELINE' : 'VALIDATION_FAILED', checked.details);
     }
     const request = checked.value;
+    // In flight until the last byte of the response is written (or the client goes away): the server waits
+    // for 0 before it closes connections, and a streamed body is still being written after this handler returns.
     deps.lifecycle.inFlight++;
+    let released = false;
+    const release = (): void => {
+      if (!released) deps.lifecycle.inFlight--;
+      released = true;
+    };
     let outcome;
     try {
       outcome = await deps.service.process(request);
-    } finally {
-      deps.lifecycle.inFlight--;
+    } catch (err) {
+      release();
+      throw err;
     }
     const { response, timings, batchImages } = outcome;
-    const t0 = performance.now();
-    ctx.type = 'json';
-    ctx.body = JSON.stringify(response);
-    const serialize = (performance.now() - t0) / 1000;
-    const stageTimings = { ...timings, serialize };
-    // Stage timings for clients and the benchmark, in the standard Server-Timing header (milliseconds).
+    // Stage timings for clients and the benchmark, in the standard Server-Timing header (milliseconds). The
+    // body is streamed after the headers, so `serialize` is only in the metrics and the log line.
     ctx.set(
       'Server-Timing',
-      Object.entries(stageTimings)
+      Object.entries(timings)
         .map(([stage, s]) => `${stage};dur=${(s * 1000).toFixed(1)}`)
         .concat(`batch;desc=${batchImages}`)
         .join(', '),
     );
     const failed = response.errors?.length ?? 0;
-    deps.metrics?.observeStages(stageTimings);
+    deps.metrics?.observeStages(timings);
     deps.metrics?.images.inc({ pipeline: request.pipeline, outcome: 'ok' }, response.source_images.length);
     if (failed > 0) deps.metrics?.images.inc({ pipeline: request.pipeline, outcome: 'failed' }, failed);
     deps.metrics?.detections.inc({ pipeline: request.pipeline }, response.detections.length);
     if (batchImages > 0) deps.metrics?.batchSize.observe(batchImages);
     for (const e of response.errors ?? []) deps.metrics?.downloadFailures.inc({ reason: e.code });
-    ctx.state.log.info(
-      {
-        pipeline: request.pipeline,
-        images: request.source_images.length,
-        processed: response.source_images.length,
-        failed,
-        detections: response.detections.length,
-        batchImages,
-        timings: Object.fromEntries(Object.entries(stageTimings).map(([k, v]) => [k, Number(v.toFixed(4))])),
-      },
-      'process',
-    );
+    const log = ctx.state.log;
+    const onSerialized = (serialize: number): void => {
+      deps.metrics?.observeStages({ serialize });
+      const stageTimings = { ...timings, serialize };
+      log.info(
+        {
+          pipeline: request.pipeline,
+          images: request.source_images.length,
+          processed: response.source_images.length,
+          failed,
+          detections: response.detections.length,
+          batchImages,
+          timings: Object.fromEntries(
+            Object.entries(stageTimings).map(([k, v]) => [k, Number(v.toFixed(4))]),
+          ),
+        },
+        'process',
+      );
+    };
+    // Streamed one detection at a time (issue 10 §2): a 29,176-class response is hundreds of MB as one string.
+    ctx.type = 'json';
+    const body = jsonReadable(response, {
+      streamed: 'detections',
+      onSerialized,
+    });
+    ctx.res.once('close', () => {
+      body.destroy();
+      release();
+    });
+    ctx.body = body;
   };
   router.post('/process', processHandler);
   // ADC also answers /process/ (CONTRACT §2.2); harmless and friendly to hand-written URLs.
