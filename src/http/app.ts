@@ -24,6 +24,34 @@ export interface Lifecycle {
   shuttingDown: boolean;
   /** /process requests being handled now; the server waits for 0 before closing. */
   inFlight: number;
+  /**
+   * Aborted by the server when the shutdown grace period ends: requests still waiting for their pipeline are
+   * answered 503 SHUTTING_DOWN at once instead of being cut off with the connection. Created by createApp.
+   */
+  abandon?: AbortController;
+}
+
+/** `work`, or a SHUTTING_DOWN error as soon as `signal` aborts (the work itself is left to finish or fail). */
+async function unlessAbandoned<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort = (): void => undefined;
+  const abandoned = new Promise<never>((_, reject) => {
+    onAbort = () =>
+      reject(
+        new ServiceError(
+          'SHUTTING_DOWN',
+          'the service stopped before this request finished (shutdown grace period over)',
+        ),
+      );
+  });
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  // A failure that comes after the 503 was sent has nobody to go to.
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, abandoned]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 export interface AppDeps {
@@ -46,6 +74,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   // Errors are answered by errorHandler; Koa's default handler would print stack traces to stderr.
   app.silent = true;
   const router = new Router<AppState>();
+  const abandon = (deps.lifecycle.abandon ??= new AbortController());
 
   // Serialised once: /info may carry category maps of 29,176 labels and must answer well inside 6 s.
   const infoJson = JSON.stringify(deps.info);
@@ -110,7 +139,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     };
     let outcome;
     try {
-      outcome = await deps.service.process(request);
+      outcome = await unlessAbandoned(deps.service.process(request), abandon.signal);
     } catch (err) {
       release();
       throw err;
