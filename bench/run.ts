@@ -284,7 +284,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`${err.stack ?? err.message}\n`);
-  process.exit(1);
-});
+main()
+  // BENCH_WIDE=1: also the 29,176-class response case (bench/wide-classifier.ts, issue 10 §2).
+  .then(async () =>
+    process.env.BENCH_WIDE === '1' ? (await import('./wide-classifier')).runWideClassifierBench() : null,
+  )
+  .catch((err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  });

@@ -107,7 +107,7 @@ export const settings = {
     'SHUTDOWN_GRACE_MS',
     30000,
     integer(0),
-    'On SIGTERM/SIGINT, how long in-flight requests may take before the process exits anyway.',
+    'On SIGTERM/SIGINT, how long in-flight work may take; then downloads and pipeline waits are aborted, what can be answered is, and the process exits within 1 s.',
   ),
   // Pipelines and models
   enabledPipelines: setting(
