@@ -116,3 +116,86 @@ export function stringifyFloat32(value: unknown, keys: ReadonlySet<string> = FLO
   }
   return `{${parts.join(',')}}`;
 }
+
+/**
+ * Cooperative time slicing for long serialisation on the main thread: work calls `due()` often (cheap) and
+ * `await pause()` when it is true, which gives the event loop a turn. Counts busy time, not time spent waiting.
+ */
+export class TimeSlicer {
+  private since = performance.now();
+  private busy = 0;
+
+  constructor(private readonly sliceMs: number) {}
+
+  /** True once the current slice has run for `sliceMs`. */
+  due(): boolean {
+    return performance.now() - this.since >= this.sliceMs;
+  }
+
+  /** Ends the slice: one event-loop turn (timers, I/O, health checks), then a new slice. */
+  async pause(): Promise<void> {
+    this.stop();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.start();
+  }
+
+  /** Stops counting (e.g. while a consumer holds the result). */
+  stop(): void {
+    if (!Number.isFinite(this.since)) return;
+    this.busy += performance.now() - this.since;
+    this.since = Number.POSITIVE_INFINITY;
+  }
+
+  /** Starts counting again. */
+  start(): void {
+    this.since = performance.now();
+  }
+
+  /** Milliseconds of work counted so far. */
+  get busyMs(): number {
+    return this.busy + (Number.isFinite(this.since) ? performance.now() - this.since : 0);
+  }
+}
+
+/** Values printed between two `due()` checks: ~0.2 ms of work, so a slice overruns by little. */
+const BLOCK = 1024;
+
+/**
+ * `stringifyFloat32`, cut into slices of `slicer`'s length: float32 vectors are printed in blocks, and the
+ * event loop gets a turn whenever a slice is used up. One 29,176-class classification is ~40 ms of text work on
+ * a busy core; this keeps each turn of the loop near the slice length instead.
+ */
+export async function stringifyFloat32Sliced(
+  value: unknown,
+  slicer: TimeSlicer,
+  keys: ReadonlySet<string> = FLOAT32_KEYS,
+): Promise<string> {
+  if (!isPlainContainer(value)) return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    if (!value.some((v) => v !== null && typeof v === 'object')) return JSON.stringify(value);
+    const parts: string[] = [];
+    for (const v of value as unknown[])
+      parts.push(
+        v === undefined || typeof v === 'function' ? 'null' : await stringifyFloat32Sliced(v, slicer, keys),
+      );
+    return `[${parts.join(',')}]`;
+  }
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    let text: string;
+    if (keys.has(k) && Array.isArray(v)) {
+      const blocks: string[] = [];
+      for (let i = 0; i < v.length; i += BLOCK) {
+        const block = float32ArrayJson((v as unknown[]).slice(i, i + BLOCK));
+        blocks.push(block.slice(1, -1));
+        if (slicer.due()) await slicer.pause();
+      }
+      text = `[${blocks.filter((b) => b !== '').join(',')}]`;
+    } else {
+      text = await stringifyFloat32Sliced(v, slicer, keys);
+    }
+    parts.push(`${JSON.stringify(k)}:${text}`);
+  }
+  return `{${parts.join(',')}}`;
+}

@@ -4,11 +4,12 @@
  * `RangeError: Invalid string length`) and never blocks the event loop for longer than one element takes.
  */
 import { Readable } from 'stream';
-import { setImmediate as nextTurn } from 'timers/promises';
-import { stringifyFloat32 } from './float32-json';
+import { stringifyFloat32Sliced, TimeSlicer } from './float32-json';
 
 /** Chunks smaller than this are joined before they are handed on, so small elements do not cost a turn each. */
 const CHUNK_BYTES = 64 * 1024;
+/** Longest stretch of text work between two turns of the event loop (health checks answer within ~this). */
+const SLICE_MS = 10;
 
 export interface JsonStreamOptions {
   /** The key whose array is written element by element (e.g. `detections`); other keys are written whole. */
@@ -18,13 +19,13 @@ export interface JsonStreamOptions {
 }
 
 /**
- * Yields `JSON.stringify(value)` (with float32 vectors printed by formatFloat32) in chunks. Between chunks it
- * yields to the event loop, so health checks are answered while a large response is written.
+ * Yields `JSON.stringify(value)` (with float32 vectors printed by formatFloat32) in chunks. Between chunks, and
+ * whenever SLICE_MS of text work have passed, it gives the event loop a turn, so health checks are answered
+ * while a large response is written.
  */
 export async function* jsonChunks(value: object, options: JsonStreamOptions): AsyncGenerator<string> {
-  let spent = 0;
+  const slicer = new TimeSlicer(SLICE_MS);
   let pending = '';
-  let t0 = performance.now();
   try {
     let first = true;
     for (const [key, v] of Object.entries(value)) {
@@ -32,28 +33,30 @@ export async function* jsonChunks(value: object, options: JsonStreamOptions): As
       pending += `${first ? '{' : ','}${JSON.stringify(key)}:`;
       first = false;
       if (key !== options.streamed || !Array.isArray(v)) {
-        pending += stringifyFloat32(v);
+        pending += await stringifyFloat32Sliced(v, slicer);
         continue;
       }
       pending += '[';
       const items = v as unknown[];
       for (let i = 0; i < items.length; i++) {
-        pending += `${i > 0 ? ',' : ''}${stringifyFloat32(items[i])}`;
+        pending += `${i > 0 ? ',' : ''}${await stringifyFloat32Sliced(items[i], slicer)}`;
         if (pending.length >= CHUNK_BYTES) {
-          spent += performance.now() - t0;
+          // The reader's time is not ours: stop counting while it holds the chunk.
+          slicer.stop();
           yield pending;
           pending = '';
-          await nextTurn();
-          t0 = performance.now();
+          slicer.start();
+          await slicer.pause();
         }
       }
       pending += ']';
     }
     pending += first ? '{}' : '}';
-    spent += performance.now() - t0;
+    slicer.stop();
     yield pending;
   } finally {
-    options.onSerialized?.(spent / 1000);
+    slicer.stop();
+    options.onSerialized?.(slicer.busyMs / 1000);
   }
 }
 

@@ -19,7 +19,7 @@
  * of a job that no longer exists (404), and those still pending when the shutdown grace period ends (logged).
  */
 import type { DetectionResponse } from '../contract/types';
-import { stringifyFloat32 } from '../util/float32-json';
+import { stringifyFloat32Sliced, TimeSlicer } from '../util/float32-json';
 import { jsonText } from '../util/json-stream';
 import type { Logger } from '../util/logger';
 import { AntennaApiError, type AntennaClient } from './antenna-client';
@@ -230,8 +230,9 @@ export class ResultOutbox {
     const shell = Buffer.byteLength(await itemText({ ...item, result: { ...item.result, detections: [] } }));
     const groups: DetectionResponse[][] = [[]];
     let used = shell;
+    const slicer = new TimeSlicer(10);
     for (const d of detections) {
-      const size = Buffer.byteLength(stringifyFloat32(d)) + 1;
+      const size = Buffer.byteLength(await stringifyFloat32Sliced(d, slicer)) + 1;
       const group = groups[groups.length - 1];
       if (group.length > 0 && used + size > budget) {
         groups.push([d]);
@@ -240,7 +241,6 @@ export class ResultOutbox {
         group.push(d);
         used += size;
       }
-      await new Promise((r) => setImmediate(r));
     }
     this.options.logger.warn(
       {
