@@ -14,7 +14,7 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/runtime/backend';
+import { initBackend } from '../src/tf/backend';
 import { loadGraphModelFromDir } from '../src/models/graph-model-loader';
 import { readManifest, type ClassifierManifest, type DetectorManifest } from '../src/models/manifest';
 import type { AlgorithmCategoryMap, BoundingBox } from '../src/contract/types';

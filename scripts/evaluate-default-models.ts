@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { initBackend, type BackendPreference } from '../src/runtime/backend';
+import { initBackend, type BackendPreference } from '../src/tf/backend';
 import { loadManifestAlgorithm } from '../src/algorithms/load-manifest-algorithm';
 import { ObjectDetector } from '../src/algorithms/object-detector';
 import { CropClassifier } from '../src/algorithms/crop-classifier';

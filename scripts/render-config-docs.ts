@@ -26,6 +26,7 @@ export const TABLE_END = '<!-- config-table:end -->';
 export const imageDefaults: Readonly<Record<string, string>> = Object.freeze({
   MODELS_DIR: '/app/models',
   TF_FORCE_GPU_ALLOW_GROWTH: 'true',
+  REQUIRE_GPU: 'true',
 });
 
 /** Variables read by docker compose only (interpolated in docker-compose.yml), with default and meaning. */
@@ -40,7 +41,11 @@ export const composeVariables: readonly { name: string; default: string; doc: st
     default: '2000',
     doc: 'Host port published for the HTTP service (the container always listens on 2000).',
   },
-  { name: 'GPU_COUNT', default: '1', doc: 'NVIDIA GPUs reserved for the GPU services: a number or `all`.' },
+  {
+    name: 'GPU_DEVICE',
+    default: '0',
+    doc: 'The NVIDIA GPU the GPU services reserve, by index or UUID (`nvidia-smi -L`); one per service.',
+  },
   {
     name: 'MODELS_PATH',
     default: './models',
@@ -74,6 +79,11 @@ export const runtimeVariables: readonly { name: string; default: string; doc: st
     name: 'CUDA_CACHE_MAXSIZE',
     default: '4294967296',
     doc: 'Size limit of that cache in bytes (4 GiB, the maximum).',
+  },
+  {
+    name: 'CUDA_MODULE_LOADING',
+    default: '',
+    doc: 'Set to `LAZY` to try lazy kernel loading on a first H100/H200 start (docs/deployment.md); unset: eager.',
   },
   {
     name: 'CUDA_VISIBLE_DEVICES',

@@ -13,10 +13,12 @@ import { ImageFetcher } from './images/fetch-image';
 import { UrlPolicy } from './images/url-policy';
 import type { PipelineContext, PipelineDefinition } from './pipelines/definition';
 import { registeredPipelines, selectPipelines } from './pipelines/registry';
-import { LocalEngine, type EngineEvent, type InferenceEngine } from './runtime/engine';
+import { LocalEngine, type InferenceEngine } from './runtime/engine';
+import { EngineRouter, type EngineRoute } from './runtime/engine-router';
 import { Metrics } from './runtime/metrics';
-import { WorkerEngine } from './runtime/worker-engine';
+import { WorkerEngine, type WorkerEngineEvent } from './runtime/worker-engine';
 import { ProcessingService } from './service/processing-service';
+import { EXIT_NOT_ON_GPU, gpuRequirementFailure } from './tf/backend';
 import { createLogger, type Logger } from './util/logger';
 import { packageVersion, projectRoot } from './util/paths';
 
@@ -38,6 +40,16 @@ export interface BuildOptions {
   registry?: readonly PipelineDefinition[];
   /** Fetch backoff base in ms (tests shorten it). */
   backoffMs?: number;
+  /**
+   * Called once when the process must stop (REQUIRE_GPU=true and TensorFlow is not on a GPU). Default: log the
+   * message as fatal and exit with status 3, so the container restarts or fails visibly.
+   */
+  onFatal?: (message: string) => void;
+  /**
+   * Ends the process when the inference thread dies on native TF (crash-recovery.ts). Default: /readyz turns
+   * 503, in-flight requests get SHUTDOWN_GRACE_MS to finish, then `process.exit(code)`.
+   */
+  exitProcess?: (code: number, reason: string) => void;
 }
 
 /**
@@ -62,11 +74,8 @@ export function prepareProcess(check: (config: Config) => void = () => undefined
   return { config, logger: createLogger(config.logLevel) };
 }
 
-/** Logs what the engine reports: the backend choice and why, each pipeline's load result. */
-export function logEngineEvent(
-  logger: Logger,
-  event: EngineEvent | { type: 'worker-exit'; code: number },
-): void {
+/** Logs what the engine reports: the backend choice and why, each pipeline's load result, crashes and rebuilds. */
+export function logEngineEvent(logger: Logger, event: WorkerEngineEvent): void {
   if (event.type === 'backend') {
     logger.info(
       {
@@ -90,9 +99,49 @@ export function logEngineEvent(
         `pipeline ${event.slug} compiled and warmed up`,
       );
     }
+  } else if (event.type === 'rebuild') {
+    logger.error(
+      { cause: event.cause, pipelines: event.slugs },
+      'the TensorFlow backend became unusable; rebuilding it and reloading the models (out of /readyz until warm)',
+    );
   } else {
-    logger.error({ code: event.code }, 'inference worker exited; starting a new one');
+    const next =
+      event.action.kind === 'exit-process'
+        ? 'exiting the process so that it is restarted (native TF cannot reload in a new thread)'
+        : `starting a new thread in ${event.action.delayMs} ms`;
+    logger.error(
+      { reason: event.reason, failed: event.failed, requeued: event.requeued, action: event.action },
+      `inference thread died (${event.reason}); ${event.failed} running job(s) failed, ${event.requeued} queued job(s) kept; ${next}`,
+    );
   }
+}
+
+/**
+ * The default `exitProcess`: /readyz turns 503 and new work is refused, in-flight requests get `graceMs` to
+ * finish, then the process exits with `code`.
+ */
+export function drainThenExit(
+  lifecycle: Lifecycle,
+  graceMs: number,
+  logger: Logger,
+  exit: (code: number) => void = (code) => process.exit(code),
+): (code: number, reason: string) => void {
+  return (code, reason) => {
+    lifecycle.shuttingDown = true;
+    logger.fatal(
+      { reason, code, inFlight: lifecycle.inFlight },
+      'inference thread lost on native TF; finishing in-flight requests, then exiting for a restart',
+    );
+    const deadline = Date.now() + graceMs;
+    const wait = (): void => {
+      if (lifecycle.inFlight > 0 && Date.now() < deadline) {
+        setTimeout(wait, 50);
+        return;
+      }
+      exit(code);
+    };
+    wait();
+  };
 }
 
 /** Describes each selected pipeline for /info. A pipeline that cannot even describe itself is left out. */
@@ -100,14 +149,20 @@ async function describePipelines(
   definitions: PipelineDefinition[],
   ctx: PipelineContext,
   logger: Logger,
-): Promise<{ definitions: PipelineDefinition[]; described: PipelineConfigResponse[] }> {
+): Promise<{
+  definitions: PipelineDefinition[];
+  described: PipelineConfigResponse[];
+  modelFree: Set<string>;
+}> {
   const kept: PipelineDefinition[] = [];
   const described: PipelineConfigResponse[] = [];
+  const modelFree = new Set<string>();
   for (const d of definitions) {
     try {
       const pipeline = await d.create(ctx);
       described.push(pipeline.describe());
       kept.push(d);
+      if (pipeline.modelFree) modelFree.add(d.slug);
     } catch (err) {
       logger.error(
         { pipeline: d.slug, error: (err as Error).message },
@@ -115,7 +170,7 @@ async function describePipelines(
       );
     }
   }
-  return { definitions: kept, described };
+  return { definitions: kept, described, modelFree };
 }
 
 export async function buildService(
@@ -129,7 +184,7 @@ export async function buildService(
   };
   const registry = options.registry ?? registeredPipelines(context.modelsDir);
   const selected = selectPipelines(config.enabledPipelines, registry);
-  const { definitions, described } = await describePipelines(selected, context, logger);
+  const { definitions, described, modelFree } = await describePipelines(selected, context, logger);
   if (described.length === 0) {
     throw new Error(
       `no pipeline could be described (enabled: ${selected.map((d) => d.slug).join(', ') || 'none'}); see the errors above`,
@@ -141,28 +196,71 @@ export async function buildService(
     pipelines: described,
   };
 
-  const onEvent = (e: EngineEvent | { type: 'worker-exit'; code: number }): void => logEngineEvent(logger, e);
-  let engine: InferenceEngine;
-  if (config.inferenceThread === 'worker' && !options.registry) {
-    engine = new WorkerEngine(
-      {
-        slugs: definitions.map((d) => d.slug),
-        context,
-        backend: config.tfjsBackend,
-        decoder: config.imageDecoder,
-      },
-      onEvent,
-    );
-  } else {
-    const local = new LocalEngine({
-      definitions,
+  const onFatal =
+    options.onFatal ??
+    ((message: string): void => {
+      logger.fatal({ exitCode: EXIT_NOT_ON_GPU }, message);
+      process.exit(EXIT_NOT_ON_GPU);
+    });
+  let stopped = false;
+  const onEvent = (e: WorkerEngineEvent): void => {
+    logEngineEvent(logger, e);
+    if (!config.requireGpu || stopped) return;
+    // The backend is chosen in the inference thread; its choice (or its failure, reported as a failed
+    // pipeline) arrives here.
+    const failure =
+      e.type === 'backend'
+        ? gpuRequirementFailure({ choice: e.choice })
+        : e.type === 'state' && e.state.state === 'failed' && e.state.error.startsWith('backend: ')
+          ? gpuRequirementFailure({ error: e.state.error.slice('backend: '.length) })
+          : null;
+    if (failure !== null) {
+      stopped = true;
+      onFatal(failure);
+    }
+  };
+  const lifecycle: Lifecycle = { shuttingDown: false, inFlight: 0 };
+  const local = (defs: PipelineDefinition[], withTf: boolean): LocalEngine => {
+    const engine = new LocalEngine({
+      definitions: defs,
       context,
-      backend: config.tfjsBackend,
+      backend: withTf ? config.tfjsBackend : null,
       decoder: config.imageDecoder,
+      memoryBudgetMb: config.inferenceMemoryBudgetMb,
       onEvent,
     });
-    void local.start();
-    engine = local;
+    void engine.start();
+    return engine;
+  };
+  let engine: InferenceEngine;
+  if (config.inferenceThread === 'worker' && !options.registry) {
+    // Model-free pipelines stay on this thread, so an inference thread crash never touches them (issue 10 §3).
+    const free = definitions.filter((d) => modelFree.has(d.slug));
+    const models = definitions.filter((d) => !modelFree.has(d.slug));
+    const routes: EngineRoute[] = [];
+    if (free.length > 0) routes.push({ engine: local(free, false), slugs: free.map((d) => d.slug) });
+    if (models.length > 0) {
+      const thread = new WorkerEngine(
+        {
+          slugs: models.map((d) => d.slug),
+          context,
+          backend: config.tfjsBackend,
+          decoder: config.imageDecoder,
+          memoryBudgetMb: config.inferenceMemoryBudgetMb,
+        },
+        {
+          onEvent,
+          exitProcess: options.exitProcess ?? drainThenExit(lifecycle, config.shutdownGraceMs, logger),
+        },
+      );
+      routes.push({ engine: thread, slugs: models.map((d) => d.slug) });
+    }
+    engine = new EngineRouter(
+      routes,
+      definitions.map((d) => d.slug),
+    );
+  } else {
+    engine = local(definitions, true);
   }
 
   const fetcher = new ImageFetcher({
@@ -190,7 +288,6 @@ export async function buildService(
     maxImages: config.maxImagesPerRequest,
   });
   const metrics = config.metricsEnabled ? new Metrics(engine) : null;
-  const lifecycle: Lifecycle = { shuttingDown: false, inFlight: 0 };
   const app = createApp({
     config,
     logger,

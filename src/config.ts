@@ -141,11 +141,23 @@ export const settings = {
     oneOf('auto', 'tensorflow', 'wasm', 'cpu'),
     '`auto` tries tfjs-node-gpu (with a GPU), tfjs-node, wasm, then cpu.',
   ),
+  requireGpu: setting(
+    'REQUIRE_GPU',
+    false,
+    bool,
+    'Exit (status 3) with a message when TensorFlow is not on a GPU, instead of serving on the CPU or wasm.',
+  ),
   imageDecoder: setting(
     'IMAGE_DECODER',
     'auto',
     oneOf('auto', 'tensorflow', 'sharp', 'jimp'),
     '`auto`: native TF decode on a native backend, else sharp, else jimp.',
+  ),
+  inferenceMemoryBudgetMb: setting(
+    'INFERENCE_MEMORY_BUDGET_MB',
+    0,
+    integer(0),
+    'MiB of decoded pixels one pipeline run may hold (docs/memory.md); larger images fail alone with IMAGE_TOO_LARGE_FOR_BACKEND. 0: from the backend (wasm 3072, else a quarter of RAM).',
   ),
   inferenceThread: setting(
     'INFERENCE_THREAD',

@@ -94,6 +94,8 @@ export const imageErrorCatalogue = {
   IMAGE_TOO_MANY_PIXELS: "The header's width × height exceeds IMAGE_MAX_PIXELS.",
   IMAGE_NOT_AN_IMAGE: 'The bytes are not JPEG, PNG, WebP, GIF, BMP or TIFF (e.g. an HTML error page).',
   IMAGE_DECODE_FAILED: 'The image header was readable but the pixels could not be decoded.',
+  IMAGE_TOO_LARGE_FOR_BACKEND:
+    "Decoding and processing the image alone needs more memory than the backend's inference budget (INFERENCE_MEMORY_BUDGET_MB; docs/memory.md); the message gives both sizes.",
   INFERENCE_FAILED: 'A model failed on this image; other images are unaffected.',
 } as const;
 

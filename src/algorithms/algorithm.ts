@@ -34,10 +34,20 @@ export interface DetectedBox {
   score: number;
   /** Seconds of model time attributed to this box's image, or null when not measured. */
   inferenceTime: number | null;
+  /**
+   * The detector's own class for the box, when its manifest reports class labels: the full score vector in the
+   * order of `Detector.labels`' category map (argmax = the class).
+   */
+  label?: { scores: number[] };
 }
 
 export interface Detector extends Algorithm {
   readonly kind: 'detector';
+  /**
+   * When the detector reports its own class labels: the algorithm its classifications are made under, with the
+   * category map (a detector itself must describe itself with a null map, CONTRACT K3).
+   */
+  readonly labels?: AlgorithmConfigResponse | null;
   /** One list of boxes per input image, in input order. Boxes lie inside the image. */
   run(images: PipelineImage[], options: RunOptions): Promise<DetectedBox[][]>;
 }

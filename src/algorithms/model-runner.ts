@@ -6,7 +6,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadGraphModelFromDir } from '../models/graph-model-loader';
 import type { LoadedManifest } from '../models/manifest';
-import { nativeTf } from '../runtime/backend';
+import { resolveSignature, type ResolvedSignature } from '../models/saved-model-signature';
+import { nativeTf, type NativeTfModule } from '../tf/backend';
 
 /** A loaded model that maps one input batch to named outputs. */
 export interface ModelRunner {
@@ -15,8 +16,13 @@ export interface ModelRunner {
    * `outputs` is null. The caller disposes them.
    */
   run(input: tf.Tensor, outputs: string[] | null): Promise<tf.Tensor[]>;
+  /** The input's declared shape (-1 or null for dynamic dims), or null when the model does not say. */
+  readonly inputShape: (number | null)[] | null;
   dispose(): void;
 }
+
+const declaredShape = (shape: number[] | undefined): (number | null)[] | null =>
+  shape ? shape.map((d) => (d >= 0 ? d : null)) : null;
 
 /** Thrown when a model cannot be loaded on the active backend; the message names the backend. */
 export class ModelLoadError extends Error {}
@@ -29,6 +35,7 @@ function graphRunner(model: tf.GraphModel, inputName: string | undefined): Model
   // Graphs without control flow run synchronously; others (e.g. converted detectors with NMS) need executeAsync.
   let needsAsync = false;
   return {
+    inputShape: declaredShape(model.inputs.find((i) => i.name === name)?.shape),
     async run(input, outputs) {
       const feed: tf.NamedTensorMap = { [name]: input };
       if (!needsAsync) {
@@ -49,38 +56,50 @@ function graphRunner(model: tf.GraphModel, inputName: string | undefined): Model
   };
 }
 
+/**
+ * Runs a SavedModel signature loaded by tfjs-node. Inputs and outputs go by signature key (`signature`), which
+ * is what `predict` with a named map takes and returns; the manifest's output names are mapped to keys too.
+ */
 function savedModelRunner(
   model: tf.InferenceModel & { dispose?: () => void },
-  inputName: string | undefined,
+  signature: ResolvedSignature,
 ): ModelRunner {
-  const name = inputName ?? model.inputs[0]?.name;
-  if (name === undefined) throw new ModelLoadError('the SavedModel signature has no inputs');
   return {
+    // The signature's inputs carry tensor names, not keys; with one input its shape is the one fed.
+    inputShape: declaredShape(model.inputs.length === 1 ? model.inputs[0].shape : undefined),
     run(input, outputs) {
-      const result = model.predict({ [name]: input }, {});
+      const wanted = (outputs ?? signature.outputKeys).map((o) => ({ name: o, key: signature.outputKey(o) }));
+      const unknown = wanted.filter((w) => w.key === null).map((w) => w.name);
+      if (unknown.length > 0) {
+        return Promise.reject(
+          new Error(
+            `the SavedModel signature has no output(s) ${unknown.join(', ')}; its output keys are ${signature.outputKeys.join(', ')}`,
+          ),
+        );
+      }
+      const result = model.predict({ [signature.inputKey]: input }, {});
       if (result instanceof tf.Tensor || Array.isArray(result)) {
-        const list = result instanceof tf.Tensor ? [result] : result;
-        tf.dispose(list);
+        tf.dispose(result);
         return Promise.reject(
           new Error('the SavedModel signature returned unnamed outputs; expected a named map'),
         );
       }
-      const wanted = outputs ?? Object.keys(result);
-      const missing = wanted.filter((o) => !(o in result));
+      const keys = wanted.map((w) => w.key ?? '');
+      const missing = keys.filter((k) => !(k in result));
       if (missing.length > 0) {
         tf.dispose(Object.values(result));
         return Promise.reject(
           new Error(
-            `the SavedModel has no output(s) ${missing.join(', ')}; it has ${Object.keys(result).join(', ')}`,
+            `the SavedModel returned no output(s) ${missing.join(', ')}; it returned ${Object.keys(result).join(', ')}`,
           ),
         );
       }
       tf.dispose(
         Object.entries(result)
-          .filter(([k]) => !wanted.includes(k))
+          .filter(([k]) => !keys.includes(k))
           .map(([, t]) => t),
       );
-      return Promise.resolve(wanted.map((o) => result[o]));
+      return Promise.resolve(keys.map((k) => result[k]));
     },
     dispose() {
       model.dispose?.();
@@ -88,42 +107,64 @@ function savedModelRunner(
   };
 }
 
+/** Loads a SavedModel signature on the native backend, resolving the manifest's names to signature keys. */
+async function loadSavedModelRunner(
+  native: NativeTfModule,
+  modelPath: string,
+  loaded: LoadedManifest,
+): Promise<ModelRunner> {
+  const { manifest, dir } = loaded;
+  const tags = manifest.saved_model?.tags ?? ['serve'];
+  const signatureName = manifest.saved_model?.signature ?? 'serving_default';
+  let signature: ResolvedSignature;
+  try {
+    const metaGraphs = await native.node.getMetaGraphsFromSavedModel(modelPath);
+    signature = resolveSignature(metaGraphs, tags, signatureName, manifest.input.name);
+  } catch (err) {
+    throw new ModelLoadError(`${dir}: ${(err as Error).message}`);
+  }
+  const model = await native.node.loadSavedModel(modelPath, tags, signatureName);
+  return savedModelRunner(model, signature);
+}
+
 /**
  * Loads the manifest's model. `tfjs-graph-model` works on every backend; `tf-saved-model` needs the native
  * `tensorflow` backend (libtensorflow), and fails elsewhere with an error naming the active backend.
  */
-export async function loadModelRunner(loaded: LoadedManifest): Promise<ModelRunner> {
+export async function loadModelRunner(
+  loaded: LoadedManifest,
+  native: NativeTfModule | null = nativeTf(),
+): Promise<ModelRunner> {
   const { manifest, dir } = loaded;
   const modelPath = path.join(dir, manifest.model_path);
   if (manifest.format === 'tfjs-graph-model') {
     return graphRunner(await loadGraphModelFromDir(modelPath), manifest.input.name);
   }
-  const native = nativeTf();
   if (!native) {
     throw new ModelLoadError(
       `${dir}: format tf-saved-model needs the native TensorFlow backend (@tensorflow/tfjs-node or -gpu), ` +
         `but the active backend is "${tf.getBackend()}"; convert the model to a TF.js graph model instead`,
     );
   }
-  const tags = manifest.saved_model?.tags ?? ['serve'];
-  const signature = manifest.saved_model?.signature ?? 'serving_default';
-  const model = await native.node.loadSavedModel(modelPath, tags, signature);
-  return savedModelRunner(model, manifest.input.name);
+  return loadSavedModelRunner(native, modelPath, loaded);
 }
 
 /**
- * Loads the model of `loaded` and runs it once on a blank `[1, H, W, 3]` input of the manifest's size (the
- * first call is the slow one), letting `check` validate the outputs. Nothing is kept if either step fails.
+ * Loads the model of `loaded` and runs it once on a blank input (the first call is the slow one), letting `check`
+ * validate the outputs. Nothing is kept if either step fails. `makeInput` builds the warm-up input from the
+ * loaded runner; by default a blank `[1, H, W, 3]` of a classifier's input size.
  */
 export async function loadAndWarmUp(
   loaded: LoadedManifest,
   outputNames: string[] | null,
   check: (outputs: tf.Tensor[]) => void,
+  makeInput?: (runner: ModelRunner) => tf.Tensor,
 ): Promise<ModelRunner> {
   const runner = await loadModelRunner(loaded);
   try {
-    const { width, height } = loaded.manifest.input;
-    const blank = tf.zeros([1, height, width, 3]);
+    const blank = makeInput
+      ? makeInput(runner)
+      : tf.zeros([1, loaded.manifest.input.height ?? 1, loaded.manifest.input.width ?? 1, 3]);
     try {
       const outputs = await runner.run(blank, outputNames);
       try {

@@ -1,16 +1,25 @@
 /**
- * A generic, manifest-driven object detector: any TF.js graph model (or SavedModel on tfjs-node) whose outputs
- * are boxes `[B, K, 4]` and scores `[B, K]`, described by a detector manifest (models/README.md).
+ * A generic, manifest-driven object detector: any TF.js graph model (or SavedModel on tfjs-node) whose outputs a
+ * detector manifest can describe (models/README.md): separate box/score(/class) tensors or one packed tensor,
+ * NHWC or NCHW input, a dynamic batch, a batch fixed at one or no batch dimension, and stretch, letterbox
+ * (top-left or centred) or native-size input.
  *
- * Stages per batch: resize (stretch or letterbox) and normalise → model → per image: score threshold → decode
- * boxes → map back to source pixels → clamp → drop zero-area boxes → NMS → cap.
+ * Stages per model call: resize and normalise → model → per image: score threshold → best class → class filter →
+ * decode boxes → map back to source pixels → clamp → drop zero-area boxes → NMS (unless in the graph) → cap.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AlgorithmConfigResponse, BoundingBox, RequestConfig } from '../contract/types';
 import type { PipelineImage } from '../images/pipeline-image';
-import type { DetectorManifest, LoadedManifest } from '../models/manifest';
+import type { BatchMode, DetectorManifest, LoadedManifest } from '../models/manifest';
 import type { DetectedBox, Detector, RunOptions } from './algorithm';
-import { describeManifest } from './descriptor';
+import { describeDetectorLabels, describeManifest } from './descriptor';
+import {
+  classScoreCount,
+  detectorOutputNames,
+  readDetections,
+  type OutputData,
+  type RawDetection,
+} from './detector-outputs';
 import { boxArea } from './geometry/box-area';
 import { clampBox } from './geometry/clamp-box';
 import { decodeBox } from './geometry/decode-box';
@@ -22,40 +31,118 @@ import { prepareDetectorInput } from './preprocess';
 /** Used when neither the request nor the manifest sets a cap. */
 export const DEFAULT_MAX_DETECTIONS = 500;
 
+/** Warm-up image size for `resize: none` manifests that give no width/height. */
+export const NATIVE_WARM_UP_SIZE = 64;
+
 /** The thresholds one run applies: request `config` first, then the manifest's defaults. */
 export interface DetectionSettings {
   /** Boxes with score ≥ this are kept (inclusive, unlike ADC's strict `>`). */
   scoreThreshold: number;
-  iouThreshold: number;
+  /** Null when the graph runs NMS itself. */
+  iouThreshold: number | null;
   maxDetections: number;
 }
 
 /** Resolves the per-request settings: `config.detection_threshold` and `config.max_detections` win. */
 export function detectionSettings(manifest: DetectorManifest, config: RequestConfig): DetectionSettings {
+  const inGraph = manifest.output.nms === 'in-graph';
   return {
     scoreThreshold: config.detection_threshold ?? manifest.output.score_threshold,
-    iouThreshold: manifest.output.iou_threshold,
+    iouThreshold: inGraph ? null : (manifest.output.iou_threshold ?? null),
     maxDetections: config.max_detections ?? manifest.output.max_detections ?? DEFAULT_MAX_DETECTIONS,
   };
+}
+
+/**
+ * The batch mode of a loaded graph: the manifest's, else read from the input shape (rank 3: no batch dim;
+ * first dim fixed at 1: one image per call). Throws when the manifest contradicts the graph.
+ */
+export function resolveBatchMode(
+  declared: BatchMode | undefined,
+  inputShape: (number | null)[] | null,
+): BatchMode {
+  const graph: BatchMode | null = !inputShape
+    ? null
+    : inputShape.length === 3
+      ? 'none'
+      : inputShape[0] === 1
+        ? 'single'
+        : 'dynamic';
+  if (declared === undefined) return graph ?? 'dynamic';
+  const rankOk = !inputShape || (declared === 'none') === (inputShape.length === 3);
+  if (!rankOk) {
+    throw new Error(
+      `input.batch is "${declared}" but the model's input has shape [${(inputShape ?? []).map((d) => d ?? -1).join(', ')}]`,
+    );
+  }
+  return declared;
+}
+
+/** Per-pipeline choices that narrow what the manifest allows. */
+export interface ObjectDetectorOptions {
+  /**
+   * Keep only detections of these classes (labels of the manifest's `class_labels` map), replacing the manifest's
+   * `class_labels.keep` for this instance: the same detector directory can serve pipelines that want different
+   * classes.
+   */
+  keepClasses?: string[];
 }
 
 export class ObjectDetector implements Detector {
   readonly kind = 'detector' as const;
   readonly needsPixels = true;
   readonly descriptor: AlgorithmConfigResponse;
+  readonly labels: AlgorithmConfigResponse | null;
   private readonly manifest: DetectorManifest;
   private runner: ModelRunner | null = null;
+  private batchMode: BatchMode = 'dynamic';
   private compiling: Promise<void> | null = null;
+  private readonly keep: string[] | undefined;
 
-  constructor(private readonly loaded: LoadedManifest) {
+  constructor(
+    private readonly loaded: LoadedManifest,
+    options: ObjectDetectorOptions = {},
+  ) {
     if (loaded.manifest.kind !== 'detector') {
       throw new Error(`${loaded.dir}: manifest kind is "${loaded.manifest.kind}", expected "detector"`);
     }
     this.manifest = loaded.manifest;
+    if (options.keepClasses) {
+      const labels = this.manifest.class_labels ? (loaded.categoryMap?.labels ?? []) : null;
+      if (!labels) {
+        throw new Error(
+          `${loaded.dir}: a class filter needs the detector's class labels (class_labels in manifest.json)`,
+        );
+      }
+      const unknown = options.keepClasses.filter((c) => !labels.includes(c));
+      if (unknown.length > 0) {
+        throw new Error(
+          `${loaded.dir}: the class filter names ${unknown.map((c) => `"${c}"`).join(', ')}, which the ` +
+            `detector's category map does not have (it has ${labels.slice(0, 10).join(', ')}` +
+            `${labels.length > 10 ? ', …' : ''})`,
+        );
+      }
+    }
+    this.keep = options.keepClasses ?? this.manifest.class_labels?.keep;
     this.descriptor = describeManifest(loaded);
+    this.labels = describeDetectorLabels(loaded);
   }
 
-  /** Loads the model and runs it once on a blank input of the real shape. Concurrent calls share one load. */
+  /** True when the detector's labels are used: the manifest has `class_labels` (reported, filtered or both). */
+  private get readsClasses(): boolean {
+    return this.manifest.class_labels !== undefined && this.loaded.categoryMap !== null;
+  }
+
+  /** True when class ids are read at all: for the labels, or for per-class NMS. */
+  private get readsClassIds(): boolean {
+    return this.readsClasses || this.perClassNms;
+  }
+
+  private get perClassNms(): boolean {
+    return this.manifest.output.nms_per_class === true && this.manifest.output.nms !== 'in-graph';
+  }
+
+  /** Loads the model and runs it once on a blank image of the real input shape. Concurrent calls share one load. */
   compile(): Promise<void> {
     this.compiling ??= this.load().catch((err: unknown) => {
       this.compiling = null; // allow a retry
@@ -65,11 +152,46 @@ export class ObjectDetector implements Detector {
   }
 
   private async load(): Promise<void> {
+    const { input } = this.manifest;
+    const warmGeometry = this.geometry(
+      input.width ?? NATIVE_WARM_UP_SIZE,
+      input.height ?? NATIVE_WARM_UP_SIZE,
+    );
     this.runner = await loadAndWarmUp(
       this.loaded,
-      [this.manifest.output.boxes, this.manifest.output.scores],
-      (outputs) => this.checkOutputs(outputs, 1),
+      detectorOutputNames(this.manifest.output, this.readsClassIds),
+      (outputs) => this.checkOutputs(outputs),
+      (runner) => {
+        this.batchMode = resolveBatchMode(input.batch, runner.inputShape);
+        return tf.tidy(() =>
+          this.toModelInput([
+            prepareDetectorInput(
+              tf.zeros([warmGeometry.sourceHeight, warmGeometry.sourceWidth, 3]),
+              input,
+              warmGeometry,
+            ),
+          ]),
+        );
+      },
     );
+  }
+
+  /** Warm-up check of one image's outputs: shapes and class-score width, by the code that reads them later. */
+  private checkOutputs(outputs: tf.Tensor[]): void {
+    // Synchronous reads are fine here: once, at load time.
+    const data = outputs.map((t) => ({ values: t.dataSync(), shape: t.shape }));
+    const batched = this.batchMode !== 'none';
+    try {
+      readDetections(this.manifest.output, data, {
+        batch: 1,
+        batched,
+        scoreThreshold: Infinity,
+        classes: this.readsClassIds,
+      });
+    } catch (err) {
+      throw new Error(`detector ${this.descriptor.key}: ${(err as Error).message}`);
+    }
+    this.checkClassWidth(classScoreCount(this.manifest.output, data, batched));
   }
 
   dispose(): void {
@@ -82,105 +204,182 @@ export class ObjectDetector implements Detector {
     const runner = this.runner;
     if (!runner) throw new Error(`detector ${this.descriptor.key} is not compiled`);
     const settings = detectionSettings(this.manifest, options.config);
-    const batchSize = Math.max(1, Math.floor(options.batchSize) || 1);
-    const results: DetectedBox[][] = [];
-    for (let start = 0; start < images.length; start += batchSize) {
-      results.push(...(await this.runBatch(runner, images.slice(start, start + batchSize), settings)));
+    const results = new Map<PipelineImage, DetectedBox[]>();
+    for (const group of this.plan(images, options.batchSize)) {
+      const pixels = await Promise.all(group.map((image) => image.tensor())); // owned by the images
+      const geometries = group.map((image) => this.geometry(image.width, image.height));
+      const found = await this.infer(runner, pixels, geometries, settings);
+      group.forEach((image, i) => results.set(image, found[i]));
     }
-    return results;
+    return images.map((image) => results.get(image) ?? []);
   }
 
-  private async runBatch(
+  /**
+   * Splits the images into model calls: batches of `batchSize` when the batch is dynamic (and, with native-size
+   * input, only images of one size share a call), one image per call when the graph takes one.
+   */
+  private plan(images: PipelineImage[], batchSize: number): PipelineImage[][] {
+    if (this.batchMode !== 'dynamic') return images.map((image) => [image]);
+    const size = Math.max(1, Math.floor(batchSize) || 1);
+    const groups: PipelineImage[][] = [];
+    for (let start = 0; start < images.length; start += size) {
+      const chunk = images.slice(start, start + size);
+      if (this.manifest.input.resize !== 'none') {
+        groups.push(chunk);
+        continue;
+      }
+      const bySize = new Map<string, PipelineImage[]>();
+      for (const image of chunk) {
+        const key = `${image.width}x${image.height}`;
+        bySize.set(key, [...(bySize.get(key) ?? []), image]);
+      }
+      groups.push(...bySize.values());
+    }
+    return groups;
+  }
+
+  private geometry(width: number, height: number): ResizeGeometry {
+    const { input } = this.manifest;
+    return computeResizeGeometry(width, height, input.width ?? width, input.height ?? height, input.resize);
+  }
+
+  /** `[b, H, W, 3]` prepared images → the model's input: NCHW when asked, without the batch dim when it has none. */
+  private toModelInput(prepared: tf.Tensor3D[]): tf.Tensor {
+    let x: tf.Tensor = tf.stack(prepared); // [b, H, W, 3]
+    if (this.manifest.input.layout === 'NCHW') x = tf.transpose(x, [0, 3, 1, 2]); // [b, 3, H, W]
+    if (this.batchMode === 'none') x = tf.squeeze(x, [0]); // [H, W, 3] or [3, H, W]
+    return x;
+  }
+
+  /** One model call on images that share an input shape; returns the boxes per image. */
+  private async infer(
     runner: ModelRunner,
-    images: PipelineImage[],
+    pixels: tf.Tensor3D[],
+    geometries: ResizeGeometry[],
     settings: DetectionSettings,
   ): Promise<DetectedBox[][]> {
     const { input, output } = this.manifest;
-    const pixels = await Promise.all(images.map((image) => image.tensor())); // owned by the images
-    const geometries = images.map((image) =>
-      computeResizeGeometry(image.width, image.height, input.width, input.height, input.resize),
-    );
-    // [b, inputH, inputW, 3] normalised
     const batch = tf.tidy(() =>
-      tf.stack(pixels.map((p, i) => prepareDetectorInput(p, input, geometries[i]))),
+      this.toModelInput(pixels.map((p, i) => prepareDetectorInput(p, input, geometries[i]))),
     );
-    let boxes: Float32Array | Int32Array | Uint8Array;
-    let scores: Float32Array | Int32Array | Uint8Array;
-    let k: number;
+    let data: OutputData[];
     const started = performance.now();
     try {
-      const outputs = await runner.run(batch, [output.boxes, output.scores]);
+      const outputs = await runner.run(batch, detectorOutputNames(output, this.readsClassIds));
       try {
-        k = this.checkOutputs(outputs, images.length);
-        [boxes, scores] = await Promise.all([outputs[0].data<'float32'>(), outputs[1].data<'float32'>()]);
+        data = await Promise.all(
+          outputs.map(async (t) => ({ values: await t.data<'float32'>(), shape: t.shape })),
+        );
       } finally {
         tf.dispose(outputs);
       }
     } finally {
       batch.dispose();
     }
-    const seconds = (performance.now() - started) / 1000 / images.length;
+    const seconds = (performance.now() - started) / 1000 / pixels.length;
+    const batched = this.batchMode !== 'none';
+    let raw: RawDetection[][];
+    try {
+      raw = readDetections(output, data, {
+        batch: pixels.length,
+        batched,
+        scoreThreshold: settings.scoreThreshold,
+        classes: this.readsClassIds,
+      });
+    } catch (err) {
+      throw new Error(`detector ${this.descriptor.key}: ${(err as Error).message}`);
+    }
+    this.checkClassWidth(classScoreCount(output, data, batched));
     const perImage: DetectedBox[][] = [];
-    for (let i = 0; i < images.length; i++) {
-      const kept = await this.postprocess(boxes, scores, i, k, geometries[i], settings);
+    for (let i = 0; i < pixels.length; i++) {
+      const kept = await this.postprocess(raw[i], geometries[i], settings);
       perImage.push(kept.map((d) => ({ ...d, inferenceTime: seconds })));
     }
     return perImage;
   }
 
-  /** Checks `[b, K, 4]` boxes and `[b, K]` scores; returns K. The caller disposes the outputs. */
-  private checkOutputs(outputs: tf.Tensor[], b: number): number {
-    const [boxes, scores] = outputs;
-    const k = Number(scores.shape[1]); // NaN for a rank-1 tensor, which fails the checks below
-    const ok =
-      boxes.rank === 3 &&
-      scores.rank === 2 &&
-      boxes.shape[0] === b &&
-      scores.shape[0] === b &&
-      boxes.shape[2] === 4 &&
-      boxes.shape[1] === k;
-    if (!ok) {
+  /** Per-class score columns must match the category map one to one. */
+  private checkClassWidth(width: number | null): void {
+    const o = this.manifest.output;
+    if (this.readsClassIds && width === null && !o.classes && o.packed?.class === undefined) {
       throw new Error(
-        `detector ${this.descriptor.key}: expected boxes [${b}, K, 4] and scores [${b}, K], ` +
-          `got [${boxes.shape.join(', ')}] and [${scores.shape.join(', ')}]`,
+        `detector ${this.descriptor.key}: ${this.readsClasses ? 'class_labels' : 'output.nms_per_class'} is set ` +
+          'but output.scores gives one score per box and no output.classes is named',
       );
     }
-    return k;
+    const map = this.loaded.categoryMap;
+    if (!this.readsClasses || !map) return;
+    if (width !== null && width !== map.labels.length) {
+      throw new Error(
+        `detector ${this.descriptor.key}: the model gives ${width} class scores per box but class_labels' ` +
+          `category map has ${map.labels.length} labels`,
+      );
+    }
   }
 
-  /** Threshold, decode, map back, clamp, drop empty boxes, then NMS in source pixels and cap. */
+  /** Class and filter, decode, map back, clamp, drop empty boxes, then NMS in source pixels (or sort) and cap. */
   private async postprocess(
-    boxes: ArrayLike<number>,
-    scores: ArrayLike<number>,
-    image: number,
-    k: number,
+    rows: RawDetection[],
     geometry: ResizeGeometry,
     settings: DetectionSettings,
   ): Promise<Omit<DetectedBox, 'inferenceTime'>[]> {
-    const { input, output } = this.manifest;
-    const candidates: { bbox: BoundingBox; score: number }[] = [];
-    for (let j = 0; j < k; j++) {
-      const score = scores[image * k + j];
-      if (!(score >= settings.scoreThreshold)) continue; // also drops NaN
-      const o = (image * k + j) * 4;
+    const { output } = this.manifest;
+    const keep = this.keep;
+    const labels = this.loaded.categoryMap?.labels ?? [];
+    const candidates: Omit<DetectedBox, 'inferenceTime'>[] = [];
+    const classOf: number[] = []; // per candidate, for per-class NMS
+    for (const row of rows) {
+      let label: DetectedBox['label'];
+      if (this.readsClasses) {
+        const id = row.classId ?? -1;
+        if (!(Number.isInteger(id) && id >= 0 && id < labels.length)) {
+          throw new Error(
+            `detector ${this.descriptor.key}: the model gave class ${id}, outside class_labels' category map ` +
+              `(${labels.length} labels)`,
+          );
+        }
+        if (keep && !keep.includes(labels[id])) continue;
+        if (this.labels) {
+          // A graph that gives one class per box has one score: the others are reported as 0 (CONTRACT C3 wants
+          // the full vector in category-map order).
+          const scores = row.classScores ?? labels.map((_, q) => (q === id ? row.score : 0));
+          label = { scores };
+        }
+      }
       const raw = decodeBox(
-        [boxes[o], boxes[o + 1], boxes[o + 2], boxes[o + 3]],
+        row.box,
         output.box_format,
         output.coordinates,
-        input.width,
-        input.height,
+        geometry.inputWidth,
+        geometry.inputHeight,
       );
-      const bbox = clampBox(mapBoxToSource(raw, geometry), geometry.sourceWidth, geometry.sourceHeight);
-      if (boxArea(bbox) > 0) candidates.push({ bbox, score });
+      const bbox: BoundingBox = clampBox(
+        mapBoxToSource(raw, geometry),
+        geometry.sourceWidth,
+        geometry.sourceHeight,
+      );
+      if (boxArea(bbox) > 0) {
+        candidates.push(label ? { bbox, score: row.score, label } : { bbox, score: row.score });
+        classOf.push(row.classId ?? 0);
+      }
     }
     if (candidates.length === 0) return [];
-    // NMS on [n, 4] y1,x1,y2,x2 in source pixels, so IoU is measured where the boxes will be used.
+    if (settings.iouThreshold === null) {
+      // The graph ran NMS: keep its boxes, best first, up to the cap.
+      return candidates.sort((a, b) => b.score - a.score).slice(0, settings.maxDetections);
+    }
+    // NMS on [n, 4] y1,x1,y2,x2 in source pixels, so IoU is measured where the boxes will be used. Per class,
+    // each class's boxes are shifted to their own region (ultralytics' `max_wh` offset), so classes never overlap.
+    const shift = this.perClassNms ? Math.max(geometry.sourceWidth, geometry.sourceHeight) + 1 : 0;
     const boxTensor = tf.tensor2d(
-      candidates.map(({ bbox }) => [bbox.y1, bbox.x1, bbox.y2, bbox.x2]),
+      candidates.map(({ bbox }, i) => {
+        const d = classOf[i] * shift;
+        return [bbox.y1 + d, bbox.x1 + d, bbox.y2 + d, bbox.x2 + d];
+      }),
       [candidates.length, 4],
     );
     const scoreTensor = tf.tensor1d(candidates.map((c) => c.score));
-    let keep: Int32Array | Float32Array | Uint8Array;
+    let kept: Int32Array | Float32Array | Uint8Array;
     try {
       const selected = await tf.image.nonMaxSuppressionAsync(
         boxTensor,
@@ -189,7 +388,7 @@ export class ObjectDetector implements Detector {
         settings.iouThreshold,
       );
       try {
-        keep = await selected.data();
+        kept = await selected.data();
       } finally {
         selected.dispose();
       }
@@ -197,6 +396,6 @@ export class ObjectDetector implements Detector {
       boxTensor.dispose();
       scoreTensor.dispose();
     }
-    return Array.from(keep, (idx) => candidates[idx]);
+    return Array.from(kept, (idx) => candidates[idx]);
   }
 }

@@ -3,14 +3,17 @@
  * scale and mean/std, in that order (models/README.md, "input").
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ManifestInput } from '../models/manifest';
+import type { DetectorInput, ManifestInput, PixelNormalization } from '../models/manifest';
 import type { ResizeGeometry } from './geometry/resize-geometry';
 
 /**
  * Applies colour order, `scale` and per-channel mean/std to `[..., 3]` RGB values in 0..255 (any dtype).
  * Returns float32. Call inside `tf.tidy`.
  */
-export function normalizePixels<T extends tf.Tensor>(pixels: T, input: ManifestInput): T {
+export function normalizePixels<T extends tf.Tensor>(
+  pixels: T,
+  input: PixelNormalization | ManifestInput,
+): T {
   let x: tf.Tensor = tf.cast(pixels, 'float32');
   if (input.color_order === 'BGR') x = tf.reverse(x, -1);
   // (x·scale − mean) / std, folded into one multiply and one subtract per channel.
@@ -20,34 +23,37 @@ export function normalizePixels<T extends tf.Tensor>(pixels: T, input: ManifestI
 }
 
 /**
- * Resizes one decoded image `[H, W, 3]` (0..255) to the model input `[inputH, inputW, 3]`, normalised.
- * Bilinear with half-pixel centres, so that input pixel edges map linearly onto source pixel edges
- * (`geometry.scaleX`, `scaleY`). Letterbox padding (bottom/right) gets `input.pad_value` after normalisation.
- * Call inside `tf.tidy`.
+ * Resizes one decoded image `[H, W, 3]` (0..255) to the model input `[inputH, inputW, 3]` (the geometry's input
+ * size), normalised, channels last. Bilinear with half-pixel centres, so that input pixel edges map linearly onto
+ * source pixel edges (`geometry.scaleX`, `scaleY`), as OpenCV's INTER_LINEAR does for ultralytics. Letterbox
+ * padding gets `input.pad_value` (0..255 pixel units) before normalisation, so that it is normalised like the
+ * pixels around it. `resize: none` only normalises. Call inside `tf.tidy`.
  */
 export function prepareDetectorInput(
   image: tf.Tensor3D,
-  input: ManifestInput,
+  input: DetectorInput,
   geometry: ResizeGeometry,
 ): tf.Tensor3D {
-  // [contentH, contentW, 3] float32, 0..255
-  const resized = tf.image.resizeBilinear(
-    image,
-    [geometry.contentHeight, geometry.contentWidth],
-    false,
-    true,
-  );
-  const normalized = normalizePixels(resized, input);
-  const padBottom = input.height - geometry.contentHeight;
-  const padRight = input.width - geometry.contentWidth;
-  if (padBottom === 0 && padRight === 0) return normalized;
-  return tf.pad(
-    normalized,
-    [
-      [0, padBottom],
-      [0, padRight],
-      [0, 0],
-    ],
-    input.pad_value ?? 0,
-  );
+  let pixels: tf.Tensor3D = image;
+  if (geometry.contentHeight !== image.shape[0] || geometry.contentWidth !== image.shape[1]) {
+    // [contentH, contentW, 3] float32, 0..255
+    pixels = tf.image.resizeBilinear(image, [geometry.contentHeight, geometry.contentWidth], false, true);
+  }
+  const before = [geometry.offsetY, geometry.offsetX];
+  const after = [
+    geometry.inputHeight - geometry.contentHeight - geometry.offsetY,
+    geometry.inputWidth - geometry.contentWidth - geometry.offsetX,
+  ];
+  if (before.some((p) => p > 0) || after.some((p) => p > 0)) {
+    pixels = tf.pad(
+      tf.cast(pixels, 'float32'),
+      [
+        [before[0], after[0]],
+        [before[1], after[1]],
+        [0, 0],
+      ],
+      input.pad_value ?? 0,
+    );
+  }
+  return normalizePixels(pixels, input);
 }

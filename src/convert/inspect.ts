@@ -7,6 +7,9 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { readManifest } from '../models/manifest';
+import { checkManifestAgainstModel, type TensorFacts } from './manifest-check';
+import { graphHasNms } from './model-dir';
+import { readUltralyticsMetadata } from './ultralytics-metadata';
 import { supportedOps } from './onnx/convert-onnx';
 import { decodeOnnxModel, toNum, valueInfoDims } from './onnx/onnx-proto';
 import { parseSavedModel } from './saved-model';
@@ -31,6 +34,8 @@ export interface InspectReport {
   /** Further facts, as label → value lines. */
   details: [string, string][];
   notes: string[];
+  /** Where manifest.json disagrees with the model (model directories only); each names the field. */
+  problems: string[];
 }
 
 const dims = (d: (number | string)[] | null): string => (d ? `[${d.join(',')}]` : '[?]');
@@ -41,15 +46,33 @@ interface GraphJsonNode {
   input?: string[];
   attr?: Record<string, { type?: string; shape?: { dim?: { size?: string }[]; unknownRank?: boolean } }>;
 }
+interface TensorShapeJson {
+  dim?: { size?: string | number }[];
+  unknownRank?: boolean;
+}
+interface SignatureEntry {
+  name: string;
+  dtype?: string;
+  tensorShape?: TensorShapeJson;
+}
+interface WeightEntryJson {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype?: string };
+}
+const shapeFromJson = (s: TensorShapeJson | undefined): number[] | null =>
+  !s || s.unknownRank ? null : (s.dim ?? []).map((d) => Number(d.size ?? -1));
+
 interface GraphJson {
   format?: string;
   generatedBy?: string;
   convertedBy?: string;
   modelTopology?: { node?: GraphJsonNode[] };
-  weightsManifest?: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
+  weightsManifest?: { paths: string[]; weights: WeightEntryJson[] }[];
   signature?: {
-    inputs?: Record<string, { name: string; dtype?: string }>;
-    outputs?: Record<string, { name: string; dtype?: string }>;
+    inputs?: Record<string, SignatureEntry>;
+    outputs?: Record<string, SignatureEntry>;
   };
   userDefinedMetadata?: Record<string, unknown>;
 }
@@ -73,24 +96,47 @@ async function inspectGraphModel(jsonPath: string): Promise<InspectReport> {
         ? '[?]'
         : dims((n.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size ?? -1))),
     }));
+  const placeholders = nodes.filter((n) => n.op === 'Placeholder');
+  const sigIn = json.signature?.inputs ?? {};
   const sigOut = json.signature?.outputs;
-  const outputs: InspectTensor[] =
+  const nodeOf = (tensor: string): string => tensor.replace(/:0$/, '');
+  const inputFacts: TensorFacts[] = placeholders.map((n) => {
+    const key = Object.entries(sigIn).find(([, e]) => nodeOf(e.name) === n.name)?.[0] ?? n.name;
+    const shape = n.attr?.shape?.shape?.unknownRank
+      ? null
+      : (n.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size ?? -1));
+    return key === n.name ? { key, shape } : { key, node: n.name, shape };
+  });
+  const outputFacts: TensorFacts[] =
     sigOut && Object.keys(sigOut).length > 0
       ? Object.entries(sigOut).map(([key, o]) => ({
-          name: key === o.name.replace(/:0$/, '') ? key : `${key} (${o.name})`,
-          dtype: (o.dtype ?? 'DT_FLOAT').replace(/^DT_/, '').toLowerCase(),
-          shape: '[?]',
+          key,
+          node: nodeOf(o.name),
+          shape: shapeFromJson(o.tensorShape),
         }))
       : nodes
           .filter((n) => n.op !== 'Const' && !consumed.has(n.name))
-          .map((n) => ({ name: n.name, dtype: '?', shape: '[?]' }));
+          .map((n) => ({ key: n.name, shape: null }));
+  const outputs: InspectTensor[] = outputFacts.map((o) => {
+    const dtype = sigOut?.[o.key]?.dtype;
+    return {
+      name: o.node === undefined || o.node === o.key ? o.key : `${o.key} (${o.node}:0)`,
+      dtype: dtype ? dtype.replace(/^DT_/, '').toLowerCase() : '?',
+      shape: o.shape ? dims(o.shape) : '[?] (not recorded in model.json)',
+    };
+  });
   let parameters = 0;
   let weightCount = 0;
   let shardBytes = 0;
   let shards = 0;
+  const dtypes: Record<string, number> = {};
+  const quantized: Record<string, number> = {};
   for (const group of json.weightsManifest ?? []) {
     for (const w of group.weights) {
       weightCount++;
+      dtypes[w.dtype] = (dtypes[w.dtype] ?? 0) + 1;
+      const q = w.quantization?.dtype;
+      if (q) quantized[q] = (quantized[q] ?? 0) + 1;
       if (w.dtype === 'float32' || w.dtype === 'float16') parameters += sizeOf(w.shape);
     }
     for (const p of group.paths) {
@@ -98,11 +144,24 @@ async function inspectGraphModel(jsonPath: string): Promise<InspectReport> {
       shardBytes += (await fsp.stat(path.join(dir, p)).catch(() => ({ size: 0 }))).size;
     }
   }
+  const count = (h: Record<string, number>): string =>
+    Object.entries(h)
+      .sort(([, a], [, b]) => b - a)
+      .map(([k, n]) => `${k} ×${n}`)
+      .join(', ');
   const details: [string, string][] = [
     ['format', `TF.js ${json.format ?? 'graph-model'}`],
     ['generated by', json.generatedBy ?? '?'],
     ['weights', `${weightCount} tensors in ${shards} shard(s), ${(shardBytes / 1e6).toFixed(1)} MB`],
+    ['weight dtypes', count(dtypes) || '(none)'],
+    [
+      'quantisation',
+      Object.keys(quantized).length > 0
+        ? `${count(quantized)} (stored quantised, dequantised to float32 on load)`
+        : 'none (full-precision weights)',
+    ],
   ];
+  const problems: string[] = [];
   const notes: string[] = [];
   const manifestPath = path.join(dir, 'manifest.json');
   if (await fsp.stat(manifestPath).catch(() => null)) {
@@ -115,11 +174,39 @@ async function inspectGraphModel(jsonPath: string): Promise<InspectReport> {
       const inp = manifest.input;
       details.push([
         'preprocessing',
-        `${inp.width}×${inp.height} ${inp.resize} ${inp.color_order}, scale ${inp.scale}, mean [${inp.mean.join(', ')}], std [${inp.std.join(', ')}]`,
+        `${inp.width !== undefined ? `${inp.width}×${inp.height}` : 'native size'} ${inp.resize} ${inp.color_order}, scale ${inp.scale}, mean [${inp.mean.join(', ')}], std [${inp.std.join(', ')}]`,
       ]);
       if (manifest.kind === 'classifier') {
         details.push(['output', `${manifest.output.name ?? '(only output)'} as ${manifest.output.kind}`]);
+      } else {
+        const di = manifest.input;
+        details.push([
+          'input layout',
+          `${di.layout ?? 'NHWC'}, batch ${di.batch ?? '(from the graph)'}` +
+            (di.pad_value !== undefined ? `, pad ${di.pad_value}` : ''),
+        ]);
+        const o = manifest.output;
+        const outs = o.packed
+          ? `packed "${o.packed.tensor}"${o.packed.channels_first ? ' channels-first' : ''}: box at ${o.packed.box}` +
+            (o.packed.score !== undefined ? `, score at ${o.packed.score}` : '') +
+            (o.packed.class !== undefined ? `, class at ${o.packed.class}` : '') +
+            (o.packed.class_scores !== undefined ? `, class scores from ${o.packed.class_scores}` : '')
+          : `boxes "${o.boxes}", scores "${o.scores}"${o.classes ? `, classes "${o.classes}"` : ''}`;
+        details.push([
+          'output',
+          `${outs}; ${o.box_format} ${o.coordinates}; NMS ${o.nms ?? 'service'}; score ≥ ${o.score_threshold}`,
+        ]);
+        if (manifest.class_labels) {
+          details.push([
+            'class labels',
+            `${manifest.class_labels.report ? 'reported' : 'not reported'}` +
+              (manifest.class_labels.keep ? `, keep ${manifest.class_labels.keep.join(', ')}` : ''),
+          ]);
+        }
       }
+      problems.push(
+        ...checkManifestAgainstModel(manifest, categoryMap, { inputs: inputFacts, outputs: outputFacts }),
+      );
       if (categoryMap) {
         const head = categoryMap.labels.slice(0, 3).join(', ');
         details.push([
@@ -142,6 +229,7 @@ async function inspectGraphModel(jsonPath: string): Promise<InspectReport> {
     parameters,
     details,
     notes,
+    problems,
   };
 }
 
@@ -182,6 +270,24 @@ async function inspectOnnx(file: string): Promise<InspectReport> {
       ? 'every op is supported by `npm run convert -- onnx` (constant-only ops must have constant inputs)'
       : `ops the converter does not support: ${unsupported.join(', ')}`,
   );
+  const details: [string, string][] = [];
+  const yolo = readUltralyticsMetadata(model);
+  if (yolo) {
+    details.push([
+      'ultralytics metadata',
+      `task ${yolo.task ?? '?'}, imgsz ${yolo.imgsz?.join('x') ?? '?'}, stride ${yolo.stride ?? '?'}, ` +
+        `${yolo.names?.length ?? 0} names${yolo.names ? ` (${yolo.names.slice(0, 3).join(', ')}${yolo.names.length > 3 ? ', …' : ''})` : ''}`,
+    ]);
+    notes.push(
+      'ultralytics export: `npm run convert -- onnx <file> --out <dir> --kind detector` needs no other flags',
+    );
+  }
+  if (graphHasNms(graph)) {
+    details.push([
+      'NMS',
+      'in the graph (NonMaxSuppression): a converted detector gets output.nms "in-graph"',
+    ]);
+  }
   return {
     kind: 'onnx',
     path: file,
@@ -189,10 +295,12 @@ async function inspectOnnx(file: string): Promise<InspectReport> {
     outputs: (graph.output ?? []).map(tensor),
     opHistogram: hist,
     parameters,
+    problems: [],
     details: [
       ['format', `ONNX IR ${toNum(model.irVersion)}, opset ${opsets}`],
       ['producer', `${model.producerName || '?'} ${model.producerVersion || ''}`.trim()],
       ['graph', `${graph.node?.length ?? 0} nodes, ${graph.initializer?.length ?? 0} initializers`],
+      ...details,
     ],
     notes,
   };
@@ -228,10 +336,19 @@ async function inspectSavedModel(dir: string): Promise<InspectReport> {
     outputs: sig ? sig.outputs.map(t) : [],
     opHistogram: mg.opHistogram,
     parameters: mg.parameters,
+    problems: [],
     details: [
       ['format', `TensorFlow SavedModel, tags [${mg.tags.join(',')}]`],
       ['written by', version ? `TensorFlow ${version}` : 'unknown TensorFlow version'],
       ['signatures', mg.signatures.map((s) => s.key).join(', ') || '(none)'],
+      // predict() takes and returns signature keys, not the tensor names in parentheses above.
+      [
+        'manifest names',
+        sig
+          ? `input.name ${sig.inputs.map((i) => `"${i.key}"`).join(' or ') || '(none)'}, output names ` +
+            `${sig.outputs.map((o) => `"${o.key}"`).join(', ') || '(none)'} (signature keys of ${sig.key})`
+          : '(no signature)',
+      ],
       [
         'graph',
         `${mg.functions} functions, ${mg.variables} variables (parameters counted from variable shapes)`,
@@ -273,5 +390,6 @@ export function formatReport(r: InspectReport): string {
   const width = Math.max(...ops.map(([op]) => op.length), 4);
   for (const [op, count] of ops) lines.push(`  ${op.padEnd(width)}  ${count}`);
   for (const note of r.notes) lines.push(`note: ${note}`);
+  for (const problem of r.problems) lines.push(`mismatch: ${problem}`);
   return `${lines.join('\n')}\n`;
 }

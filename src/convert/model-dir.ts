@@ -1,14 +1,19 @@
 /**
- * ONNX file → complete classifier model directory: model.json + weight shards, manifest.json and
- * category_map.json, validated with the service's own `readManifest`, so the directory loads with no code change.
+ * ONNX file → complete model directory: model.json + weight shards, manifest.json and (classifiers, or detectors
+ * with class labels) category_map.json, validated with the service's own `readManifest`, so the directory loads
+ * with no code change.
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import type { AlgorithmCategoryMap } from '../contract/types';
-import { ClassifierManifest, LoadedManifest, readManifest } from '../models/manifest';
+import type { ClassifierManifest, DetectorManifest, LoadedManifest, ModelManifest } from '../models/manifest';
+import { readManifest } from '../models/manifest';
 import { buildCategoryMap } from './category-map';
+import { planDetectorManifest, type DetectorPlanOptions } from './detector-plan';
 import { ConversionError, convertOnnx, OnnxConversion } from './onnx/convert-onnx';
+import { decodeOnnxModel, type onnx } from './onnx/onnx-proto';
 import { writeShardedGraphModel } from './onnx/tf-graph';
+import { readUltralyticsMetadata, type UltralyticsMetadata } from './ultralytics-metadata';
 
 /** torchvision's ImageNet normalisation, the default for PyTorch classifiers. */
 export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
@@ -102,39 +107,166 @@ export async function convertOnnxToModelDir(options: OnnxModelDirOptions): Promi
     category_map: 'category_map.json',
   };
 
-  await fsp.mkdir(options.outDir, { recursive: true });
-  for (const f of await fsp.readdir(options.outDir)) {
-    if (/^group\d+-shard\d+of\d+\.bin$/.test(f)) await fsp.rm(path.join(options.outDir, f));
-  }
-  const { files, weightBytes } = await writeShardedGraphModel(conversion.builder, options.outDir, {
-    generatedBy: `ONNX (${conversion.producer || 'unknown producer'}, opset ${conversion.opset})`,
-    userDefinedMetadata: {
-      source: 'onnx',
-      onnx: {
-        file: path.basename(options.onnxPath),
-        opset: conversion.opset,
-        producer: conversion.producer,
-        input: { name: conversion.input.onnxName, layout: conversion.input.onnxLayout },
-      },
-      input_layout: 'NHWC',
-      stats: { ...conversion.stats, opHistogram: undefined },
-    },
-  });
-  await fsp.writeFile(
-    path.join(options.outDir, 'category_map.json'),
-    `${JSON.stringify(categoryMap, null, 2)}\n`,
-  );
-  await fsp.writeFile(path.join(options.outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  log(
-    `wrote ${files.length} model files (${(weightBytes / 1e6).toFixed(1)} MB of weights), manifest.json, category_map.json`,
+  const files = await writeModelDir(
+    options.outDir,
+    options.onnxPath,
+    conversion,
+    manifest,
+    categoryMap,
+    'NHWC',
+    log,
   );
   const loaded = await readManifest(options.outDir);
   return {
     dir: options.outDir,
-    files: [...files, 'manifest.json', 'category_map.json'],
+    files,
     manifest,
     categoryMap,
     conversion,
     loaded,
   };
+}
+
+/** Writes the graph model, the category map (when given) and the manifest; old weight shards are removed first. */
+async function writeModelDir(
+  outDir: string,
+  onnxPath: string,
+  conversion: OnnxConversion,
+  manifest: ModelManifest,
+  categoryMap: AlgorithmCategoryMap | null,
+  inputLayout: string,
+  log: (line: string) => void,
+): Promise<string[]> {
+  await fsp.mkdir(outDir, { recursive: true });
+  for (const f of await fsp.readdir(outDir)) {
+    if (/^group\d+-shard\d+of\d+\.bin$/.test(f)) await fsp.rm(path.join(outDir, f));
+  }
+  const { files, weightBytes } = await writeShardedGraphModel(conversion.builder, outDir, {
+    generatedBy: `ONNX (${conversion.producer || 'unknown producer'}, opset ${conversion.opset})`,
+    userDefinedMetadata: {
+      source: 'onnx',
+      onnx: {
+        file: path.basename(onnxPath),
+        opset: conversion.opset,
+        producer: conversion.producer,
+        input: { name: conversion.input.onnxName, layout: conversion.input.onnxLayout },
+      },
+      input_layout: inputLayout,
+      stats: { ...conversion.stats, opHistogram: undefined },
+    },
+  });
+  const written = [...files];
+  if (categoryMap) {
+    await fsp.writeFile(path.join(outDir, 'category_map.json'), `${JSON.stringify(categoryMap, null, 2)}\n`);
+    written.push('category_map.json');
+  }
+  await fsp.writeFile(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  written.push('manifest.json');
+  log(
+    `wrote ${files.length} model files (${(weightBytes / 1e6).toFixed(1)} MB of weights), ` +
+      `${written.slice(files.length).join(', ')}`,
+  );
+  return written;
+}
+
+/** True when any node, branches of If/Loop included, is a NonMaxSuppression. */
+export function graphHasNms(graph: onnx.IGraphProto | null | undefined): boolean {
+  for (const node of graph?.node ?? []) {
+    if (node.opType === 'NonMaxSuppression') return true;
+    for (const a of node.attribute ?? []) {
+      if (graphHasNms(a.g) || (a.graphs ?? []).some((g) => graphHasNms(g))) return true;
+    }
+  }
+  return false;
+}
+
+/** What `convertOnnxDetectorToModelDir` needs: the plan's flags plus the files. */
+export interface OnnxDetectorDirOptions extends Omit<
+  DetectorPlanOptions,
+  'algorithm' | 'labels' | 'ultralytics' | 'graphHasNms'
+> {
+  onnxPath: string;
+  outDir: string;
+  algorithm: OnnxModelDirOptions['algorithm'];
+  /** Labels in any format `buildCategoryMap` accepts; default: ultralytics `names` from the file, if any. */
+  labels?: unknown;
+  labelsSource?: string;
+  taxonRank?: string;
+  /** [height, width]; default: ultralytics `imgsz` from the file. Needed for a dynamic input unless resize is none. */
+  inputSize?: [number, number];
+  log?: (line: string) => void;
+}
+
+/** What was written for a detector. */
+export interface OnnxDetectorDirResult {
+  dir: string;
+  files: string[];
+  manifest: DetectorManifest;
+  categoryMap: AlgorithmCategoryMap | null;
+  conversion: OnnxConversion;
+  ultralytics: UltralyticsMetadata | null;
+  notes: string[];
+  loaded: LoadedManifest;
+}
+
+/**
+ * Converts a detector and writes its directory. Layout, thresholds and labels come from the graph and ultralytics
+ * metadata when the flags leave them out (see detector-plan.ts). Nothing is written when the conversion fails.
+ */
+export async function convertOnnxDetectorToModelDir(
+  options: OnnxDetectorDirOptions,
+): Promise<OnnxDetectorDirResult> {
+  const log = options.log ?? ((): void => undefined);
+  const bytes = await fsp.readFile(options.onnxPath);
+  log(`read ${options.onnxPath} (${(bytes.length / 1e6).toFixed(1)} MB)`);
+  const model = decodeOnnxModel(bytes);
+  const ultralytics = readUltralyticsMetadata(model);
+  if (ultralytics) {
+    log(
+      `ultralytics metadata: task ${ultralytics.task ?? '?'}, imgsz ${ultralytics.imgsz?.join('x') ?? '?'}, ` +
+        `${ultralytics.names?.length ?? 0} names`,
+    );
+    if (ultralytics.task && ultralytics.task !== 'detect') {
+      throw new ConversionError(
+        `ultralytics task is "${ultralytics.task}"; only "detect" models are supported`,
+      );
+    }
+  }
+  const labelSource = options.labels ?? ultralytics?.names;
+  const categoryMap =
+    labelSource === undefined
+      ? null
+      : buildCategoryMap(
+          labelSource,
+          { taxonRank: options.taxonRank },
+          options.labels !== undefined ? (options.labelsSource ?? 'labels') : 'ultralytics names',
+        );
+  const conversion = convertOnnx(bytes, { inputSize: options.inputSize ?? ultralytics?.imgsz, log });
+  const { manifest, notes } = planDetectorManifest(conversion, {
+    ...options,
+    algorithm: {
+      key: options.algorithm.key,
+      name: options.algorithm.name,
+      version: options.algorithm.version,
+      version_name: options.algorithm.versionName ?? null,
+      description: options.algorithm.description ?? null,
+      uri: options.algorithm.uri ?? null,
+    },
+    labels: categoryMap,
+    ultralytics,
+    graphHasNms: graphHasNms(model.graph),
+  });
+  for (const note of notes) log(note);
+  const map = manifest.class_labels ? categoryMap : null;
+  const files = await writeModelDir(
+    options.outDir,
+    options.onnxPath,
+    conversion,
+    manifest,
+    map,
+    manifest.input.layout ?? 'NHWC',
+    log,
+  );
+  const loaded = await readManifest(options.outDir);
+  return { dir: options.outDir, files, manifest, categoryMap: map, conversion, ultralytics, notes, loaded };
 }

@@ -9,41 +9,117 @@ import Ajv from 'ajv';
 import { categoryMapDataSchema } from '../contract/schemas';
 import type { AlgorithmCategoryMap, TaskType } from '../contract/types';
 
-/** How pixels are prepared before the model sees them. Applied in this order: colour order, scale, mean/std. */
-export interface ManifestInput {
-  /** Model input width and height in pixels. */
-  width: number;
-  height: number;
+/** Memory layout of the image input: channels last (TF) or channels first (PyTorch/ONNX exports). */
+export type InputLayout = 'NHWC' | 'NCHW';
+
+/**
+ * The input's batch dimension: `dynamic` takes any batch; `single` is fixed at 1 (one image per call);
+ * `none` has no batch dimension at all (`[H, W, 3]` or `[3, H, W]`, e.g. torchvision detection exports).
+ */
+export type BatchMode = 'dynamic' | 'single' | 'none';
+
+/**
+ * `stretch`: resize to width×height ignoring aspect. `letterbox`: keep aspect, pad bottom/right.
+ * `letterbox-center`: keep aspect, pad evenly on both sides (ultralytics). `none`: feed the decoded image at
+ * its own size (the graph resizes and normalises; detectors only).
+ */
+export type ResizeMode = 'stretch' | 'letterbox' | 'letterbox-center' | 'none';
+
+/** Pixel values the model expects. Applied in this order: colour order, scale, mean/std. */
+export interface PixelNormalization {
   /** Channel order the model expects. Decoded images are RGB. */
   color_order: 'RGB' | 'BGR';
-  /** `stretch`: resize to width×height ignoring aspect. `letterbox`: keep aspect, pad bottom/right with `pad_value`. */
-  resize: 'stretch' | 'letterbox';
   /** Multiplier applied to 0..255 pixel values first (1/255 for [0,1] models, 1 for [0,255]). */
   scale: number;
   /** Per-channel mean and std applied after scaling, in the model's channel order. */
   mean: [number, number, number];
   std: [number, number, number];
-  /** Pixel value (after scale, mean and std) used for letterbox padding. Default 0. */
-  pad_value?: number;
   /** Input tensor name, when the model has several or the signature key differs. */
   name?: string;
 }
 
-/** Detector outputs: one box tensor [B, K, 4] and one score tensor [B, K]. */
+/** A classifier's crops: cut with cropAndResize (aspect not kept) and fed as NHWC batches. */
+export interface ClassifierInput extends PixelNormalization {
+  /** Model input width and height in pixels. */
+  width: number;
+  height: number;
+  resize: 'stretch';
+}
+
+/** How a detector's input is built from a decoded image. */
+export interface DetectorInput extends PixelNormalization {
+  /** Model input size in pixels. Required unless `resize` is `none`, where it only sizes the warm-up image. */
+  width?: number;
+  height?: number;
+  resize: ResizeMode;
+  /** Letterbox padding in 0..255 pixel units, before scale, mean and std (ultralytics uses 114). Default 0. */
+  pad_value?: number;
+  /** Default `NHWC`. */
+  layout?: InputLayout;
+  /** Default: read from the graph's input shape (rank 3 → `none`, batch fixed at 1 → `single`, else `dynamic`). */
+  batch?: BatchMode;
+}
+
+/** Either kind's input. */
+export type ManifestInput = ClassifierInput | DetectorInput;
+
+/**
+ * One packed output tensor holding every detection's numbers: `[B, K, D]` rows (e.g. CenterNet
+ * x1,y1,x2,y2,score,class) or, with `channels_first`, `[B, D, K]` (ultralytics `[1, 4+nc, N]`). Column indices
+ * count along D.
+ */
+export interface PackedOutput {
+  /** Output name of the packed tensor. */
+  tensor: string;
+  /** `true` for `[B, D, K]`. Default false. */
+  channels_first?: boolean;
+  /** First of the four box columns. */
+  box: number;
+  /** Column of the box score; exclusive with `class_scores`. */
+  score?: number;
+  /** Column of the class id; exclusive with `class_scores`. */
+  class?: number;
+  /** First of the per-class score columns (through the last column): score = max, class = argmax. */
+  class_scores?: number;
+}
+
+/**
+ * Detector outputs: either separate tensors (`boxes` `[B, K, 4]`, `scores` `[B, K]` or per-class `[B, K, C]`,
+ * optional `classes` `[B, K]`) or one `packed` tensor. Without a batch dimension the leading B is absent.
+ */
 export interface DetectorOutput {
-  /** Output names (signature keys or node names) of the box and score tensors. */
-  boxes: string;
-  scores: string;
-  /** Optional class-id tensor [B, K]; the detector's class labels are ignored, as in ADC. */
+  /** Output names (signature keys or node names) of the separate box and score tensors. */
+  boxes?: string;
+  scores?: string;
+  /** Optional class-id tensor; used only when the manifest has `class_labels`, otherwise ignored as in ADC. */
   classes?: string;
+  packed?: PackedOutput;
   /** Box layout inside the last dimension. */
   box_format: 'yxyx' | 'xyxy' | 'xywh' | 'cxcywh';
-  /** `normalized`: fractions of the model input; `pixels`: pixels of the model input. */
+  /** `normalized`: fractions of the model input; `pixels`: pixels of the model input (source pixels with `none`). */
   coordinates: 'normalized' | 'pixels';
-  /** Defaults the service applies; per-request `config` may override them. */
+  /** `in-graph`: the graph already ran NMS, the service runs none. Default `service`. */
+  nms?: 'service' | 'in-graph';
+  /** Service NMS per class (boxes of different classes never suppress each other), as ultralytics does. */
+  nms_per_class?: boolean;
+  /** Defaults the service applies; per-request `config` may override threshold and cap. */
   score_threshold: number;
-  iou_threshold: number;
+  /** Service NMS only (an error with `nms: in-graph`). */
+  iou_threshold?: number;
   max_detections: number;
+}
+
+/**
+ * The detector's own class labels. Without this block class outputs are ignored, as in ADC. With it, `report`
+ * attaches to each detection a classification from the detector (under a companion algorithm that carries the
+ * category map in /info), and `keep` drops every other class.
+ */
+export interface DetectorClassLabels {
+  /** Category map file in Antenna's format, relative to the directory; index i is class id i. */
+  category_map: string;
+  report: boolean;
+  /** Labels to keep; detections of other classes are dropped before NMS. */
+  keep?: string[];
 }
 
 /** Classifier output: one tensor [B, C] in category-map order. */
@@ -73,16 +149,18 @@ interface ManifestBase {
   /** SavedModel tags and signature (defaults ["serve"] and "serving_default"). */
   saved_model?: { tags: string[]; signature: string };
   algorithm: ManifestAlgorithm;
-  input: ManifestInput;
 }
 
 export interface DetectorManifest extends ManifestBase {
   kind: 'detector';
+  input: DetectorInput;
   output: DetectorOutput;
+  class_labels?: DetectorClassLabels;
 }
 
 export interface ClassifierManifest extends ManifestBase {
   kind: 'classifier';
+  input: ClassifierInput;
   output: ClassifierOutput;
   /** Category map file in Antenna's format, relative to the directory. */
   category_map: string;
@@ -95,6 +173,7 @@ const taskTypes: TaskType[] = ['detection', 'localization', 'segmentation', 'cla
 const algorithmSchema = {
   type: 'object',
   required: ['key', 'name', 'version', 'version_name', 'description', 'uri', 'task_type'],
+  additionalProperties: false,
   properties: {
     key: { type: 'string', pattern: '^[a-z0-9_-]{1,255}$' },
     name: { type: 'string', minLength: 1, maxLength: 255 },
@@ -108,19 +187,72 @@ const algorithmSchema = {
 
 const triple = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 } as const;
 
-const inputSchema = {
+const pixelProperties = {
+  color_order: { type: 'string', enum: ['RGB', 'BGR'] },
+  scale: { type: 'number', exclusiveMinimum: 0 },
+  mean: triple,
+  std: triple,
+  name: { type: 'string' },
+} as const;
+
+// A classifier crops with cropAndResize and feeds NHWC batches: every other input field would be ignored.
+const classifierInputSchema = {
   type: 'object',
   required: ['width', 'height', 'color_order', 'resize', 'scale', 'mean', 'std'],
+  additionalProperties: false,
   properties: {
     width: { type: 'integer', minimum: 1 },
     height: { type: 'integer', minimum: 1 },
-    color_order: { type: 'string', enum: ['RGB', 'BGR'] },
-    resize: { type: 'string', enum: ['stretch', 'letterbox'] },
-    scale: { type: 'number', exclusiveMinimum: 0 },
-    mean: triple,
-    std: triple,
-    pad_value: { type: 'number', nullable: true },
-    name: { type: 'string', nullable: true },
+    resize: { type: 'string', enum: ['stretch'] },
+    ...pixelProperties,
+  },
+} as const;
+
+const detectorInputSchema = {
+  type: 'object',
+  required: ['color_order', 'resize', 'scale', 'mean', 'std'],
+  additionalProperties: false,
+  properties: {
+    width: { type: 'integer', minimum: 1 },
+    height: { type: 'integer', minimum: 1 },
+    resize: { type: 'string', enum: ['stretch', 'letterbox', 'letterbox-center', 'none'] },
+    pad_value: { type: 'number', minimum: 0, maximum: 255 },
+    layout: { type: 'string', enum: ['NHWC', 'NCHW'] },
+    batch: { type: 'string', enum: ['dynamic', 'single', 'none'] },
+    ...pixelProperties,
+  },
+} as const;
+
+const column = { type: 'integer', minimum: 0 } as const;
+
+const detectorOutputSchema = {
+  type: 'object',
+  required: ['box_format', 'coordinates', 'score_threshold', 'max_detections'],
+  additionalProperties: false,
+  properties: {
+    boxes: { type: 'string', minLength: 1 },
+    scores: { type: 'string', minLength: 1 },
+    classes: { type: 'string', minLength: 1 },
+    packed: {
+      type: 'object',
+      required: ['tensor', 'box'],
+      additionalProperties: false,
+      properties: {
+        tensor: { type: 'string', minLength: 1 },
+        channels_first: { type: 'boolean' },
+        box: column,
+        score: column,
+        class: column,
+        class_scores: column,
+      },
+    },
+    box_format: { type: 'string', enum: ['yxyx', 'xyxy', 'xywh', 'cxcywh'] },
+    coordinates: { type: 'string', enum: ['normalized', 'pixels'] },
+    nms: { type: 'string', enum: ['service', 'in-graph'] },
+    nms_per_class: { type: 'boolean' },
+    score_threshold: { type: 'number', minimum: 0, maximum: 1 },
+    iou_threshold: { type: 'number', minimum: 0, maximum: 1 },
+    max_detections: { type: 'integer', minimum: 1 },
   },
 } as const;
 
@@ -129,54 +261,53 @@ const common = {
   model_path: { type: 'string', minLength: 1 },
   saved_model: {
     type: 'object',
-    nullable: true,
     required: ['tags', 'signature'],
+    additionalProperties: false,
     properties: { tags: { type: 'array', items: { type: 'string' } }, signature: { type: 'string' } },
   },
   algorithm: algorithmSchema,
-  input: inputSchema,
 } as const;
 
-const manifestSchema = {
-  oneOf: [
-    {
+// One schema per kind, chosen by `kind` first: a oneOf over both would report every branch's errors.
+const detectorSchema = {
+  type: 'object',
+  required: ['kind', 'format', 'model_path', 'algorithm', 'input', 'output'],
+  additionalProperties: false,
+  properties: {
+    kind: { const: 'detector' },
+    ...common,
+    input: detectorInputSchema,
+    output: detectorOutputSchema,
+    class_labels: {
       type: 'object',
-      required: ['kind', 'format', 'model_path', 'algorithm', 'input', 'output'],
+      required: ['category_map', 'report'],
+      additionalProperties: false,
       properties: {
-        kind: { const: 'detector' },
-        ...common,
-        output: {
-          type: 'object',
-          required: ['boxes', 'scores', 'box_format', 'coordinates', 'score_threshold', 'iou_threshold', 'max_detections'],
-          properties: {
-            boxes: { type: 'string' },
-            scores: { type: 'string' },
-            classes: { type: 'string' },
-            box_format: { type: 'string', enum: ['yxyx', 'xyxy', 'xywh', 'cxcywh'] },
-            coordinates: { type: 'string', enum: ['normalized', 'pixels'] },
-            score_threshold: { type: 'number', minimum: 0, maximum: 1 },
-            iou_threshold: { type: 'number', minimum: 0, maximum: 1 },
-            max_detections: { type: 'integer', minimum: 1 },
-          },
-        },
-      },
-    },
-    {
-      type: 'object',
-      required: ['kind', 'format', 'model_path', 'algorithm', 'input', 'output', 'category_map'],
-      properties: {
-        kind: { const: 'classifier' },
-        ...common,
-        output: {
-          type: 'object',
-          required: ['kind'],
-          properties: { name: { type: 'string' }, kind: { type: 'string', enum: ['logits', 'probabilities'] } },
-        },
         category_map: { type: 'string', minLength: 1 },
+        report: { type: 'boolean' },
+        keep: { type: 'array', items: { type: 'string' }, minItems: 1 },
       },
     },
-  ],
-};
+  },
+} as const;
+
+const classifierSchema = {
+  type: 'object',
+  required: ['kind', 'format', 'model_path', 'algorithm', 'input', 'output', 'category_map'],
+  additionalProperties: false,
+  properties: {
+    kind: { const: 'classifier' },
+    ...common,
+    input: classifierInputSchema,
+    output: {
+      type: 'object',
+      required: ['kind'],
+      additionalProperties: false,
+      properties: { name: { type: 'string' }, kind: { type: 'string', enum: ['logits', 'probabilities'] } },
+    },
+    category_map: { type: 'string', minLength: 1 },
+  },
+} as const;
 
 /** A category-map file: `version`, `description` and `uri` may be left out (read as null). */
 const categoryMapSchema = {
@@ -192,10 +323,11 @@ const categoryMapSchema = {
 } as const;
 
 const ajv = new Ajv({ allErrors: true, strict: false });
-const validateManifest = ajv.compile<ModelManifest>(manifestSchema);
+const validateDetector = ajv.compile<DetectorManifest>(detectorSchema);
+const validateClassifier = ajv.compile<ClassifierManifest>(classifierSchema);
 const validateCategoryMap = ajv.compile<AlgorithmCategoryMap>(categoryMapSchema);
 
-/** A manifest with its directory and (for classifiers) its loaded category map. */
+/** A manifest with its directory and its loaded category map (a classifier's, or a detector's `class_labels`). */
 export interface LoadedManifest {
   dir: string;
   manifest: ModelManifest;
@@ -221,6 +353,113 @@ export function checkCategoryMap(map: AlgorithmCategoryMap, where: string): void
   });
 }
 
+/**
+ * Rules JSON Schema cannot say well: combinations of detector fields. Returns the problems, each naming the
+ * field; a field the service would ignore is a problem too, so that a manifest never promises what is not done.
+ */
+export function detectorManifestProblems(m: DetectorManifest): string[] {
+  const problems: string[] = [];
+  const { input, output } = m;
+  if (input.resize !== 'none' && (input.width === undefined || input.height === undefined)) {
+    problems.push(`input.width and input.height are required with resize "${input.resize}"`);
+  }
+  if ((input.width === undefined) !== (input.height === undefined)) {
+    problems.push('input.width and input.height go together');
+  }
+  if (input.pad_value !== undefined && input.resize !== 'letterbox' && input.resize !== 'letterbox-center') {
+    problems.push(`input.pad_value is only used by letterbox resizing, but resize is "${input.resize}"`);
+  }
+  const separate = output.boxes !== undefined || output.scores !== undefined || output.classes !== undefined;
+  if (separate && output.packed) {
+    problems.push('output: give either boxes/scores(/classes) or packed, not both');
+  } else if (!output.packed && (output.boxes === undefined || output.scores === undefined)) {
+    problems.push('output: give boxes and scores (separate tensors) or packed (one tensor)');
+  }
+  const p = output.packed;
+  if (p) {
+    if ((p.score === undefined) === (p.class_scores === undefined)) {
+      problems.push('output.packed: give exactly one of score (one score column) and class_scores (per-class columns)');
+    }
+    if (p.class !== undefined && p.class_scores !== undefined) {
+      problems.push('output.packed.class: the class is the argmax of class_scores; give one of them');
+    }
+    const used = [p.box, p.box + 1, p.box + 2, p.box + 3, p.score, p.class].filter(
+      (c): c is number => c !== undefined,
+    );
+    if (new Set(used).size !== used.length) problems.push('output.packed: box, score and class columns overlap');
+    if (p.class_scores !== undefined && used.some((c) => c >= p.class_scores!)) {
+      problems.push('output.packed.class_scores: the per-class columns run to the end, after every other column');
+    }
+  }
+  const nms = output.nms ?? 'service';
+  if (nms === 'in-graph' && output.iou_threshold !== undefined) {
+    problems.push('output.iou_threshold is ignored with nms "in-graph" (the graph already ran NMS); remove it');
+  }
+  const classSource =
+    output.classes !== undefined ||
+    p?.class !== undefined ||
+    p?.class_scores !== undefined ||
+    (output.scores !== undefined && !output.packed); // separate scores may be per class: checked at warm-up
+  if (output.nms_per_class && nms === 'in-graph') {
+    problems.push('output.nms_per_class is ignored with nms "in-graph" (the graph already ran NMS); remove it');
+  } else if (output.nms_per_class && !classSource) {
+    problems.push('output.nms_per_class: the outputs give no class (set output.classes, packed.class or packed.class_scores)');
+  }
+  if (nms === 'service' && output.iou_threshold === undefined) {
+    problems.push('output.iou_threshold is required when the service runs NMS (nms "service")');
+  }
+  const labels = m.class_labels;
+  if (labels) {
+    if (!classSource) {
+      problems.push('class_labels: the outputs give no class (set output.classes, packed.class or packed.class_scores)');
+    }
+    if (!labels.report && labels.keep === undefined) {
+      problems.push('class_labels would be ignored: set report to true or give keep');
+    }
+  }
+  return problems;
+}
+
+async function readCategoryMap(dir: string, file: string): Promise<AlgorithmCategoryMap> {
+  const mapFile = path.join(dir, file);
+  let map: AlgorithmCategoryMap;
+  try {
+    map = JSON.parse(await fsp.readFile(mapFile, 'utf8')) as AlgorithmCategoryMap;
+  } catch (err) {
+    throw new ManifestError(`${mapFile}: ${(err as Error).message}`);
+  }
+  checkCategoryMap(map, mapFile);
+  // /info always sends every key of the map (CONTRACT §2.1), so optional ones left out of the file become null.
+  return { ...map, version: map.version ?? null, description: map.description ?? null, uri: map.uri ?? null };
+}
+
+const schemaErrors = (errors: typeof validateDetector.errors): string =>
+  (errors ?? [])
+    .map((e) => {
+      const where = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+      const extra = (e.params as { additionalProperty?: string }).additionalProperty;
+      return extra !== undefined
+        ? `${where === '(top level)' ? '' : `${where}.`}${extra} is not a field the service reads for this kind of model`
+        : `${where} ${e.message ?? 'is invalid'}`;
+    })
+    .join('; ');
+
+/** Validates a parsed manifest; throws ManifestError naming `where` and every bad field. */
+export function validateManifestJson(raw: unknown, where: string): ModelManifest {
+  const kind = (raw as { kind?: unknown } | null)?.kind;
+  if (kind === 'detector') {
+    if (!validateDetector(raw)) throw new ManifestError(`${where}: ${schemaErrors(validateDetector.errors)}`);
+    const problems = detectorManifestProblems(raw);
+    if (problems.length > 0) throw new ManifestError(`${where}: ${problems.join('; ')}`);
+    return raw;
+  }
+  if (kind === 'classifier') {
+    if (!validateClassifier(raw)) throw new ManifestError(`${where}: ${schemaErrors(validateClassifier.errors)}`);
+    return raw;
+  }
+  throw new ManifestError(`${where}: kind must be "detector" or "classifier", got ${JSON.stringify(kind)}`);
+}
+
 /** Reads and validates `dir/manifest.json` and its category map. Nothing is loaded into TF here. */
 export async function readManifest(dir: string): Promise<LoadedManifest> {
   const file = path.join(dir, 'manifest.json');
@@ -230,26 +469,19 @@ export async function readManifest(dir: string): Promise<LoadedManifest> {
   } catch (err) {
     throw new ManifestError(`${file}: ${(err as Error).message}`);
   }
-  if (!validateManifest(raw)) {
-    throw new ManifestError(`${file}: ${ajv.errorsText(validateManifest.errors)}`);
-  }
-  const manifest = raw;
+  const manifest = validateManifestJson(raw, file);
   let categoryMap: AlgorithmCategoryMap | null = null;
   if (manifest.kind === 'classifier') {
-    const mapFile = path.join(dir, manifest.category_map);
-    try {
-      categoryMap = JSON.parse(await fsp.readFile(mapFile, 'utf8')) as AlgorithmCategoryMap;
-    } catch (err) {
-      throw new ManifestError(`${mapFile}: ${(err as Error).message}`);
+    categoryMap = await readCategoryMap(dir, manifest.category_map);
+  } else if (manifest.class_labels) {
+    categoryMap = await readCategoryMap(dir, manifest.class_labels.category_map);
+    const unknown = (manifest.class_labels.keep ?? []).filter((l) => !categoryMap?.labels.includes(l));
+    if (unknown.length > 0) {
+      throw new ManifestError(
+        `${file}: class_labels.keep names ${unknown.map((l) => `"${l}"`).join(', ')}, which the category map ` +
+          `does not have (it has ${categoryMap.labels.length} labels: ${categoryMap.labels.slice(0, 10).join(', ')})`,
+      );
     }
-    checkCategoryMap(categoryMap, mapFile);
-    // /info always sends every key of the map (CONTRACT §2.1), so optional ones left out of the file become null.
-    categoryMap = {
-      ...categoryMap,
-      version: categoryMap.version ?? null,
-      description: categoryMap.description ?? null,
-      uri: categoryMap.uri ?? null,
-    };
   }
   return { dir, manifest, categoryMap };
 }

@@ -3,6 +3,9 @@
  * classifiers" with no code. A new model with a known layout is a new directory plus an entry in that file;
  * mount both and restart, no rebuild. (Pipelines that need their own `run()` are code: see ./registry.ts.)
  *
+ * `"classifiers": []` declares a detector-only pipeline: it returns boxes only (or the detector's own classes).
+ * `"detector_classes": ["insect"]` keeps only those classes of a detector whose manifest has `class_labels`.
+ *
  * ```json
  * {"pipelines": [{"slug": "acme_moths_2026", "name": "ACME moths 2026", "version": 1, "description": "...",
  *   "detector": "moth-detector",
@@ -17,6 +20,7 @@ import Ajv from 'ajv';
 import { CropClassifier } from '../algorithms/crop-classifier';
 import { loadManifestAlgorithm } from '../algorithms/load-manifest-algorithm';
 import { ObjectDetector } from '../algorithms/object-detector';
+import { readManifest } from '../models/manifest';
 import { definePipeline, type PipelineDefinition } from './definition';
 import { Pipeline, type ClassifierStage } from './pipeline';
 
@@ -39,6 +43,8 @@ export interface DeclaredPipeline {
   description?: string | null;
   /** Model directory of the detector. */
   detector: string;
+  /** Keep only these detector classes (the detector's manifest must have `class_labels`). */
+  detector_classes?: string[];
   classifiers: DeclaredStage[];
 }
 
@@ -58,6 +64,7 @@ const schema = {
           version: { type: 'integer', minimum: 1 },
           description: { type: 'string', nullable: true },
           detector: { type: 'string', minLength: 1 },
+          detector_classes: { type: 'array', items: { type: 'string' }, minItems: 1 },
           classifiers: {
             type: 'array',
             items: {
@@ -98,12 +105,23 @@ async function load<T>(dir: string, kind: new (...args: never[]) => T): Promise<
   return algorithm;
 }
 
+/** A detector with a per-pipeline class filter. */
+async function loadDetector(dir: string, keepClasses: string[]): Promise<ObjectDetector> {
+  const loaded = await readManifest(dir);
+  if (loaded.manifest.kind !== 'detector') {
+    throw new Error(`${dir} holds a ${loaded.manifest.kind}, not the ObjectDetector this stage needs`);
+  }
+  return new ObjectDetector(loaded, { keepClasses });
+}
+
 /** The registry entry for one declared pipeline. Model directories are read when the pipeline is created. */
 export function declaredPipeline(spec: DeclaredPipeline): PipelineDefinition {
   return definePipeline(spec.slug, async (ctx) => {
     const dir = (model: string): string => path.resolve(ctx.modelsDir, model);
     const [detector, ...classifiers] = await Promise.all([
-      load(dir(spec.detector), ObjectDetector),
+      spec.detector_classes
+        ? loadDetector(dir(spec.detector), spec.detector_classes)
+        : load(dir(spec.detector), ObjectDetector),
       ...spec.classifiers.map((s) => load(dir(s.model), CropClassifier)),
     ]);
     const stages = spec.classifiers.map((s, i): ClassifierStage => {

@@ -51,20 +51,32 @@ export interface BatchDefaults {
   classifierBatchSize: number;
 }
 
-/** A box supplied by the request for re-processing (CONTRACT §3.6). */
-export interface GivenDetection {
+/**
+ * A box from the request for re-processing (CONTRACT §3.6), the one type for it from the service to the
+ * pipeline. `Crop` is the form of its downloaded `crop_image_url`: bytes between the service and the engine
+ * (`GivenDetection<ImageBytes>`), a PipelineImage that the engine owns once it reaches a pipeline.
+ */
+export interface GivenDetection<Crop = PipelineImage> {
+  /** The source image the box belongs to. */
+  imageId: string;
   bbox: BoundingBox;
   /** Echoed on the returned detection, as the reference does. */
   algorithm: AlgorithmReference;
-  /** The downloaded `crop_image_url`, classified whole instead of cropping the source. */
-  crop: PipelineImage | null;
+  /** The downloaded `crop_image_url`, classified whole instead of cropping the source; null: crop the source. */
+  crop: Crop | null;
 }
 
+/**
+ * One pipeline run. The caller (the engine) owns the images and crops and disposes them after `run`; the
+ * pipeline only reads them.
+ */
 export interface PipelineInput {
   images: PipelineImage[];
   /** Request boxes per image id. Images with entries here skip the detector. */
   given: Map<string, GivenDetection[]>;
   config: RequestConfig;
+  /** The random stream, shared when one request is run in several batches; default: from `config.seed`. */
+  rng?: Rng;
 }
 
 /** An image the run could not finish; it is left out of `source_images` and reported in `errors`. */
@@ -122,6 +134,10 @@ export function toClassification(
   };
 }
 
+/** The random stream of a request: seeded by `config.seed` when set, so seeded answers are reproducible. */
+export const requestRng = (config: RequestConfig): Rng =>
+  config.seed !== undefined ? seededRng(config.seed) : unseededRng();
+
 const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export class Pipeline {
@@ -141,12 +157,21 @@ export class Pipeline {
     return this.detector.needsPixels || this.classifiers.some((s) => s.algorithm.needsPixels);
   }
 
+  /** True when no stage reads pixels, hence no stage runs a model: such pipelines need no inference thread. */
+  get modelFree(): boolean {
+    return !this.needsPixels;
+  }
+
   /** The /info entry: detector first, then classifiers in stage order, each key once. */
   describe(): PipelineConfigResponse {
     const seen = new Set<string>();
-    const algorithms = [this.detector, ...this.classifiers.map((s) => s.algorithm)]
-      .map((a) => a.descriptor)
-      .filter((d) => !seen.has(d.key) && seen.add(d.key));
+    // A detector that reports its own classes lists them as their own algorithm, right after the detector.
+    const detectorLabels = this.detector.labels ? [this.detector.labels] : [];
+    const algorithms = [
+      this.detector.descriptor,
+      ...detectorLabels,
+      ...this.classifiers.map((s) => s.algorithm.descriptor),
+    ].filter((d) => !seen.has(d.key) && seen.add(d.key));
     return { ...this.config, algorithms, stages: [] };
   }
 
@@ -169,9 +194,10 @@ export class Pipeline {
   /**
    * Default run: in chunks of the detector batch size, decode, detect (images without request boxes), then
    * classify every box stage by stage. A failure is pinned to the image that caused it; the rest go on.
+   * Images are never disposed here: the engine owns them and sizes each run to its memory budget.
    */
   async run(input: PipelineInput): Promise<PipelineOutput> {
-    const rng: Rng = input.config.seed !== undefined ? seededRng(input.config.seed) : unseededRng();
+    const rng: Rng = input.rng ?? requestRng(input.config);
     const detectorBatch = input.config.detector_batch_size ?? this.batches.detectorBatchSize;
     const failures = new Map<string, ImageFailure>();
     const timings: StageTimings = {};
@@ -183,34 +209,33 @@ export class Pipeline {
 
     for (let start = 0; start < input.images.length; start += detectorBatch) {
       const chunk = input.images.slice(start, start + detectorBatch);
-      try {
-        const usable = await this.decode(chunk, input.given, timings, fail);
-        const toDetect = usable.filter((img) => !input.given.has(img.id));
-        const found = await this.detect(
-          toDetect,
-          { config: input.config, rng, batchSize: detectorBatch },
-          timings,
-          fail,
-        );
-        const items = this.workItems(usable, input.given, found, failures);
-        await this.classify(items, input.config, rng, timings, fail);
-        for (const item of items) {
-          if (failures.has(item.image.id)) continue;
-          (item.reused ? reused : fresh).push(item.detection);
-        }
-      } finally {
-        // Pixels of a finished chunk are no longer needed; release them before decoding the next one.
-        for (const img of chunk) img.dispose();
-        for (const given of chunk.flatMap((img) => input.given.get(img.id) ?? [])) given.crop?.dispose();
+      const brokenCrops = new Set<PipelineImage>();
+      const usable = await this.decode(chunk, input.given, brokenCrops, timings, fail);
+      const toDetect = usable.filter((img) => !input.given.has(img.id));
+      const found = await this.detect(
+        toDetect,
+        { config: input.config, rng, batchSize: detectorBatch },
+        timings,
+        fail,
+      );
+      const items = this.workItems(usable, input.given, brokenCrops, found, failures);
+      await this.classify(items, input.config, rng, timings, fail);
+      for (const item of items) {
+        if (failures.has(item.image.id)) continue;
+        (item.reused ? reused : fresh).push(item.detection);
       }
     }
     return { detections: [...reused, ...fresh], failures: [...failures.values()], timings };
   }
 
-  /** Decodes pixels when a stage needs them; images that fail to decode are reported and skipped. */
+  /**
+   * Decodes pixels when a stage needs them; images that fail to decode are reported and skipped, crops that
+   * fail to decode are added to `brokenCrops`.
+   */
   private async decode(
     images: PipelineImage[],
     given: Map<string, GivenDetection[]>,
+    brokenCrops: Set<PipelineImage>,
     timings: StageTimings,
     fail: (id: string, code: ImageErrorCode, err: unknown) => void,
   ): Promise<PipelineImage[]> {
@@ -231,8 +256,7 @@ export class Pipeline {
         try {
           await g.crop.tensor();
         } catch {
-          g.crop.dispose();
-          g.crop = null;
+          brokenCrops.add(g.crop);
         }
       }
     }
@@ -271,11 +295,13 @@ export class Pipeline {
   private workItems(
     images: PipelineImage[],
     given: Map<string, GivenDetection[]>,
+    brokenCrops: Set<PipelineImage>,
     found: Map<string, DetectedBox[]>,
     failures: Map<string, ImageFailure>,
   ): WorkItem[] {
     const items: WorkItem[] = [];
     const detectorRef = reference(this.detector.descriptor);
+    const detectorLabels = this.detector.labels ?? null;
     for (const image of images) {
       if (failures.has(image.id)) continue;
       const supplied = given.get(image.id);
@@ -283,9 +309,10 @@ export class Pipeline {
         ? supplied.map((g) => ({
             bbox: g.bbox,
             algorithm: g.algorithm,
-            crop: g.crop,
+            crop: g.crop && !brokenCrops.has(g.crop) ? g.crop : null,
             inferenceTime: 0,
             reused: true,
+            label: undefined,
           }))
         : (found.get(image.id) ?? []).map((d) => ({
             // Whole pixels, as ADC sends them (Antenna crops image[int(y1):int(y2), int(x1):int(x2)] anyway).
@@ -294,6 +321,7 @@ export class Pipeline {
             crop: null,
             inferenceTime: d.inferenceTime,
             reused: false,
+            label: d.label,
           }));
       for (const c of uniqueBoxes(candidates.filter((c) => hasArea(c.bbox)))) {
         const region: Region = c.crop
@@ -311,12 +339,29 @@ export class Pipeline {
             algorithm: c.algorithm,
             timestamp: isoTimestamp(),
             crop_image_url: null,
-            classifications: [],
+            classifications:
+              detectorLabels && c.label ? [this.detectorClassification(detectorLabels, c)] : [],
           },
         });
       }
     }
     return items;
+  }
+
+  /**
+   * The detector's own class for a box it found: terminal only when no classifier stage follows (a later
+   * classifier's answer is then the determination, CONTRACT C6).
+   */
+  private detectorClassification(
+    labels: AlgorithmConfigResponse,
+    box: { label?: { scores: number[] }; inferenceTime: number | null },
+  ): ClassificationResponse {
+    const scores = box.label?.scores ?? [];
+    return toClassification(
+      labels,
+      { scores, logits: [], inferenceTime: box.inferenceTime },
+      this.classifiers.length === 0,
+    );
   }
 
   /** Runs each classifier stage on the items it applies to, batched across the chunk's images. */

@@ -1,32 +1,43 @@
 /**
- * The inference engine: owns TensorFlow, the compiled pipelines and a FIFO of jobs.
+ * The inference engine: owns TensorFlow, the compiled pipelines, the decoded images and a FIFO of jobs.
  *
  * `LocalEngine` runs in whatever thread creates it. In the service it lives inside a worker thread
  * (`WorkerEngine` is its main-thread proxy), so native TF, which blocks while it computes, never stalls
- * /readyz or /info. Tests use LocalEngine directly.
+ * /readyz or /info; model-free pipelines get a LocalEngine without TensorFlow on the main thread. Tests use
+ * LocalEngine directly.
+ *
+ * Memory (docs/memory.md): images are admitted into a pipeline run by pixel count against a budget, an image
+ * that cannot fit alone fails with IMAGE_TOO_LARGE_FOR_BACKEND, and each run's images are disposed as soon as
+ * the run ends. A failure that leaves the backend unusable (wasm "memory access out of bounds", a native OOM)
+ * rebuilds the backend and reloads the models; the images of that run are retried once, one by one.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { AlgorithmReference, BoundingBox, DetectionResponse, RequestConfig } from '../contract/types';
+import type { DetectionResponse, RequestConfig } from '../contract/types';
 import type { ImageBytes } from '../images/bytes-image';
 import { createPipelineImage } from '../images/bytes-image';
-import { chooseDecoder, type DecoderName, type ImageDecoder } from '../images/decode';
+import { chooseDecoder, DecodeError, type DecoderName, type ImageDecoder } from '../images/decode';
 import type { PipelineImage } from '../images/pipeline-image';
 import type { PipelineContext, PipelineDefinition } from '../pipelines/definition';
-import type { GivenDetection, ImageFailure, Pipeline, StageTimings } from '../pipelines/pipeline';
-import { initBackend, type BackendChoice, type BackendPreference } from './backend';
+import {
+  requestRng,
+  type GivenDetection,
+  type ImageFailure,
+  type Pipeline,
+  type PipelineOutput,
+  type StageTimings,
+} from '../pipelines/pipeline';
+import type { Rng } from '../util/rng';
+import { initBackend, type BackendChoice, type BackendPreference } from '../tf/backend';
+import { budgetBytes, mib, planBatches } from './memory-budget';
+import { PipelineUnavailableError, Readiness, type PipelineState } from './readiness';
 
-/** A box from the request, with its downloaded crop when `crop_image_url` worked. */
-export interface GivenBox {
-  imageId: string;
-  bbox: BoundingBox;
-  algorithm: AlgorithmReference;
-  crop: ImageBytes | null;
-}
+export { PipelineUnavailableError, type PipelineState } from './readiness';
 
 export interface EngineJob {
   pipeline: string;
   images: ImageBytes[];
-  given: GivenBox[];
+  /** Request boxes with their downloaded crops (CONTRACT §3.6). */
+  given: GivenDetection<ImageBytes>[];
   config: RequestConfig;
 }
 
@@ -39,8 +50,6 @@ export interface EngineResult {
   timings: StageTimings & { queue?: number };
 }
 
-export type PipelineState = { state: 'loading' } | { state: 'ready' } | { state: 'failed'; error: string };
-
 export interface EngineStats {
   queueDepth: number;
   numTensors: number;
@@ -48,7 +57,7 @@ export interface EngineStats {
 }
 
 export interface InferenceEngine {
-  /** Null until the backend is initialised. */
+  /** Null until the backend is initialised (and always for an engine without TensorFlow). */
   backend(): BackendChoice | null;
   pipelineState(slug: string): PipelineState | undefined;
   /** Slugs whose every stage is compiled and warmed, in registry order. */
@@ -63,61 +72,60 @@ export interface InferenceEngine {
 export interface EngineOptions {
   definitions: readonly PipelineDefinition[];
   context: PipelineContext;
-  backend: BackendPreference;
+  /** null: no TensorFlow at all, for model-free pipelines (`constant`) on the main thread. */
+  backend: BackendPreference | null;
   decoder: DecoderName | 'auto';
-  /** Called on every backend choice and pipeline state change (for logs). */
+  /** INFERENCE_MEMORY_BUDGET_MB; 0 or absent: sized from the backend (memory-budget.ts). */
+  memoryBudgetMb?: number;
+  /** Called on every backend choice, pipeline state change and rebuild (for logs). */
   onEvent?: (event: EngineEvent) => void;
+  /** Called when jobs leave the queue for a run (the inference thread tells the main thread). */
+  onBatchStart?: (jobs: EngineJob[]) => void;
 }
 
 export type EngineEvent =
   | { type: 'backend'; choice: BackendChoice; decoder: DecoderName }
-  | { type: 'state'; slug: string; state: PipelineState; seconds?: number };
+  | { type: 'state'; slug: string; state: PipelineState; seconds?: number }
+  /** The backend became unusable and is being rebuilt; its pipelines are out of /readyz until warm again. */
+  | { type: 'rebuild'; cause: string; slugs: string[] };
 
-/** Thrown by `whenReady`/`run` for a pipeline that failed to load. */
-export class PipelineUnavailableError extends Error {}
+/**
+ * Errors after which the backend cannot be trusted: the wasm heap is corrupt or exhausted (every later op
+ * fails the same way, issue 10 §1), or native TF ran out of host or device memory.
+ */
+const FATAL_BACKEND_ERROR =
+  /memory access out of bounds|Cannot enlarge memory|Aborted\(|RuntimeError: unreachable|OOM when allocating|Resource ?exhausted|CUDA_ERROR_OUT_OF_MEMORY/i;
 
-/** A settable promise per slug, so requests that arrive while loading wait (CONTRACT §4.4: do not 503). */
-class Readiness {
-  private readonly states = new Map<string, PipelineState>();
-  private readonly waiters = new Map<
-    string,
-    { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }
-  >();
+/** True when `message` says the backend is no longer usable. */
+export function isFatalBackendError(message: string): boolean {
+  return FATAL_BACKEND_ERROR.test(message);
+}
 
-  constructor(slugs: string[]) {
-    for (const slug of slugs) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => undefined); // a failed load is reported through whenReady, not as unhandled
-      this.waiters.set(slug, { promise, resolve, reject });
-      this.states.set(slug, { state: 'loading' });
-    }
-  }
+/**
+ * Replaces the active backend with a fresh instance of the same kind (a new wasm module and heap, a new TF
+ * eager context). Kernels are set up again on it by `setBackend`. Tensors of the old instance are lost, so
+ * everything that holds one must be disposed first.
+ */
+async function resetBackend(): Promise<void> {
+  const name = tf.getBackend();
+  const factory = tf.findBackendFactory(name);
+  if (!factory) return;
+  tf.removeBackend(name);
+  tf.registerBackend(name, factory);
+  if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend could not be initialised again`);
+  await tf.ready();
+}
 
-  set(slug: string, state: PipelineState): void {
-    this.states.set(slug, state);
-    const w = this.waiters.get(slug);
-    if (state.state === 'ready') w?.resolve();
-    if (state.state === 'failed')
-      w?.reject(new PipelineUnavailableError(`pipeline ${slug} failed to load: ${state.error}`));
-  }
+/** Stands in for the decoder of an engine without TensorFlow: its pipelines never decode. */
+const noDecoder: ImageDecoder = {
+  name: 'sharp',
+  decode: () => Promise.reject(new DecodeError('this engine has no TensorFlow backend to decode with')),
+};
 
-  get(slug: string): PipelineState | undefined {
-    return this.states.get(slug);
-  }
-
-  ready(): string[] {
-    return [...this.states].filter(([, s]) => s.state === 'ready').map(([slug]) => slug);
-  }
-
-  wait(slug: string): Promise<void> {
-    const w = this.waiters.get(slug);
-    return w ? w.promise : Promise.reject(new PipelineUnavailableError(`pipeline ${slug} is not enabled`));
-  }
+/** One image of a run with its request boxes, ids already tagged. */
+interface Entry {
+  source: ImageBytes;
+  given: GivenDetection<ImageBytes>[];
 }
 
 /** A job waiting for the engine. */
@@ -143,10 +151,13 @@ export class LocalEngine implements InferenceEngine {
   private running = false;
   private choice: BackendChoice | null = null;
   private decoder: ImageDecoder | null = null;
+  private budget = Infinity;
   private started: Promise<void> | null = null;
+  private readonly emit: (event: EngineEvent) => void;
 
   constructor(private readonly options: EngineOptions) {
     this.readiness = new Readiness(options.definitions.map((d) => d.slug));
+    this.emit = options.onEvent ?? (() => undefined);
   }
 
   /** Initialises the backend, then creates and compiles each pipeline in turn. Never throws: failures are states. */
@@ -156,19 +167,30 @@ export class LocalEngine implements InferenceEngine {
   }
 
   private async load(): Promise<void> {
-    const emit = this.options.onEvent ?? (() => undefined);
-    try {
-      this.choice = await initBackend(this.options.backend);
-      this.decoder = chooseDecoder(this.options.decoder);
-      emit({ type: 'backend', choice: this.choice, decoder: this.decoder.name });
-    } catch (err) {
-      for (const d of this.options.definitions) {
-        const state: PipelineState = { state: 'failed', error: `backend: ${(err as Error).message}` };
-        this.readiness.set(d.slug, state);
-        emit({ type: 'state', slug: d.slug, state });
+    if (this.options.backend === null) {
+      this.decoder = noDecoder;
+    } else {
+      try {
+        this.choice = await initBackend(this.options.backend);
+        this.decoder = chooseDecoder(this.options.decoder);
+        this.budget = budgetBytes(this.options.memoryBudgetMb ?? 0, this.choice.backend);
+        this.emit({ type: 'backend', choice: this.choice, decoder: this.decoder.name });
+      } catch (err) {
+        this.setAll({ state: 'failed', error: `backend: ${(err as Error).message}` });
+        return;
       }
-      return;
     }
+    await this.loadPipelines();
+  }
+
+  private setAll(state: PipelineState): void {
+    for (const d of this.options.definitions) {
+      this.readiness.set(d.slug, state);
+      this.emit({ type: 'state', slug: d.slug, state });
+    }
+  }
+
+  private async loadPipelines(): Promise<void> {
     for (const definition of this.options.definitions) {
       const t0 = performance.now();
       let state: PipelineState;
@@ -181,8 +203,32 @@ export class LocalEngine implements InferenceEngine {
         state = { state: 'failed', error: (err as Error).message };
       }
       this.readiness.set(definition.slug, state);
-      emit({ type: 'state', slug: definition.slug, state, seconds: (performance.now() - t0) / 1000 });
+      this.emit({ type: 'state', slug: definition.slug, state, seconds: (performance.now() - t0) / 1000 });
     }
+  }
+
+  /**
+   * Throws the backend away and builds it again with every model reloaded. The pipelines are "loading" (out
+   * of /readyz; new requests wait) until each is warm again.
+   */
+  private async rebuild(cause: string): Promise<void> {
+    this.emit({ type: 'rebuild', cause, slugs: this.options.definitions.map((d) => d.slug) });
+    this.setAll({ state: 'loading' });
+    for (const p of this.pipelines.values()) {
+      try {
+        p.dispose();
+      } catch {
+        // The old heap may be corrupt; its memory goes with the backend instance anyway.
+      }
+    }
+    this.pipelines.clear();
+    try {
+      await resetBackend();
+    } catch (err) {
+      this.setAll({ state: 'failed', error: `backend rebuild: ${(err as Error).message}` });
+      return;
+    }
+    await this.loadPipelines();
   }
 
   backend(): BackendChoice | null {
@@ -219,6 +265,7 @@ export class LocalEngine implements InferenceEngine {
         const batch = this.takeBatch();
         const started = performance.now();
         try {
+          this.options.onBatchStart?.(batch.map((w) => w.job));
           const results = await this.execute(batch.map((w) => w.job));
           batch.forEach((w, k) =>
             w.resolve({
@@ -244,7 +291,7 @@ export class LocalEngine implements InferenceEngine {
     const first = this.waiting.shift()!;
     const batch = [first];
     const pipeline = this.pipelines.get(first.job.pipeline);
-    const limit = first.job.config.detector_batch_size ?? this.options.context.batches.detectorBatchSize;
+    const limit = this.detectorBatch(first.job.config);
     if (!pipeline?.needsPixels || first.job.config.seed !== undefined) return batch;
     const key = JSON.stringify(first.job.config);
     let images = first.job.images.length;
@@ -262,34 +309,35 @@ export class LocalEngine implements InferenceEngine {
     return batch;
   }
 
-  /** One pipeline run for one or more jobs; results are split back per job. */
+  private detectorBatch(config: RequestConfig): number {
+    return config.detector_batch_size ?? this.options.context.batches.detectorBatchSize;
+  }
+
+  /**
+   * One or more jobs as one logical run, split into pipeline runs that fit the memory budget; results are
+   * split back per job.
+   */
   private async execute(jobs: EngineJob[]): Promise<EngineResult[]> {
-    const pipeline = this.pipelines.get(jobs[0].pipeline);
-    const decoder = this.decoder;
-    if (!pipeline || !decoder)
-      throw new PipelineUnavailableError(`pipeline ${jobs[0].pipeline} is not loaded`);
+    const slug = jobs[0].pipeline;
+    const pipeline = this.pipelines.get(slug);
+    if (!pipeline) throw new PipelineUnavailableError(`pipeline ${slug} is not loaded`);
+    const config = jobs[0].config;
     const merged = jobs.length > 1;
     const id = (k: number, imageId: string): string => (merged ? tag(k, imageId) : imageId);
-    const images = jobs.flatMap((job, k) =>
-      job.images.map((img) => createPipelineImage({ ...img, id: id(k, img.id) }, decoder)),
-    );
-    const crops: PipelineImage[] = [];
-    const given = new Map<string, GivenDetection[]>();
+    const entries: Entry[] = [];
     jobs.forEach((job, k) => {
-      for (const box of job.given) {
-        const crop = box.crop ? createPipelineImage(box.crop, decoder) : null;
-        if (crop) crops.push(crop);
-        const key = id(k, box.imageId);
-        given.set(key, [...(given.get(key) ?? []), { bbox: box.bbox, algorithm: box.algorithm, crop }]);
+      const given = new Map<string, GivenDetection<ImageBytes>[]>();
+      for (const g of job.given) given.set(g.imageId, [...(given.get(g.imageId) ?? []), g]);
+      for (const img of job.images) {
+        entries.push({
+          source: { ...img, id: id(k, img.id) },
+          given: (given.get(img.id) ?? []).map((g) => ({ ...g, imageId: id(k, g.imageId) })),
+        });
       }
     });
-    let out;
-    try {
-      out = await pipeline.run({ images, given, config: jobs[0].config });
-    } finally {
-      for (const img of [...images, ...crops]) img.dispose();
-    }
-    const batchImages = images.length;
+
+    const out = await this.runAll(slug, pipeline.needsPixels, entries, config);
+    const batchImages = entries.length;
     if (!merged) return [{ ...out, batchImages }];
     const results: EngineResult[] = jobs.map(() => ({
       detections: [],
@@ -308,9 +356,131 @@ export class LocalEngine implements InferenceEngine {
     return results;
   }
 
+  /** Admits `entries` into runs by the memory budget, runs each, and joins their outputs. */
+  private async runAll(
+    slug: string,
+    needsPixels: boolean,
+    entries: Entry[],
+    config: RequestConfig,
+  ): Promise<PipelineOutput> {
+    const rng = requestRng(config);
+    const pixels = (e: Entry): number =>
+      e.source.header.width * e.source.header.height +
+      e.given.reduce((n, g) => n + (g.crop ? g.crop.header.width * g.crop.header.height : 0), 0);
+    // Pixel-free pipelines decode nothing: one run, however large the images say they are.
+    const plan = needsPixels
+      ? planBatches(entries, pixels, this.detectorBatch(config), this.budget)
+      : { batches: [entries], tooLarge: [] };
+    const failures: ImageFailure[] = plan.tooLarge.map(({ item, bytes }) => ({
+      imageId: item.source.id,
+      code: 'IMAGE_TOO_LARGE_FOR_BACKEND',
+      message:
+        `${item.source.header.width}x${item.source.header.height} pixels need ${mib(bytes)} to decode and ` +
+        `process, more than the ${this.choice?.backend ?? 'engine'} backend's inference memory budget of ` +
+        `${mib(this.budget)} (INFERENCE_MEMORY_BUDGET_MB)`,
+    }));
+    const detections: DetectionResponse[] = [];
+    const timings: StageTimings = {};
+    for (const batch of plan.batches) {
+      const out = await this.runGuarded(slug, batch, config, rng);
+      detections.push(...out.detections);
+      failures.push(...out.failures);
+      for (const [stage, s] of Object.entries(out.timings) as [keyof StageTimings, number][])
+        timings[stage] = (timings[stage] ?? 0) + s;
+    }
+    // Reused (request) boxes first, then new ones, across runs as within one (CONTRACT §3.3 D6).
+    const reusedImages = new Set(entries.filter((e) => e.given.length > 0).map((e) => e.source.id));
+    const reused = detections.filter((d) => reusedImages.has(d.source_image_id));
+    const fresh = detections.filter((d) => !reusedImages.has(d.source_image_id));
+    return { detections: [...reused, ...fresh], failures, timings };
+  }
+
+  /**
+   * One pipeline run. When it leaves the backend unusable, the engine is rebuilt and the run's images are
+   * retried once each, alone, on the fresh engine: only an image that breaks it again fails (and the
+   * engine is rebuilt again), so the others are never failed for a neighbour.
+   */
+  private async runGuarded(
+    slug: string,
+    batch: Entry[],
+    config: RequestConfig,
+    rng: Rng,
+  ): Promise<PipelineOutput> {
+    type Attempt = Awaited<ReturnType<LocalEngine['attempt']>>;
+    const first: Attempt = await this.attempt(slug, batch, config, rng);
+    if ('output' in first) return first.output;
+    await this.rebuild(first.fatal);
+    const out: PipelineOutput = { detections: [], failures: [], timings: {} };
+    for (const entry of batch) {
+      const retry: Attempt = batch.length > 1 ? await this.attempt(slug, [entry], config, rng) : first;
+      if ('output' in retry) {
+        out.detections.push(...retry.output.detections);
+        out.failures.push(...retry.output.failures);
+        continue;
+      }
+      if (retry !== first) await this.rebuild(retry.fatal);
+      out.failures.push({
+        imageId: entry.source.id,
+        code: 'INFERENCE_FAILED',
+        message: `the ${this.choice?.backend ?? ''} backend broke on this image and was rebuilt: ${retry.fatal}`,
+      });
+    }
+    return out;
+  }
+
+  /** Runs `batch` once; reports a fatal backend error instead of its output. The engine disposes the images. */
+  private async attempt(
+    slug: string,
+    batch: Entry[],
+    config: RequestConfig,
+    rng: Rng,
+  ): Promise<{ output: PipelineOutput } | { fatal: string }> {
+    const pipeline = this.pipelines.get(slug);
+    const decoder = this.decoder;
+    if (!pipeline || !decoder) {
+      const state = this.readiness.get(slug);
+      const why = state?.state === 'failed' ? `: ${state.error}` : '';
+      throw new PipelineUnavailableError(`pipeline ${slug} is not loaded${why}`);
+    }
+    const images: PipelineImage[] = [];
+    const crops: PipelineImage[] = [];
+    const given = new Map<string, GivenDetection[]>();
+    try {
+      for (const e of batch) {
+        images.push(createPipelineImage(e.source, decoder));
+        if (e.given.length === 0) continue;
+        given.set(
+          e.source.id,
+          e.given.map((g) => {
+            const crop = g.crop ? createPipelineImage(g.crop, decoder) : null;
+            if (crop) crops.push(crop);
+            return { ...g, crop };
+          }),
+        );
+      }
+      const output = await pipeline.run({ images, given, config, rng });
+      const fatal = output.failures.find((f) => isFatalBackendError(f.message));
+      return fatal ? { fatal: fatal.message } : { output };
+    } catch (err) {
+      const message = (err as Error).message;
+      if (isFatalBackendError(message)) return { fatal: message };
+      throw err;
+    } finally {
+      // The only place images are released: as soon as their detections and crops are taken.
+      for (const img of [...images, ...crops]) {
+        try {
+          img.dispose();
+        } catch {
+          // A corrupt heap cannot free; the rebuild drops it whole.
+        }
+      }
+    }
+  }
+
   stats(): EngineStats {
-    const mem = tf.memory();
     const queueDepth = this.waiting.length + (this.running ? 1 : 0);
+    if (this.choice === null) return { queueDepth, numTensors: 0, numBytes: 0 };
+    const mem = tf.memory();
     return { queueDepth, numTensors: mem.numTensors, numBytes: mem.numBytes };
   }
 

@@ -3,13 +3,16 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import { registeredPipelines } from '../pipelines/registry';
-import { LocalEngine, PipelineUnavailableError } from './engine';
+import { LocalEngine, PipelineUnavailableError, type EngineJob } from './engine';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol';
 
 const port = parentPort;
 if (!port) throw new Error('inference-worker must run in a worker thread');
 const init = workerData as WorkerInit;
 const send = (msg: FromWorker): void => port.postMessage(msg);
+
+/** Message id of each job, so the main thread learns which jobs are running (not merely queued). */
+const ids = new Map<EngineJob, number>();
 
 const registry = registeredPipelines(init.context.modelsDir);
 const engine = new LocalEngine({
@@ -21,7 +24,10 @@ const engine = new LocalEngine({
   context: init.context,
   backend: init.backend,
   decoder: init.decoder,
+  memoryBudgetMb: init.memoryBudgetMb,
   onEvent: (event) => send({ type: 'event', event }),
+  onBatchStart: (jobs) =>
+    send({ type: 'started', ids: jobs.map((j) => ids.get(j)).filter((id) => id !== undefined) }),
 });
 void engine.start();
 
@@ -30,15 +36,19 @@ port.on('message', (msg: ToWorker) => {
     void engine.close().then(() => send({ type: 'closed' }));
     return;
   }
-  engine.run(msg.job).then(
-    (result) => send({ type: 'result', id: msg.id, result, stats: engine.stats() }),
-    (err: Error) =>
-      send({
-        type: 'error',
-        id: msg.id,
-        message: err.message,
-        unavailable: err instanceof PipelineUnavailableError,
-        stats: engine.stats(),
-      }),
-  );
+  ids.set(msg.job, msg.id);
+  engine
+    .run(msg.job)
+    .then(
+      (result) => send({ type: 'result', id: msg.id, result, stats: engine.stats() }),
+      (err: Error) =>
+        send({
+          type: 'error',
+          id: msg.id,
+          message: err.message,
+          unavailable: err instanceof PipelineUnavailableError,
+          stats: engine.stats(),
+        }),
+    )
+    .finally(() => ids.delete(msg.job));
 });

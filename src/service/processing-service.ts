@@ -15,7 +15,8 @@ import type {
 import { ImageError, ServiceError, type ImageErrorCode } from '../errors';
 import type { ImageBytes } from '../images/bytes-image';
 import type { ImageFetcher } from '../images/fetch-image';
-import { PipelineUnavailableError, type GivenBox, type InferenceEngine } from '../runtime/engine';
+import type { GivenDetection } from '../pipelines/pipeline';
+import { PipelineUnavailableError, type InferenceEngine } from '../runtime/engine';
 import { mapLimit } from '../util/concurrency';
 import { secondsSince } from '../util/time';
 
@@ -93,7 +94,7 @@ export class ProcessingService {
       }
     });
     const ok = new Map(fetched.filter((f): f is ImageBytes => f !== null).map((f) => [f.id, f]));
-    const given: GivenBox[] = await mapLimit(
+    const given: GivenDetection<ImageBytes>[] = await mapLimit(
       detections.filter((d) => ok.has(d.source_image.id)),
       this.options.downloadConcurrency,
       async (d) => ({

@@ -10,6 +10,7 @@
  */
 import type { ProcessingServiceInfoResponse } from '../contract/types';
 import { createAjv } from '../contract/validators';
+import { ServiceError } from '../errors';
 import type { InferenceEngine } from '../runtime/engine';
 import type { ProcessingService } from '../service/processing-service';
 import type { Logger } from '../util/logger';
@@ -46,6 +47,11 @@ const SKIP_MS = 10 * 60_000;
 const MAX_TRACKED_JOBS = 100;
 /** Registration attempts for a project that answers with a non-retryable error. */
 const REGISTER_ATTEMPTS = 3;
+
+/** The engine could not run the work at all (not the images' fault): the inference thread is down or the
+ * process is stopping. */
+const engineDown = (err: unknown): boolean =>
+  err instanceof ServiceError && (err.code === 'PIPELINE_UNAVAILABLE' || err.code === 'SHUTTING_DOWN');
 
 /** 400 answers of `/tasks/` that mean "this job is not for a pull worker" (CONTRACT §6.5). */
 const isSkippable = (err: AntennaApiError): boolean => err.status === 400 || err.status === 404;
@@ -295,15 +301,24 @@ export class PullWorker {
     return tasks;
   }
 
-  /** Runs one batch through the pipeline and queues one result per task. Never throws. */
+  /**
+   * Runs one batch through the pipeline and queues one result per task. Never throws. Tasks that could not
+   * run because the engine was down (inference thread restarting, process exiting) get no result: Antenna
+   * hands them out again after the visibility timeout, so healthy images are never reported failed for it.
+   */
   private async runBatch(job: JobSummary, tasks: PullTask[]): Promise<void> {
     const t0 = performance.now();
     let items: ResultItem[];
+    let ran = tasks;
     try {
       // One request for the whole batch, so detection and classification batch across its images.
       items = await this.process(job, tasks);
     } catch (err) {
       const message = (err as Error).message;
+      if (engineDown(err)) {
+        this.leaveForRedelivery(job, tasks, message);
+        return;
+      }
       this.logger.error(
         { job: job.id, pipeline: job.pipeline_slug, error: message },
         `pipeline ${job.pipeline_slug} failed on a batch of ${tasks.length}; running its images one by one`,
@@ -311,17 +326,41 @@ export class PullWorker {
       // Isolate the image that broke the batch (or STRICT_IMAGE_ERRORS turning one failure into a 500), so
       // the others still get their results.
       items = [];
+      ran = [];
+      const left: PullTask[] = [];
+      let downMessage = '';
       for (const task of tasks) {
-        items.push(
-          ...(await this.process(job, [task]).catch((e: Error) => [
-            errorItem(task, `image ${task.image_id}: pipeline ${job.pipeline_slug} failed: ${e.message}`),
-          ])),
-        );
+        try {
+          items.push(...(await this.process(job, [task])));
+          ran.push(task);
+        } catch (e) {
+          if (engineDown(e)) {
+            left.push(task);
+            downMessage = (e as Error).message;
+            continue;
+          }
+          items.push(
+            errorItem(
+              task,
+              `image ${task.image_id}: pipeline ${job.pipeline_slug} failed: ${(e as Error).message}`,
+            ),
+          );
+          ran.push(task);
+        }
       }
+      if (left.length > 0) this.leaveForRedelivery(job, left, downMessage);
+      if (ran.length === 0) return;
     }
-    items = items.map((item, i) => this.checked(item, tasks[i], job));
+    items = items.map((item, i) => this.checked(item, ran[i], job));
     this.outbox.enqueue(job.id, items);
     this.report(job, items, secondsSince(t0));
+  }
+
+  private leaveForRedelivery(job: JobSummary, tasks: PullTask[], reason: string): void {
+    this.logger.warn(
+      { job: job.id, pipeline: job.pipeline_slug, tasks: tasks.length, error: reason },
+      `pipeline ${job.pipeline_slug} is unavailable for now; ${tasks.length} task(s) left for Antenna to hand out again`,
+    );
   }
 
   /** One ProcessingService call for `tasks` (no config, no existing detections: CONTRACT §6.5). */

@@ -13,8 +13,12 @@ describe('computeResizeGeometry', () => {
     expect(computeResizeGeometry(4096, 2160, 1024, 576, 'letterbox')).toEqual({
       sourceWidth: 4096,
       sourceHeight: 2160,
+      inputWidth: 1024,
+      inputHeight: 576,
       contentWidth: 1024,
       contentHeight: 540,
+      offsetX: 0,
+      offsetY: 0,
       scaleX: 0.25,
       scaleY: 0.25,
     });
@@ -35,6 +39,27 @@ describe('computeResizeGeometry', () => {
   it('keeps at least one content pixel for extreme aspect ratios', () => {
     const g = computeResizeGeometry(10000, 1, 100, 100, 'letterbox');
     expect([g.contentWidth, g.contentHeight]).toEqual([100, 1]);
+  });
+
+  it('letterbox-center splits the padding as ultralytics does: round(pad / 2 - 0.1) before', () => {
+    // 4096x2160 into 640x640: r = 0.15625, content 640x337.5 → 338 rows; pad 302 → 151 above, 151 below.
+    const g = computeResizeGeometry(4096, 2160, 640, 640, 'letterbox-center');
+    expect([g.contentWidth, g.contentHeight, g.offsetX, g.offsetY]).toEqual([640, 338, 0, 151]);
+    // An odd pad of 3 columns: round(1.4) = 1 before, 2 after.
+    const odd = computeResizeGeometry(637, 640, 640, 640, 'letterbox-center');
+    expect([odd.contentWidth, odd.offsetX, odd.offsetY]).toEqual([637, 1, 0]);
+  });
+
+  it('none feeds the source at its own size', () => {
+    const g = computeResizeGeometry(1234, 567, 640, 640, 'none');
+    expect(g).toMatchObject({
+      inputWidth: 1234,
+      inputHeight: 567,
+      contentWidth: 1234,
+      offsetX: 0,
+      scaleX: 1,
+      scaleY: 1,
+    });
   });
 
   it('rejects non-positive sizes', () => {
@@ -75,6 +100,16 @@ describe('clampBox', () => {
   it('clamps each coordinate to the image', () => {
     expect(clampBox(box(-5, -1, 120, 90), 100, 80)).toEqual(box(0, 0, 100, 80));
   });
+  it('undoes a centred letterbox: offset removed before scaling', () => {
+    const g = computeResizeGeometry(4096, 2160, 640, 640, 'letterbox-center');
+    // Source box (400, 200)-(800, 600) lands at x 62.5..125 and y 151 + its rows scaled by 338/2160.
+    const mapped = mapBoxToSource(box(62.5, 151 + 200 * g.scaleY, 125, 151 + 600 * g.scaleY), g);
+    expect(mapped.x1).toBeCloseTo(400, 9);
+    expect(mapped.y1).toBeCloseTo(200, 9);
+    expect(mapped.x2).toBeCloseTo(800, 9);
+    expect(mapped.y2).toBeCloseTo(600, 9);
+  });
+
   it('turns a box in the letterbox padding into a zero-area box', () => {
     const clamped = clampBox(box(10, 2200, 50, 2300), 4096, 2160);
     expect(boxArea(clamped)).toBe(0);

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { readManifest } from '../../src/models/manifest';
 import { ObjectDetector, detectionSettings } from '../../src/algorithms/object-detector';
 import { loadManifestAlgorithm } from '../../src/algorithms/load-manifest-algorithm';

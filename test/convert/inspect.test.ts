@@ -2,6 +2,9 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main as convertMain } from '../../src/cli/convert';
+import { main as inspectMain } from '../../src/cli/inspect';
+import { initBackend } from '../../src/tf/backend';
+import { algorithmOf, PIXELS_01, writeManifest, writeUltralytics } from '../algorithms/detector-models';
 import { formatReport, inspectPath } from '../../src/convert/inspect';
 import { savedModelRoot } from '../../src/convert/saved-model';
 import { mobilenetV3Ops } from './models';
@@ -177,6 +180,9 @@ it('inspects a SavedModel from saved_model.pb alone', async () => {
   expect(r.opHistogram).toMatchObject({ VarHandleOp: 2, Conv2D: 1, Relu: 1, MatMul: 1 });
   const text = formatReport(r);
   expect(text).toContain('  written by: TensorFlow 2.11.0\n');
+  expect(text).toContain(
+    '  manifest names: input.name "input", output names "logits" (signature keys of serving_default)\n',
+  );
   expect(text).toContain('note: a SavedModel runs only on tfjs-node(-gpu)');
 });
 
@@ -184,4 +190,131 @@ it('reports a path that is no model', async () => {
   await expect(inspectPath(tmp)).rejects.toThrow(
     'neither model.json (TF.js graph model) nor saved_model.pb (SavedModel) is in it',
   );
+});
+
+describe('weight dtypes and manifest checks (detectors)', () => {
+  // An ultralytics-shaped graph: input [1,3,64,64], output0 [1, 4+2, 5].
+  let dir: string;
+  type Json = Record<string, unknown>;
+  const yoloManifest = (patch: (m: { input: Json; output: Json }) => void = () => undefined): Json => {
+    const m = {
+      kind: 'detector',
+      format: 'tfjs-graph-model',
+      model_path: 'model.json',
+      algorithm: algorithmOf('tiny_yolo'),
+      input: {
+        width: 64,
+        height: 64,
+        resize: 'letterbox-center',
+        pad_value: 114,
+        layout: 'NCHW',
+        ...PIXELS_01,
+      } as Json,
+      output: {
+        packed: { tensor: 'output0', channels_first: true, box: 0, class_scores: 4 },
+        box_format: 'cxcywh',
+        coordinates: 'pixels',
+        score_threshold: 0.25,
+        iou_threshold: 0.7,
+        max_detections: 300,
+      } as Json,
+      class_labels: { category_map: 'category_map.json', report: true },
+    };
+    patch(m);
+    return m;
+  };
+  const row = { cxcywh: [32, 32, 8, 8] as [number, number, number, number], scores: [0.9, 0.1] };
+
+  beforeAll(async () => {
+    dir = path.join(tmp, 'yolo');
+    await fsp.mkdir(dir);
+    await writeUltralytics(dir, 64, [row, row, row, row, row]);
+  });
+
+  const withManifest = async (manifest: Record<string, unknown>, labels = ['moth', 'other']) => {
+    await writeManifest(dir, manifest, labels);
+    return inspectPath(dir);
+  };
+
+  it('a matching manifest has no problems; weight dtypes are listed', async () => {
+    const r = await withManifest(yoloManifest());
+    expect(r.problems).toEqual([]);
+    const text = formatReport(r);
+    expect(text).toContain('  weight dtypes: int32 ×3, float32 ×2\n');
+    expect(text).toContain('  quantisation: none (full-precision weights)\n');
+    expect(text).toContain('  input layout: NCHW, batch (from the graph), pad 114\n');
+  });
+
+  it('names the field and the model value: layout, batch, size, output name', async () => {
+    const r = await withManifest(
+      yoloManifest((m) => {
+        m.input.layout = 'NHWC';
+        m.input.batch = 'dynamic';
+        (m.output.packed as Json).tensor = 'output';
+      }),
+    );
+    expect(r.problems).toEqual([
+      'input.layout is "NHWC" but the model\'s input "images" has shape [1,3,64,64] (64 channels where NHWC puts them)',
+      'input.batch is "dynamic" but the model\'s input "images" has shape [1,3,64,64] (batch fixed at 1: use "single")',
+      'output.packed.tensor "output" is not an output of the model; it has "output0"',
+    ]);
+    expect(formatReport(r)).toContain('\nmismatch: output.packed.tensor "output" is not an output');
+  });
+
+  it('checks the category-map width against output shapes the model.json signature records', async () => {
+    await withManifest(yoloManifest(), ['moth', 'other', 'dust']);
+    const jsonPath = path.join(dir, 'model.json');
+    const original = await fsp.readFile(jsonPath, 'utf8');
+    try {
+      const json = JSON.parse(original) as {
+        signature: { outputs: Record<string, Record<string, unknown>> };
+      };
+      json.signature.outputs.output0.tensorShape = { dim: [{ size: '1' }, { size: '6' }, { size: '5' }] };
+      await fsp.writeFile(jsonPath, JSON.stringify(json));
+      const r = await inspectPath(dir);
+      expect(r.outputs).toEqual([{ name: 'output0', dtype: 'float', shape: '[1,6,5]' }]);
+      expect(r.problems).toEqual([
+        'class_labels\' category map has 3 labels but output.packed "output0" has 2 class-score columns (shape [1,6,5])',
+      ]);
+    } finally {
+      await fsp.writeFile(jsonPath, original);
+    }
+  });
+
+  it('reports quantised weights', async () => {
+    await withManifest(yoloManifest());
+    const jsonPath = path.join(dir, 'model.json');
+    const original = await fsp.readFile(jsonPath, 'utf8');
+    try {
+      const json = JSON.parse(original) as { weightsManifest: { weights: Record<string, unknown>[] }[] };
+      json.weightsManifest[0].weights[0].quantization = { dtype: 'uint8', min: 0, scale: 0.1 };
+      json.weightsManifest[0].weights[1].quantization = { dtype: 'float16' };
+      await fsp.writeFile(jsonPath, JSON.stringify(json));
+      expect(formatReport(await inspectPath(dir))).toMatch(
+        /quantisation: (uint8 ×1, float16 ×1|float16 ×1, uint8 ×1) \(stored/,
+      );
+    } finally {
+      await fsp.writeFile(jsonPath, original);
+    }
+  });
+
+  it("the CLI exits 1 on a mismatch; --run adds the real output shapes and the service's own load error", async () => {
+    await initBackend('wasm');
+    await writeManifest(dir, yoloManifest(), ['moth', 'other', 'dust']);
+    const out: string[] = [];
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((s) => {
+      out.push(String(s));
+      return true;
+    });
+    try {
+      expect(await inspectMain([dir, '--run'])).toBe(1);
+    } finally {
+      stdout.mockRestore();
+    }
+    const text = out.join('');
+    expect(text).toContain('outputs:\n  output0  float32  [1,6,5]\n');
+    expect(text).toContain(
+      "mismatch: the service cannot load it: detector tiny_yolo: the model gives 2 class scores per box but class_labels' category map has 3 labels",
+    );
+  });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { parity, top1 } from './helpers';
 import { convNextOps, efficientNetOps, miscOps, mobilenetV3Ops, resnetOps } from './models';
 

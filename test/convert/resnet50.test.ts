@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { convertOnnxToModelDir } from '../../src/convert/model-dir';
 import { loadGraphModelFromDir } from '../../src/models/graph-model-loader';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { maxAbsDiff, randomInput, runOrt, runTfjs, top1 } from './helpers';
 import { resnet50 } from './models';
 

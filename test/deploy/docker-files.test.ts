@@ -84,6 +84,19 @@ describe('Dockerfile.gpu', () => {
     expect(imageEnv.has('TFJS_NODE_BASE_URI')).toBe(false);
   });
 
+  it('bounds the libtensorflow download: each install attempt has a timeout, and failed attempts are retried', () => {
+    const run = keywordArgs('RUN').join('\n');
+    expect(keywordArgs('ARG')).toEqual(
+      expect.arrayContaining(['TFJS_INSTALL_TIMEOUT=900', 'TFJS_INSTALL_ATTEMPTS=3']),
+    );
+    expect(run).toMatch(
+      /until timeout --kill-after=\d+ "\$TFJS_INSTALL_TIMEOUT" npm rebuild @tensorflow\/tfjs-node-gpu/,
+    );
+    expect(run).toMatch(/"\$attempt" -ge "\$TFJS_INSTALL_ATTEMPTS"/);
+    // A partial download is removed so the next attempt downloads again instead of building on it.
+    expect(run).toMatch(/rm -rf "\$P\/deps\/lib" "\$P\/lib\/napi-v8"/);
+  });
+
   it('exposes the default PORT, sets PORT and HOST, and health-checks /livez on that port', () => {
     expect(keywordArgs('EXPOSE')).toEqual([PORT]);
     expect(imageEnv.get('PORT')).toBe(PORT);
@@ -157,13 +170,21 @@ describe('docker-compose.yml', () => {
     expect(service(WORKER).profiles).toEqual(['worker']);
   });
 
-  it('reserves NVIDIA GPUs (count from GPU_COUNT) for the GPU services and none for the cpu one', () => {
+  it('reserves one NVIDIA GPU (GPU_DEVICE) for the GPU services and none for the cpu one', () => {
     for (const name of [MAIN, WORKER]) {
+      // device_ids holds strings, so substitution is valid in every Compose; a substituted `count` is not.
       expect(gpuDevices(service(name))).toEqual([
-        { driver: 'nvidia', count: '${GPU_COUNT:-1}', capabilities: ['gpu'] },
+        { driver: 'nvidia', device_ids: ['${GPU_DEVICE:-0}'], capabilities: ['gpu'] },
       ]);
     }
     expect(gpuDevices(service(CPU))).toEqual([]);
+  });
+
+  it('requires the GPU in the GPU services and not in the cpu one (the image defaults to REQUIRE_GPU=true)', () => {
+    expect(imageEnv.get('REQUIRE_GPU')).toBe('true');
+    for (const name of [MAIN, WORKER])
+      expect(asObject(service(name).environment, 'environment').REQUIRE_GPU).toBe('true');
+    expect(asObject(service(CPU).environment, 'environment').REQUIRE_GPU).toBe('false');
   });
 
   it('builds Dockerfile.gpu and passes the mirror build args through', () => {

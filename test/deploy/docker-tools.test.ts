@@ -80,7 +80,7 @@ describe('docker compose config', () => {
       expect(JSON.stringify(main.ports)).toMatch(/2000/);
       const devices = JSON.stringify(main.deploy);
       expect(devices).toMatch(/"driver":"nvidia"/);
-      expect(devices).toMatch(/"count":"?1"?/);
+      expect(devices).toMatch(/"device_ids":\["0"\]/);
       expect(asObject(asObject(out.networks, 'networks').antenna, 'antenna')).toMatchObject({
         name: 'antenna_network',
         external: true,
@@ -90,18 +90,21 @@ describe('docker compose config', () => {
 
   maybe(
     compose
-      ? `substitutes GPU_COUNT, HOST_PORT and TFJS_IMAGE (${named})`
+      ? `substitutes GPU_DEVICE, HOST_PORT and TFJS_IMAGE (${named})`
       : `substitutes variables ${skipped}`,
     () => {
       const out = render({
-        GPU_COUNT: 'all',
+        GPU_DEVICE: 'GPU-8c4f1e9a-0d5b-4c3e-9f7a-2b6d1e0c5a43',
         HOST_PORT: '8080',
         TFJS_IMAGE: 'registry.example/antenna-tfjs:1.2',
       });
       const main = asObject(asObject(out.services, 'services')['antenna-tfjs'], 'antenna-tfjs');
       expect(main.image).toBe('registry.example/antenna-tfjs:1.2');
       expect(JSON.stringify(main.ports)).toMatch(/8080/);
-      expect(JSON.stringify(main.deploy)).toMatch(/"count":"?all"?/);
+      expect(JSON.stringify(main.deploy)).toMatch(
+        /"device_ids":\["GPU-8c4f1e9a-0d5b-4c3e-9f7a-2b6d1e0c5a43"\]/,
+      );
+      expect(JSON.stringify(main.deploy)).not.toMatch(/"count"/);
     },
   );
 });

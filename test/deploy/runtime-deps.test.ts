@@ -5,8 +5,8 @@
  * In a temporary directory: package.json + package-lock.json + .npmrc, `npm ci --omit=dev --ignore-scripts`,
  * the TypeScript compiled there with tsconfig.build.json. Then:
  * 1. every bare `require()` in the compiled service (dist/src) resolves, optional native packages included;
- * 2. the service really starts: buildService with the `constant` pipeline in the inference worker thread
- *    (the server's and worker's whole import graph), one pipeline ready, closed again.
+ * 2. the service really starts: buildService with `constant` (main thread) and the default model pipeline in
+ *    the inference worker thread (the server's and worker's whole import graph), both ready, closed again.
  * devDependencies (ts-node, typescript, jest...) are absent there, exactly as in the image.
  */
 import { execFileSync, spawnSync } from 'child_process';
@@ -54,7 +54,8 @@ beforeAll(() => {
   if (!fs.existsSync(path.join(dir, 'dist', 'src', 'bootstrap.js'))) {
     throw new Error(`tsc produced no dist/src/bootstrap.js:\n${r.stdout}${r.stderr}`);
   }
-  fs.mkdirSync(path.join(dir, 'models'), { recursive: true });
+  // The default models: a model pipeline is what starts the inference thread (constant runs without it).
+  fs.cpSync(path.join(ROOT, 'models'), path.join(dir, 'models'), { recursive: true });
 });
 
 afterAll(() => {
@@ -108,8 +109,9 @@ it('starts the service (HTTP app + inference worker thread) from production depe
     const { defaultConfig } = require('./dist/src/config.js');
     const { createLogger } = require('./dist/src/util/logger.js');
     (async () => {
-      const svc = await buildService(defaultConfig({ enabledPipelines: ['constant'] }), createLogger('error'));
-      await svc.engine.whenReady('constant');
+      const slugs = ['constant', 'tfjs_synthetic_moths_2026'];
+      const svc = await buildService(defaultConfig({ enabledPipelines: slugs }), createLogger('error'));
+      for (const slug of slugs) await svc.engine.whenReady(slug);
       const b = svc.engine.backend();
       await svc.close();
       process.stdout.write(JSON.stringify({ ready: svc.engine.readySlugs(), backend: b && b.backend }));
@@ -123,6 +125,7 @@ it('starts the service (HTTP app + inference worker thread) from production depe
     env: { PATH: process.env.PATH ?? '', TFJS_BACKEND: 'auto', NODE_ENV: 'production' },
   });
   expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
-  const out = JSON.parse(r.stdout) as { backend: string };
+  const out = JSON.parse(r.stdout) as { ready: string[]; backend: string };
+  expect(out.ready).toEqual(['constant', 'tfjs_synthetic_moths_2026']);
   expect(out.backend).toMatch(/^(wasm|cpu|tensorflow)$/);
 });

@@ -7,7 +7,7 @@ import { chooseDecoder } from '../../src/images/decode';
 import { ImageFetcher, type FetchOptions } from '../../src/images/fetch-image';
 import { readImageHeader, sniffFormat } from '../../src/images/sniff';
 import { UrlDeniedError, UrlPolicy } from '../../src/images/url-policy';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { startImageServer, type ImageServer } from '../helpers/image-server';
 import { dataUrl, jpeg, png } from '../helpers/images';
 

@@ -7,7 +7,7 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/runtime/backend';
+import { initBackend } from '../../src/tf/backend';
 import { attr, GraphBuilder, type AttrValue } from '../../src/models/graph-model-writer';
 import { loadGraphModelFromDir } from '../../src/models/graph-model-loader';
 import { seededRng } from '../../src/util/rng';

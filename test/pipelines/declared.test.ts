@@ -108,6 +108,20 @@ describe('pipelines.json', () => {
     await expect(readDeclaredPipelines(missing)[0].create(ctx(missing))).rejects.toThrow(/no-such-model/);
   });
 
+  test('"classifiers": [] declares a detector-only pipeline', async () => {
+    const dir = tmpModels({ pipelines: [{ ...spec, classifiers: [] }] });
+    const pipeline = await readDeclaredPipelines(dir)[0].create(ctx(dir));
+    expect(pipeline.classifiers).toEqual([]);
+    expect(pipeline.describe().algorithms.map((a) => a.key)).toEqual(['tfjs_synthetic_moth_detector_2026']);
+  });
+
+  test('detector_classes needs a detector with class_labels', async () => {
+    const dir = tmpModels({ pipelines: [{ ...spec, detector_classes: ['moth'] }] });
+    await expect(readDeclaredPipelines(dir)[0].create(ctx(dir))).rejects.toThrow(
+      "a class filter needs the detector's class labels (class_labels in manifest.json)",
+    );
+  });
+
   test('a slug used twice is refused', () => {
     const dir = tmpModels({ pipelines: [{ ...spec, slug: 'constant' }] });
     expect(() => registeredPipelines(dir)).toThrow('pipeline slug constant is registered twice');

@@ -193,6 +193,7 @@ describe('Pipeline.run', () => {
         [
           {
             bbox: { x1: 2.5, y1: 3, x2: 40, y2: 50 },
+            imageId: 'old',
             algorithm: { name: 'Theirs', key: 'their-detector' },
             crop: null,
           },
@@ -237,6 +238,40 @@ describe('Pipeline.run', () => {
     expect(out.failures.map((f) => [f.imageId, f.code])).toEqual([['bad', 'INFERENCE_FAILED']]);
     expect(out.detections).toHaveLength(1);
     expect(out.detections[0].classifications).toHaveLength(1);
+  });
+
+  test('never disposes the images or crops it is given, even a crop that fails to decode (the engine owns them)', async () => {
+    class PixelDetector extends FakeDetector {
+      override readonly needsPixels = true;
+    }
+    const disposed: string[] = [];
+    const owned = (img: PipelineImage, ok: boolean): PipelineImage => ({
+      ...img,
+      tensor: () => (ok ? Promise.resolve({} as never) : Promise.reject(new Error('corrupt crop'))),
+      dispose: () => disposed.push(img.id),
+    });
+    const p = new Pipeline(
+      config(),
+      new PixelDetector({ a: [{ x1: 1, y1: 1, x2: 30, y2: 30 }], b: [] }),
+      [{ algorithm: new SizeClassifier('cls'), terminal: true }],
+      { detectorBatchSize: 1, classifierBatchSize: 8 },
+    );
+    const crop = owned(image('b:crop', 40, 30), false);
+    const given = new Map([
+      [
+        'b',
+        [{ imageId: 'b', bbox: { x1: 0, y1: 0, x2: 40, y2: 30 }, algorithm: { name: 'x', key: 'x' }, crop }],
+      ],
+    ]);
+    const out = await p.run({
+      images: [owned(image('a'), true), owned(image('b'), true)],
+      given,
+      config: {},
+    });
+    expect(disposed).toEqual([]);
+    // The broken crop is cut from the source instead (CONTRACT §2.6).
+    expect(out.detections.map((d) => d.source_image_id)).toEqual(['b', 'a']);
+    expect(out.failures).toEqual([]);
   });
 
   test('an image that fails to decode is reported when a stage needs pixels', async () => {

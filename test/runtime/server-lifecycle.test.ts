@@ -51,7 +51,8 @@ describe('server process', () => {
           PORT: String(port),
           HOST: '127.0.0.1',
           LOG_LEVEL: 'info',
-          ENABLED_PIPELINES: 'constant',
+          // A model pipeline too: only those load TensorFlow (in the inference thread); constant needs none.
+          ENABLED_PIPELINES: 'constant,tfjs_synthetic_moths_2026',
           TFJS_BACKEND: 'wasm',
           SHUTDOWN_GRACE_MS: '10000',
         },
@@ -79,7 +80,11 @@ describe('server process', () => {
     });
     expect(res.status).toBe(200);
     // The log line reaches our pipe a moment after the response.
-    for (let i = 0; i < 50 && !logs.includes('"msg":"process"'); i++)
+    for (
+      let i = 0;
+      i < 400 && !(logs.includes('"msg":"process"') && logs.includes('TensorFlow.js backend'));
+      i++
+    )
       await new Promise((r) => setTimeout(r, 50));
     const lines = logs
       .trim()
@@ -94,7 +99,7 @@ describe('server process', () => {
       detections: 1,
       requestId: expect.any(String),
     });
-  });
+  }, 30_000);
 
   test('SIGTERM: /readyz 503, the in-flight request finishes, exit code 0', async () => {
     const inflight = fetch(`http://127.0.0.1:${port}/process`, {

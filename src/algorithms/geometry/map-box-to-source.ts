@@ -4,12 +4,12 @@
 import type { BoundingBox } from '../../contract/types';
 import type { ResizeGeometry } from './resize-geometry';
 
-/** Divides by the per-axis scale; letterbox content starts at (0, 0), so there is no offset to undo. */
+/** Removes the content offset (centred letterbox only), then divides by the per-axis scale. */
 export function mapBoxToSource(box: BoundingBox, geometry: ResizeGeometry): BoundingBox {
   return {
-    x1: box.x1 / geometry.scaleX,
-    y1: box.y1 / geometry.scaleY,
-    x2: box.x2 / geometry.scaleX,
-    y2: box.y2 / geometry.scaleY,
+    x1: (box.x1 - geometry.offsetX) / geometry.scaleX,
+    y1: (box.y1 - geometry.offsetY) / geometry.scaleY,
+    x2: (box.x2 - geometry.offsetX) / geometry.scaleX,
+    y2: (box.y2 - geometry.offsetY) / geometry.scaleY,
   };
 }

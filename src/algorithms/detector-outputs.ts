@@ -1,0 +1,213 @@
+/**
+ * Reads a detector's raw output tensors, in any layout a detector manifest can describe, into one list of
+ * candidate rows per image. Pure: it sees typed arrays and shapes, never tensors.
+ *
+ * Layouts (B is absent when the input has no batch dimension):
+ * - separate: boxes `[B, K, 4]`, scores `[B, K]` or per class `[B, K, C]`, optional class ids `[B, K]`;
+ * - packed: `[B, K, D]` rows, e.g. CenterNet x1,y1,x2,y2,score,class;
+ * - packed channels-first: `[B, D, K]`, e.g. ultralytics `[1, 4+nc, N]` (cx,cy,w,h then per-class scores).
+ */
+import type { DetectorOutput } from '../models/manifest';
+
+/** One output tensor's values and shape. */
+export interface OutputData {
+  values: ArrayLike<number>;
+  shape: number[];
+}
+
+/** One candidate box as the graph gave it: box numbers in the manifest's format, before any mapping. */
+export interface RawDetection {
+  box: [number, number, number, number];
+  /** The box score: the score column, or the best per-class score. */
+  score: number;
+  /** Class id (the class column or tensor, or the argmax of the per-class scores); null when not read. */
+  classId: number | null;
+  /** The full per-class score vector, when the graph gives one and classes are read. */
+  classScores: number[] | null;
+}
+
+/** What the reader needs beyond the manifest. */
+export interface ReadOptions {
+  /** Images in the call. */
+  batch: number;
+  /** False when the graph has no batch dimension (outputs lack the leading B). */
+  batched: boolean;
+  /** Rows scoring below this are skipped (NaN too). */
+  scoreThreshold: number;
+  /** Read class ids / vectors (the manifest has `class_labels`); otherwise classes are ignored, as in ADC. */
+  classes: boolean;
+}
+
+/** The output names to request from the model, in the order `readDetections` expects their data. */
+export function detectorOutputNames(output: DetectorOutput, classes: boolean): string[] {
+  if (output.packed) return [output.packed.tensor];
+  const names = [output.boxes ?? 'boxes', output.scores ?? 'scores'];
+  if (classes && output.classes !== undefined) names.push(output.classes);
+  return names;
+}
+
+const shapeText = (shape: number[]): string => `[${shape.join(', ')}]`;
+
+/**
+ * Checks the shapes and returns, per image, the rows scoring at least `scoreThreshold`. Throws an error naming
+ * the manifest field and the actual shape when the outputs do not match the manifest.
+ */
+export function readDetections(
+  output: DetectorOutput,
+  data: OutputData[],
+  options: ReadOptions,
+): RawDetection[][] {
+  // Give every output a leading batch dim so one indexing scheme serves both cases.
+  const shaped = data.map((d) => ({ values: d.values, shape: options.batched ? d.shape : [1, ...d.shape] }));
+  const b = options.batched ? options.batch : 1;
+  const lead = options.batched ? `${options.batch}, ` : '';
+  return output.packed
+    ? readPacked(output.packed, shaped[0], b, lead, options)
+    : readSeparate(output, shaped, b, lead, options);
+}
+
+function readSeparate(
+  output: DetectorOutput,
+  [boxes, scores, classes]: OutputData[],
+  b: number,
+  lead: string,
+  options: ReadOptions,
+): RawDetection[][] {
+  const k = boxes.shape[1];
+  const perClass = scores.shape.length === 3;
+  const c = perClass ? scores.shape[2] : 1;
+  const ok =
+    boxes.shape.length === 3 &&
+    boxes.shape[0] === b &&
+    boxes.shape[2] === 4 &&
+    (scores.shape.length === 2 || perClass) &&
+    scores.shape[0] === b &&
+    scores.shape[1] === k &&
+    (classes === undefined ||
+      (classes.shape.length === 2 && classes.shape[0] === b && classes.shape[1] === k));
+  if (!ok) {
+    throw new Error(
+      `expected output.boxes "${output.boxes}" [${lead}K, 4], output.scores "${output.scores}" [${lead}K] or ` +
+        `[${lead}K, classes]` +
+        (classes ? `, output.classes "${output.classes}" [${lead}K]` : '') +
+        `; got ${[boxes, scores, classes]
+          .filter((x): x is OutputData => x !== undefined)
+          .map((x) => shapeText(x.shape.slice(options.batched ? 0 : 1)))
+          .join(', ')}`,
+    );
+  }
+  const result: RawDetection[][] = [];
+  for (let i = 0; i < b; i++) {
+    const rows: RawDetection[] = [];
+    for (let j = 0; j < k; j++) {
+      const row = i * k + j;
+      let score: number;
+      let classId: number | null = null;
+      let classScores: number[] | null = null;
+      if (perClass) {
+        const start = row * c;
+        classId = argmax(scores.values, start, c);
+        score = scores.values[start + classId];
+        if (options.classes && score >= options.scoreThreshold) {
+          classScores = Array.from({ length: c }, (_, q) => scores.values[start + q]);
+        }
+      } else {
+        score = scores.values[row];
+        if (classes) classId = classes.values[row];
+      }
+      if (!(score >= options.scoreThreshold)) continue;
+      const o = row * 4;
+      rows.push({
+        box: [boxes.values[o], boxes.values[o + 1], boxes.values[o + 2], boxes.values[o + 3]],
+        score,
+        classId: options.classes ? classId : null,
+        classScores,
+      });
+    }
+    result.push(rows);
+  }
+  return result;
+}
+
+function readPacked(
+  packed: NonNullable<DetectorOutput['packed']>,
+  tensor: OutputData,
+  b: number,
+  lead: string,
+  options: ReadOptions,
+): RawDetection[][] {
+  const first = packed.channels_first === true;
+  const [, d0, d1] = tensor.shape;
+  const [k, d] = first ? [d1, d0] : [d0, d1];
+  const needed = 1 + Math.max(packed.box + 3, packed.score ?? 0, packed.class ?? 0, packed.class_scores ?? 0);
+  if (tensor.shape.length !== 3 || tensor.shape[0] !== b || !(d >= needed)) {
+    const want = first ? `[${lead}D, K]` : `[${lead}K, D]`;
+    throw new Error(
+      `expected output.packed.tensor "${packed.tensor}" ${want} with D ≥ ${needed} columns; got ` +
+        shapeText(tensor.shape.slice(options.batched ? 0 : 1)),
+    );
+  }
+  // Element (image i, row j, column q): channels-first strides are [D·K, 1, K], else [K·D, D, 1].
+  const at = first
+    ? (i: number, j: number, q: number): number => tensor.values[(i * d + q) * k + j]
+    : (i: number, j: number, q: number): number => tensor.values[(i * k + j) * d + q];
+  const nc = packed.class_scores !== undefined ? d - packed.class_scores : 0;
+  const result: RawDetection[][] = [];
+  for (let i = 0; i < b; i++) {
+    const rows: RawDetection[] = [];
+    for (let j = 0; j < k; j++) {
+      let score: number;
+      let classId: number | null = null;
+      let classScores: number[] | null = null;
+      if (packed.class_scores !== undefined) {
+        const cs = packed.class_scores;
+        classId = 0;
+        score = at(i, j, cs);
+        for (let q = 1; q < nc; q++) {
+          const v = at(i, j, cs + q);
+          if (v > score) {
+            score = v;
+            classId = q;
+          }
+        }
+        if (options.classes && score >= options.scoreThreshold) {
+          classScores = Array.from({ length: nc }, (_, q) => at(i, j, cs + q));
+        }
+      } else {
+        score = at(i, j, packed.score ?? 0);
+        if (packed.class !== undefined) classId = at(i, j, packed.class);
+      }
+      if (!(score >= options.scoreThreshold)) continue;
+      const bx = packed.box;
+      rows.push({
+        box: [at(i, j, bx), at(i, j, bx + 1), at(i, j, bx + 2), at(i, j, bx + 3)],
+        score,
+        classId: options.classes ? classId : null,
+        classScores,
+      });
+    }
+    result.push(rows);
+  }
+  return result;
+}
+
+/** Index of the largest of `values[start .. start + n)`; the first one on ties. */
+function argmax(values: ArrayLike<number>, start: number, n: number): number {
+  let best = 0;
+  for (let q = 1; q < n; q++) if (values[start + q] > values[start + best]) best = q;
+  return best;
+}
+
+/** The number of classes the outputs give per box (per-class score columns), or null when they give ids. */
+export function classScoreCount(output: DetectorOutput, data: OutputData[], batched: boolean): number | null {
+  if (output.packed) {
+    const p = output.packed;
+    if (p.class_scores === undefined) return null;
+    const shape = batched ? data[0].shape : [1, ...data[0].shape];
+    const d = p.channels_first === true ? shape[1] : shape[2];
+    return d - p.class_scores;
+  }
+  const scores = data[1].shape;
+  const rank = batched ? 3 : 2;
+  return scores.length === rank ? scores[rank - 1] : null;
+}

@@ -1,0 +1,211 @@
+/**
+ * Chooses and initialises the TensorFlow.js backend, and holds the native module (tfjs-node(-gpu)) when one
+ * is active. The bottom layer: images, algorithms and runtime import it; it imports only tfjs.
+ *
+ * `auto` tries, in order: tfjs-node-gpu, tfjs-node, wasm, cpu. The native packages are optionalDependencies
+ * whose install needs Google's storage host; where that failed they are simply absent. Every attempt and its
+ * reason are returned so the caller can log the choice.
+ */
+import * as fs from 'fs';
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** One input or output of a SavedModel signature, as tfjs-node's `getMetaGraphsFromSavedModel` reports it. */
+export interface SignatureTensorInfo {
+  /** The graph tensor name, e.g. `serving_default_input_1:0`; not what `predict` takes. */
+  name: string;
+  dtype?: string;
+  shape?: number[];
+}
+
+/** A meta graph of a SavedModel: its tags and its signatures, each keyed by signature key. */
+export interface MetaGraph {
+  tags: string[];
+  signatureDefs: Record<
+    string,
+    { inputs: Record<string, SignatureTensorInfo>; outputs: Record<string, SignatureTensorInfo> }
+  >;
+}
+
+/** The tfjs-node module surface we use (`tf.node.*`), typed here because the package is optional. */
+export interface NativeTfModule {
+  node: {
+    /** JPEG, PNG, GIF and BMP only; truncated JPEGs throw. */
+    decodeImage(bytes: Uint8Array, channels?: number, dtype?: string, expandAnimations?: boolean): tf.Tensor;
+    loadSavedModel(path: string, tags?: string[], signature?: string): Promise<tf.InferenceModel>;
+    getMetaGraphsFromSavedModel(path: string): Promise<MetaGraph[]>;
+  };
+}
+
+export interface BackendChoice {
+  /** The tfjs backend name now active: `tensorflow`, `wasm` or `cpu`. */
+  backend: string;
+  /** Which package provides it. */
+  package:
+    | '@tensorflow/tfjs-node-gpu'
+    | '@tensorflow/tfjs-node'
+    | '@tensorflow/tfjs-backend-wasm'
+    | '@tensorflow/tfjs';
+  /** TensorFlow placed its ops on a GPU device (tfjs-node's `isUsingGpuDevice`). */
+  gpu: boolean;
+  /** Why each earlier option was skipped, then why this one was chosen. */
+  reasons: string[];
+}
+
+/** Loads a package by name; `require` in the service, a fake native module in tests. */
+export type ModuleLoader = (name: string) => unknown;
+
+export interface BackendOptions {
+  /** Defaults to `require`. */
+  load?: ModuleLoader;
+}
+
+let native: NativeTfModule | null = null;
+
+/** The loaded tfjs-node(-gpu) module when a native backend is active, else null. */
+export function nativeTf(): NativeTfModule | null {
+  return native;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const defaultLoad: ModuleLoader = (name) => require(name) as unknown;
+
+function tryLoad(load: ModuleLoader, name: string): { module: unknown; error: string | null } {
+  try {
+    return { module: load(name), error: null };
+  } catch (err) {
+    return { module: null, error: (err as Error).message.split('\n')[0] ?? 'failed to load' };
+  }
+}
+
+/**
+ * Whether a tfjs backend says its ops run on a GPU: tfjs-node's `NodeJSKernelBackend.isUsingGpuDevice`, which
+ * its addon sets when the devices of its TFE_Context include a GPU (tfjs-node/binding/tfjs_backend.cc). This is
+ * the real answer: the CUDA libraries stay mapped into the process even when libtensorflow then skips the GPU
+ * ("Skipping registering GPU devices"), so /proc/self/maps would say yes in exactly the failure to catch.
+ * Null when the backend does not say (any backend but tfjs-node's).
+ */
+export function backendUsesGpu(backend: unknown): boolean | null {
+  if (backend === null || typeof backend !== 'object' || !('isUsingGpuDevice' in backend)) return null;
+  const flag = backend.isUsingGpuDevice;
+  return typeof flag === 'boolean' ? flag : null;
+}
+
+/** A visible NVIDIA device: the driver's device files, unless CUDA_VISIBLE_DEVICES hides them all. */
+function nvidiaDeviceVisible(): boolean {
+  if (process.env.CUDA_VISIBLE_DEVICES === '' || process.env.CUDA_VISIBLE_DEVICES === '-1') return false;
+  return fs.existsSync('/dev/nvidia0') || fs.existsSync('/dev/nvidiactl');
+}
+
+async function activate(name: string): Promise<boolean> {
+  try {
+    return await tf.setBackend(name);
+  } catch {
+    return false;
+  }
+}
+
+async function useWasm(load: ModuleLoader, reasons: string[]): Promise<boolean> {
+  const loaded = tryLoad(load, '@tensorflow/tfjs-backend-wasm');
+  if (loaded.error !== null) {
+    reasons.push(`wasm: ${loaded.error}`);
+    return false;
+  }
+  if (await activate('wasm')) return true;
+  reasons.push('wasm: the backend failed to initialise');
+  return false;
+}
+
+/** Why tfjs-node-gpu runs on the CPU: the hint an operator needs first. */
+function noGpuReason(): string {
+  return nvidiaDeviceVisible()
+    ? 'tfjs-node-gpu loaded and an NVIDIA device is visible, but libtensorflow created no GPU device ' +
+        '(look in its stderr for "Could not load dynamic library" or "Skipping registering GPU devices")'
+    : 'tfjs-node-gpu loaded, but no NVIDIA device is visible (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES hides them)';
+}
+
+/** Tries tfjs-node-gpu, then tfjs-node. Returns the choice, or null with the reasons appended. */
+async function useNative(load: ModuleLoader, reasons: string[]): Promise<BackendChoice | null> {
+  const gpu = tryLoad(load, '@tensorflow/tfjs-node-gpu');
+  if (gpu.error !== null) reasons.push(`tfjs-node-gpu: ${gpu.error}`);
+  // tfjs-node-gpu also runs on a CPU, so the CPU package is only tried without it (the GPU image removes it).
+  const pkg = gpu.error === null ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  const loaded = gpu.error === null ? gpu : tryLoad(load, pkg);
+  if (loaded.error !== null) {
+    reasons.push(`tfjs-node: ${loaded.error}`);
+    return null;
+  }
+  // Creating the backend creates libtensorflow's TFE_Context, which lists the devices (and on a GPU without
+  // kernels for it, JIT-compiles PTX: minutes on a first H100 start).
+  if (!(await activate('tensorflow'))) {
+    reasons.push(
+      `${pkg}: loaded, but its tensorflow backend failed to initialise (see stderr, e.g. "Exception creating TFE_Context")`,
+    );
+    return null;
+  }
+  native = loaded.module as NativeTfModule;
+  const onGpu = backendUsesGpu(tf.backend()) === true;
+  if (pkg === '@tensorflow/tfjs-node-gpu') {
+    reasons.push(
+      onGpu
+        ? 'tfjs-node-gpu loaded and libtensorflow runs on a GPU device (isUsingGpuDevice)'
+        : `${noGpuReason()}; using libtensorflow on the CPU`,
+    );
+  } else {
+    reasons.push('@tensorflow/tfjs-node loaded; using libtensorflow on the CPU');
+  }
+  return { backend: 'tensorflow', package: pkg, gpu: onGpu, reasons };
+}
+
+/**
+ * Initialises the backend named by `preference` (or the best available in `auto`) and returns what was chosen.
+ * Throws when an explicitly requested backend cannot be used, naming it and why.
+ */
+export async function initBackend(
+  preference: BackendPreference,
+  options: BackendOptions = {},
+): Promise<BackendChoice> {
+  const load = options.load ?? defaultLoad;
+  const reasons: string[] = [];
+  native = null;
+  if (preference === 'auto' || preference === 'tensorflow') {
+    const choice = await useNative(load, reasons);
+    if (choice) return choice;
+    if (preference === 'tensorflow') {
+      throw new Error(
+        `TFJS_BACKEND=tensorflow, but no native backend could be loaded: ${reasons.join('; ')}`,
+      );
+    }
+  }
+  if (preference === 'auto' || preference === 'wasm') {
+    if (await useWasm(load, reasons)) {
+      reasons.push('wasm initialised (SIMD, single thread in Node)');
+      return { backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, reasons };
+    }
+    if (preference === 'wasm') throw new Error(`TFJS_BACKEND=wasm failed: ${reasons.join('; ')}`);
+  }
+  if (!(await activate('cpu'))) throw new Error('the pure-JS cpu backend failed to initialise');
+  reasons.push(
+    preference === 'cpu' ? 'cpu requested' : 'cpu is the last resort (about 35x slower than wasm)',
+  );
+  return { backend: 'cpu', package: '@tensorflow/tfjs', gpu: false, reasons };
+}
+
+/** Exit status of a process that REQUIRE_GPU stopped (also gpu-smoke's `--require-gpu` failure). */
+export const EXIT_NOT_ON_GPU = 3;
+
+/**
+ * Why a process with REQUIRE_GPU=true must stop: TensorFlow is not on a GPU (`choice`), or no backend could be
+ * initialised at all (`error`). Null when the GPU is in use.
+ */
+export function gpuRequirementFailure(outcome: { choice: BackendChoice } | { error: string }): string | null {
+  if ('error' in outcome)
+    return `REQUIRE_GPU=true, but the TensorFlow backend failed to initialise: ${outcome.error}`;
+  const { choice } = outcome;
+  if (choice.gpu) return null;
+  return (
+    `REQUIRE_GPU=true, but TensorFlow is not on a GPU: it chose ${choice.backend} (${choice.package}) ` +
+    `because ${choice.reasons.join('; ')}`
+  );
+}

@@ -1,0 +1,208 @@
+/**
+ * Detector manifest validation: every field the service would ignore, or a combination it cannot honour, is an
+ * error that names the field.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { readManifest, validateManifestJson } from '../../src/models/manifest';
+
+const MODELS = path.join(__dirname, '..', '..', 'models');
+
+const algorithm = {
+  key: 'yolo',
+  name: 'YOLO',
+  version: 1,
+  version_name: null,
+  description: null,
+  uri: null,
+  task_type: 'localization',
+};
+const pixels = { color_order: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] };
+
+/** A valid ultralytics-style detector manifest. */
+const yolo = (): Record<string, unknown> => ({
+  kind: 'detector',
+  format: 'tfjs-graph-model',
+  model_path: 'model.json',
+  algorithm,
+  input: { width: 640, height: 640, resize: 'letterbox-center', pad_value: 114, layout: 'NCHW', ...pixels },
+  output: {
+    packed: { tensor: 'output0', channels_first: true, box: 0, class_scores: 4 },
+    box_format: 'cxcywh',
+    coordinates: 'pixels',
+    score_threshold: 0.25,
+    iou_threshold: 0.7,
+    max_detections: 300,
+  },
+});
+
+/** A valid torchvision-style manifest. */
+const frcnn = (): Record<string, unknown> => ({
+  kind: 'detector',
+  format: 'tfjs-graph-model',
+  model_path: 'model.json',
+  algorithm,
+  input: { resize: 'none', layout: 'NCHW', batch: 'none', ...pixels },
+  output: {
+    boxes: 'boxes',
+    scores: 'scores',
+    classes: 'labels',
+    box_format: 'xyxy',
+    coordinates: 'pixels',
+    nms: 'in-graph',
+    score_threshold: 0.8,
+    max_detections: 500,
+  },
+});
+
+type Patch = (m: Record<string, Record<string, unknown>>) => void;
+const patched = (base: () => Record<string, unknown>, patch: Patch): unknown => {
+  const m = base() as Record<string, Record<string, unknown>>;
+  patch(m);
+  return m;
+};
+const packed = (m: Record<string, Record<string, unknown>>): Record<string, unknown> =>
+  m.output.packed as Record<string, unknown>;
+
+describe('valid detector manifests', () => {
+  it.each([
+    ['ultralytics', yolo],
+    ['torchvision', frcnn],
+  ])('%s passes', (_, make) => {
+    expect(() => validateManifestJson(make(), 'm.json')).not.toThrow();
+  });
+
+  it.each(['moth-detector', 'moth-nonmoth-classifier', 'species-classifier'])(
+    'the shipped %s manifest still passes',
+    async (name) => {
+      await expect(readManifest(path.join(MODELS, name))).resolves.toMatchObject({ dir: path.join(MODELS, name) });
+    },
+  );
+});
+
+describe('bad detector fields are errors naming the field', () => {
+  it.each<[string, () => Record<string, unknown>, Patch, string]>([
+    ['an unknown top-level field', yolo, (m) => (m.labels = {}), 'labels is not a field the service reads'],
+    ['an unknown input field', yolo, (m) => (m.input.letterbox = true), 'input.letterbox is not a field'],
+    ['a bad layout', yolo, (m) => (m.input.layout = 'CHW'), 'input.layout must be equal to one of'],
+    ['a bad batch mode', yolo, (m) => (m.input.batch = 4), 'input.batch must be string'],
+    ['a bad resize', yolo, (m) => (m.input.resize = 'crop'), 'input.resize must be equal to one of'],
+    ['a pad value in [0,1] units beyond 255', yolo, (m) => (m.input.pad_value = 300), 'input.pad_value must be <= 255'],
+    ['no input size with a fixed-size resize', yolo, (m) => delete m.input.width, 'input.width and input.height are required'],
+    [
+      'pad_value without letterbox',
+      yolo,
+      (m) => (m.input.resize = 'stretch'),
+      'input.pad_value is only used by letterbox resizing, but resize is "stretch"',
+    ],
+    [
+      'both separate and packed outputs',
+      yolo,
+      (m) => (m.output.boxes = 'boxes'),
+      'output: give either boxes/scores(/classes) or packed, not both',
+    ],
+    ['neither', frcnn, (m) => delete m.output.scores, 'output: give boxes and scores'],
+    [
+      'packed with score and class_scores',
+      yolo,
+      (m) => (packed(m).score = 5),
+      'output.packed: give exactly one of score',
+    ],
+    ['packed with class and class_scores', yolo, (m) => (packed(m).class = 2), 'output.packed.class'],
+    [
+      'overlapping packed columns',
+      yolo,
+      (m) => {
+        delete packed(m).class_scores;
+        packed(m).score = 3;
+      },
+      'box, score and class columns overlap',
+    ],
+    ['a negative column', yolo, (m) => (packed(m).box = -1), 'output.packed.box must be >= 0'],
+    [
+      'iou_threshold with in-graph NMS',
+      frcnn,
+      (m) => (m.output.iou_threshold = 0.5),
+      'output.iou_threshold is ignored with nms "in-graph"',
+    ],
+    ['no iou_threshold for service NMS', yolo, (m) => delete m.output.iou_threshold, 'output.iou_threshold is required'],
+    [
+      'nms_per_class with in-graph NMS',
+      frcnn,
+      (m) => (m.output.nms_per_class = true),
+      'output.nms_per_class is ignored with nms "in-graph"',
+    ],
+    [
+      'nms_per_class without a class output',
+      yolo,
+      (m) => {
+        m.output.packed = { tensor: 'x', box: 0, score: 4 };
+        m.output.nms_per_class = true;
+      },
+      'output.nms_per_class: the outputs give no class',
+    ],
+    ['a bad box format', yolo, (m) => (m.output.box_format = 'ltrb'), 'output.box_format must be equal to one of'],
+    [
+      'class_labels that nothing uses',
+      frcnn,
+      (m) => (m.class_labels = { category_map: 'c.json', report: false }),
+      'class_labels would be ignored',
+    ],
+    [
+      'class_labels without a class output',
+      frcnn,
+      (m) => {
+        m.output = { ...m.output, packed: { tensor: 'x', box: 0, score: 4 } };
+        delete m.output.boxes;
+        delete m.output.scores;
+        delete m.output.classes;
+        m.class_labels = { category_map: 'c.json', report: true };
+      },
+      'class_labels: the outputs give no class',
+    ],
+  ])('%s', (_, base, patch, message) => {
+    expect(() => validateManifestJson(patched(base, patch), 'm.json')).toThrow(message);
+  });
+});
+
+describe('classifier manifests refuse detector-only fields', () => {
+  const classifier = (): Record<string, unknown> =>
+    JSON.parse(fs.readFileSync(path.join(MODELS, 'species-classifier', 'manifest.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  it.each<[string, Patch, string]>([
+    ['letterbox', (m) => (m.input.resize = 'letterbox'), 'input.resize must be equal to one of the allowed values'],
+    ['pad_value', (m) => (m.input.pad_value = 0), 'input.pad_value is not a field the service reads'],
+    ['layout', (m) => (m.input.layout = 'NCHW'), 'input.layout is not a field'],
+    ['class_labels', (m) => (m.class_labels = {}), 'class_labels is not a field'],
+  ])('%s', (_, patch, message) => {
+    expect(() => validateManifestJson(patched(classifier, patch), 'm.json')).toThrow(message);
+  });
+});
+
+describe('class_labels.keep', () => {
+  it('must name labels of the category map', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keep-'));
+    try {
+      fs.writeFileSync(
+        path.join(dir, 'manifest.json'),
+        JSON.stringify({ ...frcnn(), class_labels: { category_map: 'c.json', report: false, keep: ['moth', 'bee'] } }),
+      );
+      fs.writeFileSync(
+        path.join(dir, 'c.json'),
+        JSON.stringify({
+          data: [
+            { index: 0, label: 'background', taxon_rank: 'ORDER' },
+            { index: 1, label: 'moth', taxon_rank: 'ORDER' },
+          ],
+          labels: ['background', 'moth'],
+        }),
+      );
+      await expect(readManifest(dir)).rejects.toThrow('class_labels.keep names "bee", which the category map');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

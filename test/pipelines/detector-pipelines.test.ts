@@ -1,0 +1,197 @@
+/**
+ * Real-detector layouts through `POST /process`, declared in pipelines.json: a torchvision-shaped detector alone
+ * (`"classifiers": []`, boxes only), the same detector reporting its own classes, and an ultralytics-shaped one
+ * followed by a classifier. Boxes are checked against the planted ones (see test/algorithms/detector-models.ts).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import request from 'supertest';
+import type { Service } from '../../src/bootstrap';
+import type { PipelineResultsResponse } from '../../src/contract/types';
+import {
+  algorithmOf,
+  PIXELS_01,
+  tempModelDir,
+  writeManifest,
+  writeTorchvision,
+  writeUltralytics,
+} from '../algorithms/detector-models';
+import { dataUrl, png } from '../helpers/images';
+import { expectSchema } from '../helpers/schemas';
+import { testService } from '../helpers/service';
+
+const SHIPPED = path.join(__dirname, '..', '..', 'models');
+
+const frcnnManifest = (key: string, classLabels: boolean): Record<string, unknown> => ({
+  kind: 'detector',
+  format: 'tfjs-graph-model',
+  model_path: 'model.json',
+  algorithm: algorithmOf(key),
+  input: { resize: 'none', layout: 'NCHW', batch: 'none', ...PIXELS_01 },
+  output: {
+    boxes: 'boxes',
+    scores: 'scores',
+    classes: 'labels',
+    box_format: 'xyxy',
+    coordinates: 'pixels',
+    nms: 'in-graph',
+    score_threshold: 0.3,
+    max_detections: 500,
+  },
+  ...(classLabels ? { class_labels: { category_map: 'category_map.json', report: true } } : {}),
+});
+
+let svc: Service;
+let modelsDir: string;
+
+beforeAll(async () => {
+  modelsDir = await tempModelDir('models');
+  const sub = (name: string): string => {
+    fs.mkdirSync(path.join(modelsDir, name));
+    return path.join(modelsDir, name);
+  };
+  // Torchvision-shaped: boxes at fractions of the image, scores = planted · image mean.
+  for (const [name, labels] of [
+    ['frcnn', false],
+    ['frcnn-labels', true],
+  ] as const) {
+    const dir = sub(name);
+    await writeTorchvision(
+      dir,
+      [
+        [0.1, 0.1, 0.4, 0.5],
+        [0.6, 0.6, 0.9, 0.9],
+      ],
+      [1, 0.5],
+      [1, 1],
+    );
+    await writeManifest(dir, frcnnManifest(`tiny_${name.replace('-', '_')}`, labels), ['background', 'moth']);
+  }
+  // Ultralytics-shaped, 64×64 letterbox-center: one planted box at source (10,20)-(50,60) of a 128×64 image.
+  const yolo = sub('yolo');
+  await writeUltralytics(yolo, 64, [{ cxcywh: [15, 36, 20, 20], scores: [0.9] }]);
+  await writeManifest(yolo, {
+    kind: 'detector',
+    format: 'tfjs-graph-model',
+    model_path: 'model.json',
+    algorithm: algorithmOf('tiny_yolo'),
+    input: {
+      width: 64,
+      height: 64,
+      resize: 'letterbox-center',
+      pad_value: 114,
+      layout: 'NCHW',
+      ...PIXELS_01,
+    },
+    output: {
+      packed: { tensor: 'output0', channels_first: true, box: 0, class_scores: 4 },
+      box_format: 'cxcywh',
+      coordinates: 'pixels',
+      score_threshold: 0.25,
+      iou_threshold: 0.7,
+      max_detections: 300,
+    },
+  });
+  fs.symlinkSync(
+    path.join(SHIPPED, 'moth-nonmoth-classifier'),
+    path.join(modelsDir, 'moth-nonmoth-classifier'),
+  );
+  const pipeline = (slug: string, detector: string, classifiers: unknown[]) => ({
+    slug,
+    name: slug,
+    version: 1,
+    detector,
+    classifiers,
+  });
+  fs.writeFileSync(
+    path.join(modelsDir, 'pipelines.json'),
+    JSON.stringify({
+      pipelines: [
+        pipeline('frcnn_boxes', 'frcnn', []),
+        pipeline('frcnn_labels', 'frcnn-labels', []),
+        pipeline('yolo_moth', 'yolo', [{ model: 'moth-nonmoth-classifier', terminal: true }]),
+        { ...pipeline('frcnn_moths', 'frcnn-labels', []), detector_classes: ['moth'] },
+        { ...pipeline('frcnn_background', 'frcnn-labels', []), detector_classes: ['background'] },
+      ],
+    }),
+  );
+  svc = await testService({
+    modelsDir,
+    enabledPipelines: ['frcnn_boxes', 'frcnn_labels', 'yolo_moth', 'frcnn_moths', 'frcnn_background'],
+  });
+});
+
+afterAll(async () => {
+  await svc.close();
+  fs.rmSync(modelsDir, { recursive: true, force: true });
+});
+
+const post = async (pipeline: string, width: number, height: number): Promise<PipelineResultsResponse> => {
+  const res = await request(svc.app.callback())
+    .post('/process')
+    .send({ pipeline, source_images: [{ id: 'img', url: dataUrl('image/png', await png(width, height)) }] })
+    .expect(200);
+  expectSchema('process', res.body);
+  return res.body as PipelineResultsResponse;
+};
+
+// png() is a solid (200, 120, 40) image: mean 0.4706, so the first box scores 0.47 (kept at 0.3), the second 0.24.
+const MEAN = (200 + 120 + 40) / 3 / 255;
+
+test('/info lists the detector-only pipelines; the detector keeps a null map, its classes come as their own algorithm', async () => {
+  const res = await request(svc.app.callback()).get('/info').expect(200);
+  expectSchema('info', res.body);
+  const pipelines = (
+    res.body as {
+      pipelines: { slug: string; algorithms: { key: string; task_type: string; category_map: unknown }[] }[];
+    }
+  ).pipelines;
+  const bySlug = new Map(pipelines.map((p) => [p.slug, p.algorithms]));
+  expect(bySlug.get('frcnn_boxes')?.map((a) => a.key)).toEqual(['tiny_frcnn']);
+  const labelled = bySlug.get('frcnn_labels') ?? [];
+  expect(labelled.map((a) => [a.key, a.task_type, a.category_map === null])).toEqual([
+    ['tiny_frcnn_labels', 'localization', true],
+    ['tiny_frcnn_labels_classes', 'classification', false],
+  ]);
+});
+
+test('a detector-only pipeline returns boxes in source pixels and no classifications', async () => {
+  const body = await post('frcnn_boxes', 80, 60);
+  expect(body.errors).toBeNull();
+  expect(body.detections).toHaveLength(1);
+  const [d] = body.detections;
+  // Whole pixels, as the service sends them: (0.1·80, 0.1·60, 0.4·80, 0.5·60).
+  expect(d.bbox).toEqual({ x1: 8, y1: 6, x2: 32, y2: 30 });
+  expect(d.algorithm).toEqual({ name: 'tiny_frcnn', key: 'tiny_frcnn' });
+  expect(d.classifications).toEqual([]);
+});
+
+test('with class_labels.report the detector classifies its own boxes, terminally when nothing follows', async () => {
+  const body = await post('frcnn_labels', 80, 60);
+  const [d] = body.detections;
+  expect(d.classifications).toHaveLength(1);
+  const [c] = d.classifications;
+  expect(c.classification).toBe('moth');
+  expect(c.algorithm.key).toBe('tiny_frcnn_labels_classes');
+  expect(c.terminal).toBe(true);
+  expect(c.scores[0]).toBe(0);
+  expect(c.scores[1]).toBeCloseTo(MEAN, 4);
+});
+
+test('an ultralytics-shaped detector followed by a classifier: the planted box, classified', async () => {
+  const body = await post('yolo_moth', 128, 64);
+  expect(body.errors).toBeNull();
+  expect(body.detections).toHaveLength(1);
+  const [d] = body.detections;
+  expect(d.bbox).toEqual({ x1: 10, y1: 20, x2: 50, y2: 60 });
+  expect(d.classifications.map((c) => [c.algorithm.key, c.terminal])).toEqual([
+    ['tfjs_synthetic_moth_nonmoth_classifier_2026', true],
+  ]);
+  expect(['moth', 'nonmoth']).toContain(d.classifications[0].classification);
+});
+
+test('detector_classes in pipelines.json keeps only the classes that pipeline wants', async () => {
+  // Every planted box is class 1 ("moth").
+  expect((await post('frcnn_moths', 80, 60)).detections).toHaveLength(1);
+  expect((await post('frcnn_background', 80, 60)).detections).toEqual([]);
+});
