@@ -286,9 +286,13 @@ async function main(): Promise<void> {
   }
 }
 
-// Then issue 12's side-by-side runs (bench/scaling.ts; BENCH_SCALING=0 skips them), once this server has stopped.
+// Then issue 12's side-by-side runs (bench/scaling.ts; BENCH_SCALING=0 skips them), once this server has stopped,
+// and with BENCH_WIDE=1 the 29,176-class response case (bench/wide-classifier.ts, issue 10 §2).
 main()
   .then(runScalingBenches)
+  .then(async () =>
+    process.env.BENCH_WIDE === '1' ? (await import('./wide-classifier')).runWideClassifierBench() : null,
+  )
   .catch((err: Error) => {
     process.stderr.write(`${err.stack ?? err.message}\n`);
     process.exit(1);

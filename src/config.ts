@@ -118,7 +118,7 @@ export const settings = {
     'SHUTDOWN_GRACE_MS',
     30000,
     integer(0),
-    'On SIGTERM/SIGINT, how long in-flight requests may take before the process exits anyway.',
+    'On SIGTERM/SIGINT, how long in-flight work may take; then downloads and pipeline waits are aborted, what can be answered is, and the process exits within 1 s.',
   ),
   // Pipelines and models
   enabledPipelines: setting(
@@ -288,6 +288,18 @@ export const settings = {
     300,
     integer(10),
     "Antenna's task visibility timeout; the worker shrinks its batch when a batch risks running past it.",
+  ),
+  workerResultTimeoutS: setting(
+    'WORKER_RESULT_TIMEOUT_S',
+    300,
+    integer(5, 3600),
+    'Seconds to wait for Antenna to answer one result POST (bodies of 29,176-class results are many MB); a re-post after it is logged as a possible duplicate.',
+  ),
+  workerResultMaxMb: setting(
+    'WORKER_RESULT_MAX_MB',
+    16,
+    integer(1, 90),
+    'Largest result POST body in MB (Antenna refuses 100 MB); results are packed up to it, and one image whose result is larger is split by detections.',
   ),
   startPullWorker: setting(
     'START_PULL_WORKER',

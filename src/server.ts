@@ -54,7 +54,30 @@ async function main(): Promise<void> {
       { signal, graceMs: config.shutdownGraceMs },
       'shutting down: /readyz is 503, finishing in-flight requests',
     );
-    const deadline = Date.now() + config.shutdownGraceMs;
+    const graceMs = config.shutdownGraceMs;
+    const deadline = Date.now() + graceMs;
+    // The promise to an orchestrator: gone within the grace period plus one second, whatever is still stuck
+    // (issue 10 §4: a download at 1 byte/s kept the process 29 s past SIGTERM).
+    const hardStop = setTimeout(() => {
+      logger.error(
+        { graceMs, inFlight: svc.lifecycle.inFlight },
+        'not stopped within the grace period + 1 s; exiting now',
+      );
+      process.exit(1);
+    }, graceMs + 950);
+    hardStop.unref();
+    // At the end of the grace period: abort downloads (their requests and the pull worker's batch go on with
+    // those images failed), then, 300 ms later, stop waiting for the pipeline: requests still waiting get
+    // 503 SHUTTING_DOWN instead of a cut connection.
+    const abortTimer = setTimeout(() => {
+      logger.warn(
+        { inFlight: svc.lifecycle.inFlight },
+        'grace period over: aborting downloads and pipeline waits, answering what can be answered',
+      );
+      svc.fetcher.abortAll();
+      setTimeout(() => svc.lifecycle.abandon?.abort(), 300).unref();
+    }, graceMs);
+    abortTimer.unref();
     // The pull worker stops reserving now and posts the results of its batch in hand before the engine closes.
     const workerStopped = worker ? worker.stop() : Promise.resolve();
     const exit = (): void => {
@@ -65,10 +88,11 @@ async function main(): Promise<void> {
           process.exit(0);
         });
     };
-    // Keep listening (so /readyz can say 503) until in-flight /process requests are done or the grace ends.
+    // Keep listening (so /readyz can say 503) until in-flight /process requests are done, or their answers
+    // after the aborts at the end of the grace period are written (up to 0.6 s more).
     const waitForDrain = (): void => {
-      if (svc.lifecycle.inFlight > 0 && Date.now() < deadline) {
-        setTimeout(waitForDrain, 50);
+      if (svc.lifecycle.inFlight > 0 && Date.now() < deadline + 600) {
+        setTimeout(waitForDrain, 20);
         return;
       }
       if (svc.lifecycle.inFlight > 0)

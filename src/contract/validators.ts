@@ -3,6 +3,7 @@
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { findTooDeep } from '../util/json-depth';
 import type { PipelineRequest } from './types';
 import {
   errorResponseSchema,
@@ -39,10 +40,18 @@ const typeNames: Record<string, [string, string]> = {
   object: ['dict_type', 'Input should be a valid dictionary'],
 };
 
-/** Keeps echoed inputs small: long strings are cut, big structures left out. */
+/**
+ * Deepest JSON nesting a /process body may have (the body object is level 1). The contract's own fields reach
+ * level 4 (`detections[i].bbox`); the rest is headroom for `config` keys we ignore. Checked iteratively before
+ * ajv or anything else that recurses sees the body (issue 10 §6: 10,000 levels overflowed the stack).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Keeps echoed inputs small: long strings are cut, big or deeply nested structures left out. */
 function compactInput(value: unknown): unknown {
   if (typeof value === 'string') return value.length > 200 ? `${value.slice(0, 200)}…` : value;
   if (value !== null && typeof value === 'object') {
+    if (findTooDeep(value, MAX_JSON_DEPTH) !== null) return undefined;
     const json = JSON.stringify(value);
     return json.length > 1000 ? undefined : value;
   }
@@ -133,6 +142,16 @@ export interface RequestValidator {
   validate(body: unknown): { ok: true; value: PipelineRequest } | { ok: false; details: ValidationDetail[] };
 }
 
+/** The one detail for a body nested deeper than MAX_JSON_DEPTH; `loc` names the field, not the whole path. */
+function tooDeepDetail(path: (string | number)[]): ValidationDetail {
+  return {
+    type: 'json_too_deep',
+    loc: ['body', ...path.slice(0, 3)],
+    msg: `JSON nesting is too deep: more than ${MAX_JSON_DEPTH} levels`,
+    ctx: { max_depth: MAX_JSON_DEPTH },
+  };
+}
+
 /** Compiles the /process request schema for the registry's slugs. Call once at startup. */
 export function compileRequestValidator(ajv: Ajv, opts: RequestSchemaOptions): RequestValidator {
   const schema = pipelineRequestSchema(opts);
@@ -140,6 +159,8 @@ export function compileRequestValidator(ajv: Ajv, opts: RequestSchemaOptions): R
   return {
     schema,
     validate(body) {
+      const deep = findTooDeep(body, MAX_JSON_DEPTH);
+      if (deep !== null) return { ok: false, details: [tooDeepDetail(deep.path)] };
       if (fn(body)) return { ok: true, value: body };
       const details = (fn.errors ?? [])
         .slice(0, MAX_VALIDATION_DETAILS)

@@ -18,12 +18,41 @@ import { ServiceError } from '../errors';
 import { errorHandler, requestContext, type AppState } from './middleware';
 import { buildOpenApi } from './openapi';
 import { failureSummary, processLogMessage } from './process-log';
+import { jsonReadable } from '../util/json-stream';
 
 /** Shutdown state shared by the server and the app. */
 export interface Lifecycle {
   shuttingDown: boolean;
   /** /process requests being handled now; the server waits for 0 before closing. */
   inFlight: number;
+  /**
+   * Aborted by the server when the shutdown grace period ends: requests still waiting for their pipeline are
+   * answered 503 SHUTTING_DOWN at once instead of being cut off with the connection. Created by createApp.
+   */
+  abandon?: AbortController;
+}
+
+/** `work`, or a SHUTTING_DOWN error as soon as `signal` aborts (the work itself is left to finish or fail). */
+async function unlessAbandoned<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort = (): void => undefined;
+  const abandoned = new Promise<never>((_, reject) => {
+    onAbort = () =>
+      reject(
+        new ServiceError(
+          'SHUTTING_DOWN',
+          'the service stopped before this request finished (shutdown grace period over)',
+        ),
+      );
+  });
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  // A failure that comes after the 503 was sent has nobody to go to.
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, abandoned]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 export interface AppDeps {
@@ -46,6 +75,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   // Errors are answered by errorHandler; Koa's default handler would print stack traces to stderr.
   app.silent = true;
   const router = new Router<AppState>();
+  const abandon = (deps.lifecycle.abandon ??= new AbortController());
 
   // Serialised once: /info may carry category maps of 29,176 labels and must answer well inside 6 s.
   const infoJson = JSON.stringify(deps.info);
@@ -100,48 +130,70 @@ export function createApp(deps: AppDeps): Koa<AppState> {
       throw new ServiceError(badSlug ? 'UNKNOWN_PIPELINE' : 'VALIDATION_FAILED', checked.details);
     }
     const request = checked.value;
+    // In flight until the last byte of the response is written (or the client goes away): the server waits
+    // for 0 before it closes connections, and a streamed body is still being written after this handler returns.
     deps.lifecycle.inFlight++;
+    let released = false;
+    const release = (): void => {
+      if (!released) deps.lifecycle.inFlight--;
+      released = true;
+    };
     let outcome;
     try {
-      outcome = await deps.service.process(request);
-    } finally {
-      deps.lifecycle.inFlight--;
+      outcome = await unlessAbandoned(deps.service.process(request), abandon.signal);
+    } catch (err) {
+      release();
+      throw err;
     }
     const { response, timings, batchImages } = outcome;
-    const t0 = performance.now();
-    ctx.type = 'json';
-    ctx.body = JSON.stringify(response);
-    const serialize = (performance.now() - t0) / 1000;
-    const stageTimings = { ...timings, serialize };
-    // Stage timings for clients and the benchmark, in the standard Server-Timing header (milliseconds).
+    // Stage timings for clients and the benchmark, in the standard Server-Timing header (milliseconds). The
+    // body is streamed after the headers, so `serialize` is only in the metrics and the log line.
     ctx.set(
       'Server-Timing',
-      Object.entries(stageTimings)
+      Object.entries(timings)
         .map(([stage, s]) => `${stage};dur=${(s * 1000).toFixed(1)}`)
         .concat(`batch;desc=${batchImages}`)
         .join(', '),
     );
     const failed = response.errors?.length ?? 0;
-    deps.metrics?.observeStages(stageTimings);
+    deps.metrics?.observeStages(timings);
     deps.metrics?.images.inc({ pipeline: request.pipeline, outcome: 'ok' }, response.source_images.length);
     if (failed > 0) deps.metrics?.images.inc({ pipeline: request.pipeline, outcome: 'failed' }, failed);
     deps.metrics?.detections.inc({ pipeline: request.pipeline }, response.detections.length);
     if (batchImages > 0) deps.metrics?.batchSize.observe(batchImages);
     for (const e of response.errors ?? []) deps.metrics?.downloadFailures.inc({ reason: e.code });
-    ctx.state.log.info(
-      {
-        pipeline: request.pipeline,
-        images: request.source_images.length,
-        processed: response.source_images.length,
-        failed,
-        detections: response.detections.length,
-        batchImages,
-        timings: Object.fromEntries(Object.entries(stageTimings).map(([k, v]) => [k, Number(v.toFixed(4))])),
-        ...(failed > 0 ? failureSummary(response.errors) : {}),
-        summary: processLogMessage(request.pipeline, request.source_images.length, response.errors),
-      },
-      'process',
-    );
+    const log = ctx.state.log;
+    const onSerialized = (serialize: number): void => {
+      deps.metrics?.observeStages({ serialize });
+      const stageTimings = { ...timings, serialize };
+      log.info(
+        {
+          pipeline: request.pipeline,
+          images: request.source_images.length,
+          processed: response.source_images.length,
+          failed,
+          detections: response.detections.length,
+          batchImages,
+          timings: Object.fromEntries(
+            Object.entries(stageTimings).map(([k, v]) => [k, Number(v.toFixed(4))]),
+          ),
+          ...(failed > 0 ? failureSummary(response.errors) : {}),
+          summary: processLogMessage(request.pipeline, request.source_images.length, response.errors),
+        },
+        'process',
+      );
+    };
+    // Streamed one detection at a time (issue 10 §2): a 29,176-class response is hundreds of MB as one string.
+    ctx.type = 'json';
+    const body = jsonReadable(response, {
+      streamed: 'detections',
+      onSerialized,
+    });
+    ctx.res.once('close', () => {
+      body.destroy();
+      release();
+    });
+    ctx.body = body;
   };
   router.post('/process', processHandler);
   // ADC also answers /process/ (CONTRACT §2.2); harmless and friendly to hand-written URLs.

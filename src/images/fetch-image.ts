@@ -48,9 +48,17 @@ const errCode = (err: unknown): string | undefined =>
     .map((e) => (e as { code?: string }).code)
     .find((c) => typeof c === 'string');
 
-/** Sleeps `ms`, with up to 25% jitter so retries from many requests do not align. */
-const sleep = (ms: number): Promise<void> =>
-  new Promise((r) => setTimeout(r, ms * (1 + Math.random() * 0.25)));
+/** Sleeps `ms`, with up to 25% jitter so retries from many requests do not align; ends early on `signal`. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(done, ms * (1 + Math.random() * 0.25));
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 /**
  * Longest http(s) URL we try: presigned URLs are a few KB, and servers refuse much longer ones anyway. The
@@ -97,6 +105,8 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
 /** Downloads image bytes and headers. One instance per process: it owns the connection pool. */
 export class ImageFetcher {
   private readonly dispatcher: Agent;
+  /** Aborted at the end of the shutdown grace period: every download in progress stops (issue 10 §4). */
+  private readonly stopAll = new AbortController();
 
   constructor(readonly options: FetchOptions) {
     this.dispatcher = new Agent({
@@ -106,8 +116,22 @@ export class ImageFetcher {
     });
   }
 
+  /**
+   * Aborts every download in progress (and any retry or new one): each fails at once with
+   * IMAGE_DOWNLOAD_FAILED "aborted: the service is shutting down", so its request can still be answered.
+   * Called by the server when the shutdown grace period ends.
+   */
+  abortAll(): void {
+    this.stopAll.abort();
+  }
+
+  private abortedError(): ImageError {
+    return new ImageError('IMAGE_DOWNLOAD_FAILED', 'download aborted: the service is shutting down');
+  }
+
   /** Fetches `url` and reads its header. Throws ImageError with a code and a message naming the cause. */
   async fetch(id: string, url: string): Promise<ImageBytes> {
+    if (this.stopAll.signal.aborted && !url.startsWith('data:')) throw this.abortedError();
     const bytes = url.startsWith('data:')
       ? decodeDataUrl(url, this.options.maxBytes)
       : await this.download(url);
@@ -142,14 +166,16 @@ export class ImageFetcher {
           }
           throw err;
         }
-        await sleep(backoff * 2 ** (attempt - 1));
+        await sleep(backoff * 2 ** (attempt - 1), this.stopAll.signal);
+        if (this.stopAll.signal.aborted) throw this.abortedError();
       }
     }
   }
 
   /** One attempt, following up to `maxRedirects` redirects, each re-checked by the URL policy. */
   private async attempt(startUrl: string): Promise<Uint8Array> {
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const signal = AbortSignal.any([timeout, this.stopAll.signal]);
     let url = startUrl;
     for (let redirects = 0; ; redirects++) {
       const parsed = this.parse(url);
@@ -231,6 +257,7 @@ export class ImageFetcher {
       const denied = chain.find((e) => e instanceof UrlDeniedError) as UrlDeniedError;
       return new ImageError('IMAGE_URL_DENIED', denied.message);
     }
+    if (this.stopAll.signal.aborted) return this.abortedError();
     const code = errCode(err);
     if (signal.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       return new ImageError('IMAGE_TIMEOUT', `no complete answer within ${this.options.timeoutMs} ms`);

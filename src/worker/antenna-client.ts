@@ -30,6 +30,8 @@ export class AntennaApiError extends Error {
     /** The parsed JSON body (or its text) of a non-2xx answer, for logs and for recognising known 400s. */
     readonly body: unknown,
     message: string,
+    /** No answer within the time limit: the request may still have reached Antenna and been acted on. */
+    readonly timedOut = false,
   ) {
     super(message);
   }
@@ -44,6 +46,16 @@ export class AntennaApiError extends Error {
 export interface ApiResponse {
   status: number;
   body: unknown;
+  /** Set (to a short rendering of the text) when a call that accepts any 2xx body got one that is not JSON. */
+  unreadable?: string;
+}
+
+/** Per-call options of `AntennaClient.call`. */
+export interface CallOptions {
+  /** Overrides the client's whole-call limit (result POSTs carry bodies of many MB). */
+  timeoutMs?: number;
+  /** A 2xx is success whatever its body: a non-JSON body is returned with `unreadable` instead of thrown. */
+  anyBody?: boolean;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -128,17 +140,33 @@ export class AntennaClient {
     );
   }
 
-  /** CONTRACT §6.6: `body` is the serialised `{"results": [...]}`, so a retry re-sends the same bytes. */
-  postResults(jobId: number | string, body: string, signal?: AbortSignal): Promise<ApiResponse> {
-    return this.call('POST', this.url(['jobs', jobId, 'result']), body, signal);
+  /**
+   * CONTRACT §6.6: `body` is the serialised `{"results": [...]}`, so a retry re-sends the same bytes. Any 2xx
+   * means Antenna took the results, whatever its body says (issue 10 §5: re-posting on an unreadable 2xx stored
+   * 7 copies); `timeoutMs` is sized for bodies of many MB.
+   */
+  postResults(
+    jobId: number | string,
+    body: string,
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<ApiResponse> {
+    return this.call('POST', this.url(['jobs', jobId, 'result']), body, signal, { timeoutMs, anyBody: true });
   }
 
   /**
    * One call, following redirects. Resolves with any 2xx answer; throws AntennaApiError otherwise.
    * 301/302/307/308 re-send the same method and body (Antenna's 301 only appends a slash); 303 switches to GET.
    */
-  async call(method: 'GET' | 'POST', start: URL, body?: string, signal?: AbortSignal): Promise<ApiResponse> {
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+  async call(
+    method: 'GET' | 'POST',
+    start: URL,
+    body?: string,
+    signal?: AbortSignal,
+    opts: CallOptions = {},
+  ): Promise<ApiResponse> {
+    const limitMs = opts.timeoutMs ?? this.options.timeoutMs;
+    const timeout = AbortSignal.timeout(limitMs);
     const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
     const what = `${method} ${start.pathname}`;
     let url = start;
@@ -160,14 +188,21 @@ export class AntennaClient {
           body: payload,
           dispatcher: this.agent,
           signal: combined,
+          // The agent's limits are the client's default; a longer per-call limit must reach undici too.
+          headersTimeout: limitMs,
+          bodyTimeout: limitMs,
         });
       } catch (err) {
-        const reason = timeout.aborted
-          ? `no answer within ${this.options.timeoutMs} ms`
+        const code = causeCode(err);
+        const timedOut =
+          (timeout.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') &&
+          !signal?.aborted;
+        const reason = timedOut
+          ? `no answer within ${limitMs} ms`
           : signal?.aborted
             ? 'aborted'
             : causeCode(err);
-        throw new AntennaApiError('network', null, null, `${what}: ${reason}`);
+        throw new AntennaApiError('network', null, null, `${what}: ${reason}`, timedOut);
       }
       const location = res.headers.location;
       if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {
@@ -191,7 +226,14 @@ export class AntennaClient {
       try {
         text = await res.body.text();
       } catch (err) {
-        throw new AntennaApiError('network', null, null, `${what}: body not received (${causeCode(err)})`);
+        const timedOut = timeout.aborted && !signal?.aborted;
+        throw new AntennaApiError(
+          'network',
+          null,
+          null,
+          `${what}: body not received (${timedOut ? `no answer within ${limitMs} ms` : causeCode(err)})`,
+          timedOut,
+        );
       }
       let parsed: unknown = text;
       try {
@@ -208,6 +250,7 @@ export class AntennaClient {
         );
       }
       if (typeof parsed === 'string') {
+        if (opts.anyBody) return { status: res.statusCode, body: parsed, unreadable: snippet(parsed) };
         throw new AntennaApiError(
           'protocol',
           res.statusCode,

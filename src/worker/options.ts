@@ -25,8 +25,12 @@ export interface PullWorkerOptions {
   visibilityTimeoutS: number;
   /** Retry delays after failed Antenna calls. */
   backoff: BackoffOptions;
-  /** Whole-call limit of one Antenna API call. */
+  /** Whole-call limit of one Antenna API call (result POSTs excepted). */
   requestTimeoutMs: number;
+  /** Whole-call limit of one result POST: bodies of wide classifiers are many MB (WORKER_RESULT_TIMEOUT_S). */
+  resultTimeoutMs: number;
+  /** Largest result POST body in bytes; results are packed up to it and split past it (WORKER_RESULT_MAX_MB). */
+  resultMaxBytes: number;
   /** On stop, how long unposted results are retried before giving up. */
   shutdownGraceMs: number;
   userAgent: string;
@@ -71,6 +75,8 @@ export function pullWorkerOptions(config: Config): PullWorkerOptions {
     visibilityTimeoutS: config.workerVisibilityTimeoutS,
     backoff: { baseMs: 1000, capMs: 60_000 },
     requestTimeoutMs: 60_000,
+    resultTimeoutMs: config.workerResultTimeoutS * 1000,
+    resultMaxBytes: config.workerResultMaxMb * 1024 * 1024,
     shutdownGraceMs: config.shutdownGraceMs,
     userAgent: `${SOFTWARE}/${packageVersion()} (pull worker)`,
     clientInfo: defaultClientInfo(),

@@ -92,6 +92,8 @@ export class PullWorker {
       logger: this.logger,
       backoff: options.backoff,
       clientInfo: options.clientInfo,
+      maxBodyBytes: options.resultMaxBytes,
+      postTimeoutMs: options.resultTimeoutMs,
     });
     this.sizer = new BatchSizer({
       maxSize: options.batchSize,

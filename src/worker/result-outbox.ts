@@ -1,24 +1,54 @@
 /**
- * Posts result batches to `POST /jobs/{id}/result/` and keeps each one in memory until Antenna has accepted it.
+ * Posts results to `POST /jobs/{id}/result/` and keeps each one in memory until Antenna has accepted it.
  * A post that fails for a reason a retry can fix (no answer, timeout, 5xx, 503) is re-sent later with backoff
  * and the same bytes (CONTRACT §6.6, §8 item 36). Posts go out one at a time, in order.
+ *
+ * Bodies stay under `maxBodyBytes` (WORKER_RESULT_MAX_MB; Antenna refuses 100 MB): results are serialised one at
+ * a time and packed into a post until the next one would not fit. One image whose result alone is larger (a
+ * 29,176-class classifier adds ~0.5 MB per detection) is split into several results for the same task, each
+ * with part of its detections, rather than failed (issue 10 §2). Only the body of the post in hand exists as
+ * text; the rest waits as objects.
+ *
+ * Any 2xx is success, whatever its body (an unreadable one is logged at warn: issue 10 §5 saw 7 stored copies
+ * of one result re-posted on a non-JSON 2xx). A post that got no answer in time may have been stored anyway:
+ * its re-post is logged as a possible duplicate (Antenna's `save_results` dedupes replays).
  *
  * A 400 means Antenna could not read an item (every item was validated locally, so this is a contract drift):
  * the batch is re-posted item by item, so the good results still land, and an item that Antenna still rejects
  * is replaced by an error result for its image. Nothing is silently dropped: the only results given up are those
  * of a job that no longer exists (404), and those still pending when the shutdown grace period ends (logged).
  */
+import type { DetectionResponse } from '../contract/types';
+import { stringifyFloat32Sliced, TimeSlicer } from '../util/float32-json';
+import { jsonText } from '../util/json-stream';
 import type { Logger } from '../util/logger';
 import { AntennaApiError, type AntennaClient } from './antenna-client';
 import { Backoff, sleep, type BackoffOptions } from './backoff';
 import { errorItem } from './results';
-import type { ClientInfo, ResultItem } from './types';
+import type { ClientInfo, PullSuccessResult, ResultItem } from './types';
+
+/** Default largest body: far below Antenna's 100 MB limit (CONTRACT §6.6). */
+export const DEFAULT_RESULT_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface ResultOutboxOptions {
   client: AntennaClient;
   logger: Logger;
   backoff: BackoffOptions;
   clientInfo: ClientInfo;
+  /** Largest POST body in bytes (one detection larger than this still goes out, alone). */
+  maxBodyBytes?: number;
+  /** Whole-call limit of one result POST; defaults to the client's. */
+  postTimeoutMs?: number;
+}
+
+/** Results of one batch not yet packed into a post. */
+interface QueuedBatch {
+  jobId: number | string;
+  items: ResultItem[];
+  /** After a 400: each item in a post of its own, to find the one Antenna cannot read. */
+  onePerPost: boolean;
+  /** The head item's text, kept when it did not fit the previous post. */
+  headText: string | null;
 }
 
 interface PendingPost {
@@ -26,39 +56,56 @@ interface PendingPost {
   items: ResultItem[];
   /** Serialised once, so every retry sends the same bytes. */
   body: string;
+  attempts: number;
+  /** An earlier attempt got no answer in time: Antenna may have stored it. */
+  maybeStored: boolean;
+}
+
+const isSuccess = (item: ResultItem): item is ResultItem & { result: PullSuccessResult } =>
+  !('error' in item.result);
+
+/** One result item as JSON, its detections serialised one at a time (yielding between them). */
+async function itemText(item: ResultItem): Promise<string> {
+  const result = isSuccess(item)
+    ? await jsonText(item.result, { streamed: 'detections' })
+    : JSON.stringify(item.result);
+  return `{"reply_subject":${JSON.stringify(item.reply_subject)},"result":${result}}`;
 }
 
 export class ResultOutbox {
-  private readonly queue: PendingPost[] = [];
+  private readonly queue: QueuedBatch[] = [];
+  private current: PendingPost | null = null;
   private pump: Promise<void> | null = null;
   private readonly giveUp = new AbortController();
   private readonly backoff: Backoff;
+  private readonly maxBodyBytes: number;
   private waiters: { test: () => boolean; resolve: () => void }[] = [];
 
   constructor(private readonly options: ResultOutboxOptions) {
     this.backoff = new Backoff(options.backoff);
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_RESULT_MAX_BYTES;
   }
 
   /** Results queued or being posted. */
   get pendingResults(): number {
-    return this.queue.reduce((n, p) => n + p.items.length, 0);
+    return this.queue.reduce((n, b) => n + b.items.length, 0) + (this.current?.items.length ?? 0);
   }
 
-  /** Posts queued or in flight. */
+  /** Batches queued, plus the post in flight. */
   get size(): number {
-    return this.queue.length;
+    return this.queue.length + (this.current ? 1 : 0);
   }
 
   /** Queues one batch's results for posting. */
   enqueue(jobId: number | string, items: ResultItem[]): void {
     if (items.length === 0) return;
-    this.queue.push(this.post(jobId, items));
+    this.queue.push({ jobId, items: [...items], onePerPost: false, headText: null });
     this.kick();
   }
 
-  /** Resolves once at most `max` posts are pending, or when `signal` aborts. */
+  /** Resolves once at most `max` batches are pending, or when `signal` aborts. */
   waitForRoom(max: number, signal?: AbortSignal): Promise<void> {
-    return this.waitFor(() => this.queue.length <= max, signal);
+    return this.waitFor(() => this.size <= max, signal);
   }
 
   /**
@@ -69,26 +116,21 @@ export class ResultOutbox {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
     try {
-      await this.waitFor(() => this.queue.length === 0, deadline.signal);
+      await this.waitFor(() => this.size === 0, deadline.signal);
     } finally {
       clearTimeout(timer);
     }
-    if (this.queue.length === 0) return true;
+    if (this.size === 0) return true;
     this.giveUp.abort();
     await this.pump;
+    const jobs = [
+      ...new Set([...this.queue.map((b) => b.jobId), ...(this.current ? [this.current.jobId] : [])]),
+    ];
     this.options.logger.error(
-      {
-        posts: this.queue.length,
-        results: this.pendingResults,
-        jobs: [...new Set(this.queue.map((p) => p.jobId))],
-      },
+      { posts: this.size, results: this.pendingResults, jobs },
       `shutdown grace period over: ${this.pendingResults} results were not posted; Antenna will hand their tasks out again`,
     );
     return false;
-  }
-
-  private post(jobId: number | string, items: ResultItem[]): PendingPost {
-    return { jobId, items, body: JSON.stringify({ results: items, client_info: this.options.clientInfo }) };
   }
 
   private waitFor(test: () => boolean, signal?: AbortSignal): Promise<void> {
@@ -118,13 +160,133 @@ export class ResultOutbox {
     });
   }
 
+  /**
+   * Packs the next post from the head batch: whole results while they fit `maxBodyBytes` (at least one), or the
+   * first part of a result too large on its own.
+   */
+  private async nextPost(): Promise<PendingPost | null> {
+    const batch = this.queue[0];
+    if (!batch) return null;
+    const tail = `],"client_info":${JSON.stringify(this.options.clientInfo)}}`;
+    const head = '{"results":[';
+    let bytes = head.length + Buffer.byteLength(tail);
+    const items: ResultItem[] = [];
+    const texts: string[] = [];
+    while (batch.items.length > 0) {
+      const item = batch.items[0];
+      const text = batch.headText ?? (await itemText(item));
+      batch.headText = null;
+      const size = Buffer.byteLength(text) + (items.length > 0 ? 1 : 0);
+      if (items.length > 0 && bytes + size > this.maxBodyBytes) {
+        batch.headText = text;
+        break;
+      }
+      if (items.length === 0 && bytes + size > this.maxBodyBytes && isSuccess(item)) {
+        const parts = await this.split(item, this.maxBodyBytes - bytes, Buffer.byteLength(text), batch.jobId);
+        if (parts.length > 1) {
+          batch.items.splice(0, 1, ...parts);
+          continue;
+        }
+      }
+      items.push(item);
+      texts.push(text);
+      bytes += size;
+      batch.items.shift();
+      if (batch.onePerPost) break;
+    }
+    if (batch.items.length === 0) this.queue.shift();
+    return {
+      jobId: batch.jobId,
+      items,
+      body: `${head}${texts.join(',')}${tail}`,
+      attempts: 0,
+      maybeStored: false,
+    };
+  }
+
+  /**
+   * Splits one image's result into results for the same task with consecutive runs of its detections, each
+   * under `budget` bytes where a single detection allows it. Returns `[item]` when it cannot be split.
+   */
+  private async split(
+    item: ResultItem & { result: PullSuccessResult },
+    budget: number,
+    totalBytes: number,
+    jobId: number | string,
+  ): Promise<ResultItem[]> {
+    const { detections } = item.result;
+    if (detections.length < 2) {
+      this.options.logger.warn(
+        {
+          job: jobId,
+          image: item.result.source_images[0].id,
+          bytes: totalBytes,
+          maxBytes: this.maxBodyBytes,
+        },
+        `result for image ${item.result.source_images[0].id} is larger than WORKER_RESULT_MAX_MB and cannot be split; posting it as it is`,
+      );
+      return [item];
+    }
+    const shell = Buffer.byteLength(await itemText({ ...item, result: { ...item.result, detections: [] } }));
+    const groups: DetectionResponse[][] = [[]];
+    let used = shell;
+    const slicer = new TimeSlicer(10);
+    for (const d of detections) {
+      const size = Buffer.byteLength(await stringifyFloat32Sliced(d, slicer)) + 1;
+      const group = groups[groups.length - 1];
+      if (group.length > 0 && used + size > budget) {
+        groups.push([d]);
+        used = shell + size;
+      } else {
+        group.push(d);
+        used += size;
+      }
+    }
+    this.options.logger.warn(
+      {
+        job: jobId,
+        image: item.result.source_images[0].id,
+        bytes: totalBytes,
+        maxBytes: this.maxBodyBytes,
+        parts: groups.length,
+      },
+      `result for image ${item.result.source_images[0].id} (${detections.length} detections, ${totalBytes} bytes) is larger than WORKER_RESULT_MAX_MB; posting it in ${groups.length} parts`,
+    );
+    return groups.map((group) => ({ ...item, result: { ...item.result, detections: group } }));
+  }
+
   private async run(): Promise<void> {
     const { logger, client } = this.options;
-    while (this.queue.length > 0 && !this.giveUp.signal.aborted) {
-      const head = this.queue[0];
+    while (!this.giveUp.signal.aborted) {
+      this.current ??= await this.nextPost();
+      const post = this.current;
+      if (!post) return;
+      if (post.attempts > 0 && post.maybeStored) {
+        logger.warn(
+          {
+            job: post.jobId,
+            results: post.items.length,
+            attempt: post.attempts + 1,
+            bytes: post.body.length,
+          },
+          `re-posting ${post.items.length} results for job ${post.jobId} after a POST that got no answer: possibly a duplicate (Antenna dedupes replays)`,
+        );
+      }
+      post.attempts++;
       try {
-        await client.postResults(head.jobId, head.body, this.giveUp.signal);
-        this.queue.shift();
+        const res = await client.postResults(
+          post.jobId,
+          post.body,
+          this.giveUp.signal,
+          this.options.postTimeoutMs,
+        );
+        if (res.unreadable !== undefined) {
+          logger.warn(
+            { job: post.jobId, results: post.items.length, status: res.status, body: res.unreadable },
+            `Antenna answered the results for job ${post.jobId} with HTTP ${res.status} and a body that is not JSON; taken as accepted`,
+          );
+        }
+        this.current = null;
         this.backoff.reset();
         this.notify();
         continue;
@@ -133,30 +295,34 @@ export class ResultOutbox {
         const e =
           err instanceof AntennaApiError ? err : new AntennaApiError('network', null, null, String(err));
         if (e.transient || e.status === 401 || e.status === 403) {
+          if (e.timedOut) post.maybeStored = true;
           const delay = this.backoff.next();
           logger.warn(
             {
-              job: head.jobId,
-              results: head.items.length,
+              job: post.jobId,
+              results: post.items.length,
               attempt: this.backoff.failures,
               retryInMs: Math.round(delay),
               error: e.message,
             },
-            `posting ${head.items.length} results for job ${head.jobId} failed; retrying with the same body`,
+            `posting ${post.items.length} results for job ${post.jobId} failed; retrying with the same body`,
           );
           await sleep(delay, this.giveUp.signal);
           continue;
         }
-        this.queue.shift();
-        this.queue.unshift(...this.onRejected(head, e));
+        this.current = null;
+        this.queue.unshift(...this.onRejected(post, e));
         this.notify();
       }
     }
   }
 
   /** What replaces a post that Antenna refused for good (4xx other than 401/403). */
-  private onRejected(post: PendingPost, err: AntennaApiError): PendingPost[] {
+  private onRejected(post: PendingPost, err: AntennaApiError): QueuedBatch[] {
     const { logger } = this.options;
+    const batch = (items: ResultItem[]): QueuedBatch[] => [
+      { jobId: post.jobId, items, onePerPost: true, headText: null },
+    ];
     if (err.status === 404) {
       logger.warn(
         { job: post.jobId, results: post.items.length, error: err.message },
@@ -169,7 +335,7 @@ export class ResultOutbox {
         { job: post.jobId, results: post.items.length, error: err.message },
         `Antenna rejected a batch of ${post.items.length} results; posting them one by one`,
       );
-      return post.items.map((item) => this.post(post.jobId, [item]));
+      return batch(post.items);
     }
     const [item] = post.items;
     if ('error' in item.result) {
@@ -188,6 +354,6 @@ export class ResultOutbox {
       { id: image.id, image_id: image.id, image_url: image.url, reply_subject: item.reply_subject },
       `image ${image.id}: Antenna rejected the result: ${err.message}`.slice(0, 1000),
     );
-    return [this.post(post.jobId, [replacement])];
+    return batch([replacement]);
   }
 }

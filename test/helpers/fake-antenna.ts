@@ -32,6 +32,11 @@ export interface FakeAntennaOptions {
   fault?: (endpoint: Endpoint, call: number) => number | null;
   /** List jobs of any dispatch mode (an Antenna that ignores `dispatch_mode`), to reach the 400 of sync jobs. */
   ignoreDispatchMode?: boolean;
+  /**
+   * How the `call`-th `/result/` POST (1-based) that Antenna accepts is answered: after `delayMs` (the results
+   * are stored at once, as Antenna queues them before it answers), and/or with a non-JSON 200 body.
+   */
+  resultAnswer?: (call: number) => { delayMs?: number; nonJson?: boolean } | null;
 }
 
 export interface FakeJobInput {
@@ -132,6 +137,7 @@ export class FakeAntenna {
 
   private readonly jobs = new Map<number, JobState>();
   private readonly calls = new Map<Endpoint, number>();
+  private acceptedPosts = 0;
   private server!: http.Server;
   private base = '';
 
@@ -442,6 +448,11 @@ export class FakeAntenna {
       this.accepted.push({ jobId, replySubject: item.reply_subject, imageId: String(imageId), result: r });
       return { reply_subject: item.reply_subject, status: 'queued', task_id: randomUUID() };
     });
-    return reply(200, { status: 'accepted', job_id: jobId, results_queued: queued.length, tasks: queued });
+    const answer = this.options.resultAnswer?.(++this.acceptedPosts);
+    const answerBody = answer?.nonJson
+      ? '<html><body>OK</body></html>'
+      : { status: 'accepted', job_id: jobId, results_queued: queued.length, tasks: queued };
+    if (answer?.delayMs) setTimeout(() => reply(200, answerBody), answer.delayMs);
+    else reply(200, answerBody);
   }
 }

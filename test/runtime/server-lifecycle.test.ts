@@ -3,6 +3,7 @@
  * requests and exits 0.
  */
 import { spawn, type ChildProcess } from 'child_process';
+import * as http from 'http';
 import * as net from 'net';
 import * as path from 'path';
 import { startImageServer, type ImageServer } from '../helpers/image-server';
@@ -120,5 +121,105 @@ describe('server process', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { source_images: unknown[] }).source_images).toHaveLength(1);
     expect(await exited).toBe(0);
+  }, 30_000);
+});
+
+/** Serves a "JPEG" one byte per second, forever: a download that only its own timeout would end. */
+async function startDripServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const timers = new Set<NodeJS.Timeout>();
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': '1000000' });
+    res.write(Buffer.from([0xff]));
+    const t = setInterval(() => res.write(Buffer.from([0xd8])), 1000);
+    timers.add(t);
+    res.on('close', () => clearInterval(t));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/drip.jpg`,
+    close: () =>
+      new Promise((r) => {
+        timers.forEach(clearInterval);
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('server process: shutdown with a stalled download (issue 10 §4)', () => {
+  let images: ImageServer;
+  let drip: Awaited<ReturnType<typeof startDripServer>>;
+  let child: ChildProcess;
+  let port: number;
+  let logs = '';
+
+  beforeAll(async () => {
+    [images, drip, port] = await Promise.all([startImageServer(), startDripServer(), freePort()]);
+    child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(root, 'src', 'server.ts')],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          LOG_LEVEL: 'info',
+          ENABLED_PIPELINES: 'constant',
+          TFJS_BACKEND: 'wasm',
+          SHUTDOWN_GRACE_MS: '5000',
+          IMAGE_DOWNLOAD_TIMEOUT_MS: '30000',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
+    await waitFor(`http://127.0.0.1:${port}/readyz`, 200);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await Promise.all([images.close(), drip.close()]);
+  });
+
+  test('SHUTDOWN_GRACE_MS=5000: the download is aborted at 5 s, the request answered, exit within 6 s', async () => {
+    const inflight = fetch(`http://127.0.0.1:${port}/process`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        pipeline: 'constant',
+        source_images: [
+          { id: 'ok', url: images.url('/img/640x480.jpg') },
+          { id: 'stuck', url: drip.url },
+        ],
+      }),
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const res = await inflight;
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      source_images: { id: string }[];
+      errors: { image_id: string; code: string; error: string }[] | null;
+    };
+    expect(body.source_images.map((s) => s.id)).toEqual(['ok']);
+    expect(body.errors).toEqual([
+      {
+        image_id: 'stuck',
+        url: drip.url,
+        code: 'IMAGE_DOWNLOAD_FAILED',
+        error: 'image stuck: download aborted: the service is shutting down',
+      },
+    ]);
+    expect(await exited).toBe(0);
+    const seconds = (Date.now() - t0) / 1000;
+    // Answered after the grace period, not before (it was waiting on the download) and gone within grace + 1 s.
+    expect(seconds).toBeGreaterThan(4.9);
+    expect(seconds).toBeLessThan(6);
+    expect(logs).toContain('grace period over: aborting downloads and pipeline waits');
   }, 30_000);
 });

@@ -1,0 +1,187 @@
+/**
+ * Issue 10 §5 and the pull half of §2: each result is posted once (a 2xx is success whatever its body; a slow
+ * answer within WORKER_RESULT_TIMEOUT_S is waited for), a re-post after a timeout is logged as a possible
+ * duplicate, and no POST body is larger than WORKER_RESULT_MAX_MB: results are packed up to it and one result
+ * larger than it is split by detections, never failed.
+ */
+import type { DetectionResponse } from '../../src/contract/types';
+import { AntennaClient } from '../../src/worker/antenna-client';
+import { ResultOutbox } from '../../src/worker/result-outbox';
+import type { PullSuccessResult, ResultItem } from '../../src/worker/types';
+import { FakeAntenna, type FakeAntennaOptions } from '../helpers/fake-antenna';
+import { captureLogger } from './setup';
+
+const TOKEN = 'delivery-token';
+const clientInfo = { hostname: 'h', software: 's', version: '0', platform: 'p' };
+let fake: FakeAntenna;
+let client: AntennaClient;
+
+interface Setup {
+  outbox: ResultOutbox;
+  subjects: string[];
+  lines: string[];
+}
+
+async function setup(
+  fakeOptions: Partial<FakeAntennaOptions>,
+  outboxOptions: { maxBodyBytes?: number; postTimeoutMs?: number } = {},
+): Promise<Setup> {
+  fake = await FakeAntenna.start({ token: TOKEN, ...fakeOptions });
+  fake.addJob({
+    id: 7,
+    pipelineSlug: 'wide',
+    images: ['1', '2', '3', '4'].map((id) => ({ id, url: `http://img/${id}.jpg` })),
+  });
+  // Every other call is held to 300 ms: result POSTs get their own, longer limit.
+  client = new AntennaClient({
+    baseUrl: fake.apiUrl,
+    token: TOKEN,
+    authScheme: 'Token',
+    timeoutMs: 300,
+    userAgent: 't',
+  });
+  const res = await client.reserveTasks(7, 4, clientInfo);
+  const subjects = (res.body as { tasks: { reply_subject: string }[] }).tasks.map((t) => t.reply_subject);
+  const { logger, lines } = captureLogger();
+  const outbox = new ResultOutbox({
+    client,
+    logger,
+    backoff: { baseMs: 5, capMs: 20 },
+    clientInfo,
+    ...outboxOptions,
+  });
+  return { outbox, subjects, lines };
+}
+
+afterEach(async () => {
+  await client.close();
+  await fake.close();
+});
+
+/** A detection with one classification over `classes` labels (vectors of float32 values). */
+function detection(image: string, i: number, classes: number): DetectionResponse {
+  return {
+    source_image_id: image,
+    bbox: { x1: i, y1: i, x2: i + 10, y2: i + 10 },
+    inference_time: 0.01,
+    algorithm: { name: 'd', key: 'd' },
+    timestamp: '2026-11-30T00:00:00Z',
+    crop_image_url: null,
+    classifications: [
+      {
+        classification: 'a',
+        labels: null,
+        scores: Array.from({ length: classes }, (_, k) => Math.fround(1 / (k + i + 2))),
+        logits: Array.from({ length: classes }, (_, k) => Math.fround(-Math.log(k + i + 2))),
+        inference_time: 0.01,
+        algorithm: { name: 'c', key: 'c' },
+        terminal: true,
+        timestamp: '2026-11-30T00:00:00Z',
+      },
+    ],
+  };
+}
+
+const success = (subject: string, id: string, detections: DetectionResponse[] = []): ResultItem => ({
+  reply_subject: subject,
+  result: {
+    pipeline: 'wide',
+    total_time: 0.1,
+    algorithms: {},
+    source_images: [{ id, url: `http://img/${id}.jpg` }],
+    detections,
+  },
+});
+
+const messages = (lines: string[]): { level: number; msg: string }[] =>
+  lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+
+test('a 2xx whose body is not JSON is success: exactly one copy, the body logged at warn', async () => {
+  const { outbox, subjects, lines } = await setup({ resultAnswer: () => ({ nonJson: true }) });
+  outbox.enqueue(7, [success(subjects[0], '1'), success(subjects[1], '2')]);
+  expect(await outbox.drain(5000)).toBe(true);
+  expect(fake.resultPosts.map((p) => p.status)).toEqual([200]);
+  expect([...fake.acceptedPerReplySubject().values()]).toEqual([1, 1]);
+  expect(messages(lines)).toContainEqual(
+    expect.objectContaining({
+      level: 40,
+      msg: 'Antenna answered the results for job 7 with HTTP 200 and a body that is not JSON; taken as accepted',
+      body: '<html><body>OK</body></html>',
+    }),
+  );
+});
+
+test('an answer slower than the API timeout but within the result timeout: waited for, posted once', async () => {
+  const { outbox, subjects, lines } = await setup(
+    { resultAnswer: (call) => (call === 1 ? { delayMs: 1000 } : null) },
+    { postTimeoutMs: 5000 },
+  );
+  outbox.enqueue(7, [success(subjects[0], '1')]);
+  expect(await outbox.drain(10_000)).toBe(true);
+  expect(fake.resultPosts).toHaveLength(1);
+  expect(fake.acceptedPerReplySubject().get(subjects[0])).toBe(1);
+  expect(messages(lines).filter((l) => l.level >= 40)).toEqual([]);
+});
+
+test('no answer within the result timeout: re-posted with the same bytes and logged as a possible duplicate', async () => {
+  const { outbox, subjects, lines } = await setup(
+    { resultAnswer: (call) => (call === 1 ? { delayMs: 1500 } : null) },
+    { postTimeoutMs: 400 },
+  );
+  outbox.enqueue(7, [success(subjects[0], '1')]);
+  expect(await outbox.drain(10_000)).toBe(true);
+  // The first copy was stored although its answer came too late; the second is the replay Antenna dedupes.
+  await fake.waitFor(() => fake.resultPosts.length === 2, 5000);
+  expect(new Set(fake.resultPosts.map((p) => p.raw)).size).toBe(1);
+  const logged = messages(lines);
+  expect(logged).toContainEqual(
+    expect.objectContaining({
+      level: 40,
+      msg: 'posting 1 results for job 7 failed; retrying with the same body',
+      error: expect.stringContaining('no answer within 400 ms') as string,
+    }),
+  );
+  expect(logged).toContainEqual(
+    expect.objectContaining({
+      level: 40,
+      msg: 're-posting 1 results for job 7 after a POST that got no answer: possibly a duplicate (Antenna dedupes replays)',
+    }),
+  );
+});
+
+test('results are packed under the body cap, and one result over it is split by detections, never failed', async () => {
+  const max = 64 * 1024;
+  const { outbox, subjects, lines } = await setup({}, { maxBodyBytes: max });
+  // Image 1: 12 detections of ~14 KB each (~170 KB): too large for one post. Images 2-4: small, packed together.
+  const big = Array.from({ length: 12 }, (_, i) => detection('1', i, 600));
+  outbox.enqueue(7, [
+    success(subjects[0], '1', big),
+    success(subjects[1], '2', [detection('2', 0, 10)]),
+    success(subjects[2], '3'),
+    { reply_subject: subjects[3], result: { error: 'image 4: HTTP 404', image_id: '4' } },
+  ]);
+  expect(await outbox.drain(10_000)).toBe(true);
+  expect(fake.resultPosts.every((p) => p.status === 200)).toBe(true);
+  for (const p of fake.resultPosts) expect(Buffer.byteLength(p.raw)).toBeLessThanOrEqual(max);
+  // Image 1 arrives in parts, all with its task's reply subject, together holding every detection in order,
+  // with full vectors equal (as float32) to what the pipeline gave.
+  const parts = fake.accepted.filter((a) => a.imageId === '1');
+  expect(parts.length).toBeGreaterThanOrEqual(3);
+  expect(parts.every((p) => p.replySubject === subjects[0])).toBe(true);
+  const got = parts.flatMap((p) => (p.result as unknown as PullSuccessResult).detections);
+  expect(got.map((d) => d.bbox.x1)).toEqual(big.map((d) => d.bbox.x1));
+  for (const [i, d] of got.entries()) {
+    expect(d.classifications[0].scores.map(Math.fround)).toEqual(big[i].classifications[0].scores);
+    expect(d.classifications[0].logits!.map(Math.fround)).toEqual(big[i].classifications[0].logits);
+  }
+  // The three small results share one post (with the last part of image 1, which leaves room for them).
+  const small = fake.resultPosts.filter((p) => p.raw.includes(subjects[1]));
+  expect(small).toHaveLength(1);
+  expect([small[0].raw.includes(subjects[2]), small[0].raw.includes(subjects[3])]).toEqual([true, true]);
+  expect(fake.resultPosts).toHaveLength(parts.length);
+  expect(fake.accepted.filter((a) => a.imageId !== '1').map((a) => a.imageId)).toEqual(['2', '3', '4']);
+  expect(fake.problems).toEqual([]);
+  expect(messages(lines)).toContainEqual(
+    expect.objectContaining({ level: 40, parts: parts.length, image: '1' }),
+  );
+});
