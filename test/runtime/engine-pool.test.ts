@@ -144,7 +144,8 @@ describe('EnginePool scheduling', () => {
       [0, 2],
       [0, 2],
     ]);
-    expect(threads[0].busySeconds).toBeGreaterThanOrEqual(0.04);
+    // setTimeout(40) may fire a fraction of a millisecond before 40 ms of monotonic time have passed.
+    expect(threads[0].busySeconds).toBeGreaterThanOrEqual(0.035);
   });
 
   test('a pipeline is ready once one thread has it warm, and jobs go only to warm threads', async () => {
