@@ -76,7 +76,16 @@ export async function convertOnnxToModelDir(options: OnnxModelDirOptions): Promi
         `${categoryMap.labels.length} labels; a classifier output must be [batch, ${categoryMap.labels.length}]`,
     );
   }
-  const [, height, width] = conversion.input.shape;
+  // The service feeds classifiers a batch of crops, [N, H, W, 3]; a rank-3 input ([3, H, W], one image, as a
+  // detector's) would leave no batch axis and give the manifest a width of 3.
+  const { input } = conversion;
+  if (input.rank !== 4) {
+    throw new ConversionError(
+      `input "${input.onnxName}" has shape [${input.onnxShape.join(',')}] (rank ${input.rank}), but a classifier ` +
+        `input must be a batch of images [batch, 3, height, width]: export it with a leading batch axis`,
+    );
+  }
+  const [, height, width] = input.shape;
   const manifest: ClassifierManifest = {
     kind: 'classifier',
     format: 'tfjs-graph-model',
