@@ -129,6 +129,8 @@ async function jimpDecodeSeconds(file: string, runs = 3): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  // BENCH_DETECTOR=1: bench/detector.ts instead (converter + ObjectDetector vs onnxruntime on a Faster R-CNN).
+  if (process.env.BENCH_DETECTOR === '1') return (await import('./detector')).runDetectorBench();
   const all = (await fsp.readdir(SAMPLES))
     .filter((f) => f.endsWith('.jpg'))
     .map((f) => path.join(SAMPLES, f));
