@@ -1,0 +1,106 @@
+/**
+ * ScatterElements on axis 0 against onnxruntime, on a [3, H, W] input of any size: the row scatter the converter
+ * takes when every index row is provably one value (Expand of a [K, 1, 1] column, as torchvision's
+ * MultiScaleRoIAlign writes it; Mul by a ConstantOfShape), and the full-coordinate path it keeps otherwise; K rows
+ * written, K = H and K = 0 (no RoI on a level).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
+import { makeConst } from '../../src/convert/tensor';
+import { initBackend } from '../../src/tf/backend';
+import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
+import { Net } from './models';
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+type Indices = 'expand' | 'mul-constant-of-shape' | 'per-column';
+
+/**
+ * data: [2H + W + 2, 3, W] of 7s; updates: the input as [H, 3, W], its first K rows (K = H, or 0 when `empty`);
+ * indices [K, 3, W] by `kind`: `expand` row k → H + 1 − k; `mul-constant-of-shape` row k → 2k; `per-column`
+ * element (k, c, j) → k + j (not row-constant: the general path). Every target is distinct, as ONNX requires.
+ */
+function scatterRowsNet(kind: Indices, empty: boolean): Uint8Array {
+  const m = new Net(13, 1);
+  const i64 = (v: number[], scalar = false): string => m.ints(v, scalar);
+  const x = m.b.input('images', [3, 'h', 'w']);
+  const shape = m.op('Shape', [x]);
+  const h = m.op('Gather', [shape, i64([1], true)], { axis: { i: 0 } });
+  const w = m.op('Gather', [shape, i64([2], true)], { axis: { i: 0 } });
+  const k = empty ? m.op('Sub', [h, h]) : h;
+  const rowsOfX = m.op('Transpose', [x], { perm: { ints: [1, 0, 2] } });
+  const updates = m.op('Slice', [rowsOfX, i64([0]), m.op('Unsqueeze', [k, i64([0])]), i64([0])]);
+  const updShape = m.op('Shape', [updates]);
+  const ks = m.op('Range', [i64([0], true), k, i64([1], true)]);
+  const column = (v: string): string => m.op('Reshape', [v, i64([-1, 1, 1])]);
+  let idx: string;
+  if (kind === 'expand') {
+    const rev = m.op('Sub', [m.op('Add', [h, i64([1], true)]), ks]);
+    idx = m.op('Expand', [column(rev), updShape]);
+  } else if (kind === 'mul-constant-of-shape') {
+    const twos = m.op('ConstantOfShape', [updShape], { value: { t: makeConst('int64', [1], [2]) } });
+    idx = m.op('Mul', [column(ks), twos]);
+  } else {
+    const js = m.op('Reshape', [m.op('Range', [i64([0], true), w, i64([1], true)]), i64([1, 1, -1])]);
+    idx = m.op('Expand', [m.op('Add', [column(ks), js]), updShape]);
+  }
+  const rows = m.op('Add', [m.op('Add', [m.op('Mul', [h, i64([2], true)]), w]), i64([2], true)]);
+  const dataShape = m.op(
+    'Concat',
+    [m.op('Unsqueeze', [rows, i64([0])]), i64([3]), m.op('Unsqueeze', [w, i64([0])])],
+    {
+      axis: { i: 0 },
+    },
+  );
+  const data = m.op('ConstantOfShape', [dataShape], { value: { t: makeConst('float32', [1], [7]) } });
+  m.b.output(m.op('ScatterElements', [data, idx, updates], { axis: { i: 0 } }), ['r', 3, 'w']);
+  return m.bytes();
+}
+
+/** TF node names of the converted graph. */
+function tfNodes(bytes: Uint8Array): { name: string; op: string }[] {
+  return convertOnnx(bytes).builder.toArtifacts().json.modelTopology.node;
+}
+
+describe('ScatterElements axis 0: row scatter and full coordinates, parity with onnxruntime', () => {
+  it.each([
+    ['Expand of a [K, 1, 1] column: row scatter', 'expand', true],
+    ['Mul by ConstantOfShape: row scatter', 'mul-constant-of-shape', true],
+    ['per-column indices: full coordinates', 'per-column', false],
+  ] as const)('%s', async (_name, kind, rowPath) => {
+    for (const empty of [false, true]) {
+      const bytes = scatterRowsNet(kind, empty);
+      const nodes = tfNodes(bytes);
+      const scatters = nodes.filter((nd) => nd.op === 'TensorScatterUpdate');
+      expect(scatters).toHaveLength(1);
+      // The row path scatters [K, 1] row indices; the general path builds a [K·3·W, 3] coordinate list.
+      expect(nodes.some((nd) => nd.name.endsWith('/rows'))).toBe(rowPath);
+      expect(nodes.some((nd) => nd.name.endsWith('/coords_nd'))).toBe(!rowPath);
+      const model = await loadConversion(convertOnnx(bytes));
+      try {
+        for (const [h, w, seed] of [
+          [5, 4, 1],
+          [1, 7, 2],
+          [9, 2, 3],
+        ]) {
+          const r = randomInput(1, 3, h, w, seed);
+          const input = { data: r.data, shape: [3, h, w] };
+          const before = tf.memory().numTensors;
+          const ref = await runOrt(bytes, input);
+          const got = await runTfjs(model, input);
+          expect(got.shape).toEqual([2 * h + w + 2, 3, w]);
+          expect(got.data.length).toBe(ref.length);
+          expect(maxAbsDiff(ref, got.data)).toBe(0);
+          // Independent of onnxruntime: K rows were written, the rest still hold 7.
+          const sevens = got.data.filter((v) => v === 7).length;
+          expect(sevens).toBe((2 * h + w + 2 - (empty ? 0 : h)) * 3 * w);
+          expect(tf.memory().numTensors).toBe(before);
+        }
+      } finally {
+        model.dispose();
+      }
+    }
+  });
+});
