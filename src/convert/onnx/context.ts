@@ -224,6 +224,36 @@ export class ConvertContext {
     return { kind: 'rt', ref: r2, shape: v.shape, perm: [0, 1], dtype: v.dtype };
   }
 
+  /**
+   * `v`'s TF shape read at run time, reordered by `tfPerm`: the shape vector for a reshape that only moves size-1
+   * dims when more than one size is unknown at conversion time (torchvision's `image[None]` on an [H, W, 3] input
+   * of any size). Without it such a move was a transpose, and on a 4K image the safe transpose's pad, transpose
+   * and slice cost about 2 s on wasm for a copy that moves no data.
+   */
+  private runTimeShapeIn(v: RtValue, tfPerm: number[], base: string): string {
+    const g = this.graph;
+    const type = tfAttr.T(v.dtype === 'float32' ? 'DT_FLOAT' : v.dtype === 'int32' ? 'DT_INT32' : 'DT_BOOL');
+    const shape = g.op(`${base}/relayout_shape_in`, 'Shape', [v.ref], {
+      T: type,
+      out_type: tfAttr.T('DT_INT32'),
+    });
+    return g.op(
+      `${base}/relayout_shape`,
+      'GatherV2',
+      [
+        shape,
+        g.constInt(`${base}/relayout_order`, [tfPerm.length], tfPerm),
+        g.constInt(`${base}/relayout_axis`, [], [0]),
+      ],
+      {
+        Tparams: tfAttr.T('DT_INT32'),
+        Tindices: tfAttr.T('DT_INT32'),
+        Taxis: tfAttr.T('DT_INT32'),
+        batch_dims: tfAttr.i(0),
+      },
+    );
+  }
+
   private transposeRef(
     base: string,
     ref: string,
@@ -294,14 +324,13 @@ export class ConvertContext {
     const current = p.perm.filter((d) => p.shape[d] !== 1);
     const target = perm.filter((d) => p.shape[d] !== 1);
     const unknown = p.shape.filter((d) => d < 0).length;
-    if (current.every((d, i) => d === target[i]) && unknown <= 1) {
+    if (current.every((d, i) => d === target[i])) {
       // Only size-1 dims move: a reshape is enough.
       const dims = perm.map((d) => p.shape[d]);
-      const shape = this.graph.constInt(
-        `${base}/relayout_shape`,
-        [dims.length],
-        this.reshapeVector(dims, base),
-      );
+      const shape =
+        unknown <= 1
+          ? this.graph.constInt(`${base}/relayout_shape`, [dims.length], this.reshapeVector(dims, base))
+          : this.runTimeShapeIn(p, tfPerm, base);
       const ref = this.graph.op(`${base}/relayout`, 'Reshape', [p.ref, shape], {
         T: tfAttr.T(),
         Tshape: tfAttr.T('DT_INT32'),
