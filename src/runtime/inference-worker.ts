@@ -38,8 +38,9 @@ port.on('message', (msg: ToWorker) => {
     return;
   }
   ids.set(msg.job, msg.id);
+  const id = msg.id;
   engine
-    .run(msg.job)
+    .run(msg.job, msg.perImage ? (done) => send({ type: 'image', id, done }) : undefined)
     .then(
       (result) => send({ type: 'result', id: msg.id, result, stats: engine.stats() }),
       (err: Error) =>

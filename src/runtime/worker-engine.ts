@@ -10,7 +10,14 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { BackendChoice } from '../tf/backend';
 import { defaultRecovery, type RecoveryAction, type RecoveryPolicy } from './crash-recovery';
-import type { EngineEvent, EngineJob, EngineResult, EngineStats, InferenceEngine } from './engine';
+import type {
+  EngineEvent,
+  EngineJob,
+  EngineResult,
+  EngineStats,
+  ImageDoneListener,
+  InferenceEngine,
+} from './engine';
 import { PipelineUnavailableError, Readiness, type PipelineState } from './readiness';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol';
 
@@ -44,6 +51,7 @@ export interface WorkerEngineOptions {
 interface Pending {
   id: number;
   job: EngineJob;
+  onImage?: ImageDoneListener;
   started: boolean;
   resolve: (r: EngineResult) => void;
   reject: (e: Error) => void;
@@ -121,6 +129,7 @@ export class WorkerEngine implements InferenceEngine {
     const message: ToWorker = {
       type: 'run',
       id: p.id,
+      perImage: p.onImage !== undefined,
       job: {
         ...p.job,
         images: p.job.images.map(own),
@@ -191,6 +200,11 @@ export class WorkerEngine implements InferenceEngine {
           if (p) p.started = true;
         }
         return;
+      case 'image':
+        // A job only reports images once it runs, and a running job is never re-posted after a crash, so
+        // each image reaches the listener once.
+        this.pending.get(msg.id)?.onImage?.(msg.done);
+        return;
       case 'result':
       case 'error': {
         this.lastStats = msg.stats;
@@ -231,10 +245,10 @@ export class WorkerEngine implements InferenceEngine {
     return this.readiness.wait(slug);
   }
 
-  async run(job: EngineJob): Promise<EngineResult> {
+  async run(job: EngineJob, onImage?: ImageDoneListener): Promise<EngineResult> {
     await this.whenReady(job.pipeline);
     return new Promise<EngineResult>((resolve, reject) => {
-      const p: Pending = { id: this.nextId++, job, started: false, resolve, reject };
+      const p: Pending = { id: this.nextId++, job, onImage, started: false, resolve, reject };
       this.pending.set(p.id, p);
       // With no thread (between a crash and the restart) the job waits here for the next one.
       this.post(p);
