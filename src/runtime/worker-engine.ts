@@ -8,6 +8,7 @@
  */
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import type { DetectionResponse } from '../contract/types';
 import type { BackendChoice } from '../tf/backend';
 import { defaultRecovery, type RecoveryAction, type RecoveryPolicy } from './crash-recovery';
 import type {
@@ -52,6 +53,8 @@ interface Pending {
   id: number;
   job: EngineJob;
   onImage?: ImageDoneListener;
+  /** Detections heard per image id, to rebuild a result sent without them (`fromImages`). */
+  heard: Map<string, DetectionResponse[]>;
   started: boolean;
   resolve: (r: EngineResult) => void;
   reject: (e: Error) => void;
@@ -203,7 +206,11 @@ export class WorkerEngine implements InferenceEngine {
       case 'image':
         // A job only reports images once it runs, and a running job is never re-posted after a crash, so
         // each image reaches the listener once.
-        this.pending.get(msg.id)?.onImage?.(msg.done);
+        {
+          const p = this.pending.get(msg.id);
+          p?.heard.set(msg.done.imageId, msg.done.detections);
+          p?.onImage?.(msg.done);
+        }
         return;
       case 'result':
       case 'error': {
@@ -211,7 +218,10 @@ export class WorkerEngine implements InferenceEngine {
         const p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
         if (!p) return;
-        if (msg.type === 'result') p.resolve(msg.result);
+        if (msg.type === 'result' && msg.fromImages) {
+          const detections = msg.fromImages.flatMap((imageId) => p.heard.get(imageId) ?? []);
+          p.resolve({ ...msg.result, detections });
+        } else if (msg.type === 'result') p.resolve(msg.result);
         else p.reject(msg.unavailable ? new PipelineUnavailableError(msg.message) : new Error(msg.message));
         return;
       }
@@ -248,7 +258,15 @@ export class WorkerEngine implements InferenceEngine {
   async run(job: EngineJob, onImage?: ImageDoneListener): Promise<EngineResult> {
     await this.whenReady(job.pipeline);
     return new Promise<EngineResult>((resolve, reject) => {
-      const p: Pending = { id: this.nextId++, job, onImage, started: false, resolve, reject };
+      const p: Pending = {
+        id: this.nextId++,
+        job,
+        onImage,
+        heard: new Map(),
+        started: false,
+        resolve,
+        reject,
+      };
       this.pending.set(p.id, p);
       // With no thread (between a crash and the restart) the job waits here for the next one.
       this.post(p);
