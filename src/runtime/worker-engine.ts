@@ -209,7 +209,11 @@ export class WorkerEngine implements InferenceEngine {
         {
           const p = this.pending.get(msg.id);
           p?.heard.set(msg.done.imageId, msg.done.detections);
-          p?.onImage?.(msg.done);
+          try {
+            p?.onImage?.(msg.done);
+          } catch {
+            // A listener's own failure is its business (as in LocalEngine); the job goes on.
+          }
         }
         return;
       case 'result':
