@@ -16,6 +16,7 @@ import type { PipelineResultsResponse } from '../../src/contract/types';
 import { readManifest } from '../../src/models/manifest';
 import { initBackend } from '../../src/tf/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
+import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
 import { dataUrl } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
@@ -28,7 +29,6 @@ import {
 import { runOrt } from './helpers';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'onnx', 'yolo-tiny.onnx');
-const SHIPPED = path.join(__dirname, '..', '..', 'models');
 // The ONNX fixtures arrive with the converter's detector ops (issue 9); without them there is nothing to convert.
 const withFixture = fs.existsSync(FIXTURE) ? describe : describe.skip;
 const TITLE = fs.existsSync(FIXTURE)
@@ -102,26 +102,10 @@ withFixture(TITLE, () => {
   describe('through POST /process', () => {
     let svc: Service;
     beforeAll(async () => {
-      fs.symlinkSync(
-        path.join(SHIPPED, 'moth-nonmoth-classifier'),
-        path.join(models, 'moth-nonmoth-classifier'),
-      );
-      const entry = (slug: string, classifiers: unknown[]) => ({
-        slug,
-        name: slug,
-        version: 1,
-        detector: 'yolo',
-        classifiers,
-      });
-      fs.writeFileSync(
-        path.join(models, 'pipelines.json'),
-        JSON.stringify({
-          pipelines: [
-            entry('yolo_alone', []),
-            entry('yolo_then_moth', [{ model: 'moth-nonmoth-classifier', terminal: true }]),
-          ],
-        }),
-      );
+      declarePipelines(models, [
+        pipelineEntry('yolo_alone', 'yolo'),
+        pipelineEntry('yolo_then_moth', 'yolo', MOTH_STEP),
+      ]);
       svc = await testService({ modelsDir: models, enabledPipelines: ['yolo_alone', 'yolo_then_moth'] });
     });
     afterAll(async () => {

@@ -17,6 +17,7 @@ import type { BoundingBox, PipelineResultsResponse } from '../../src/contract/ty
 import { readManifest, type DetectorManifest } from '../../src/models/manifest';
 import { initBackend } from '../../src/tf/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
+import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
 import { dataUrl } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
@@ -25,7 +26,6 @@ import { runOrt } from './helpers';
 import { Rand } from './models';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'onnx', 'frcnn-tiny.onnx');
-const SHIPPED = path.join(__dirname, '..', '..', 'models');
 
 /** One test image: whole RGB pixels, row-major HWC, as a PNG decodes them (exactly). */
 interface Picture {
@@ -240,28 +240,11 @@ describe('torchvision Faster R-CNN fixture: convert --kind detector, serve, comp
   describe('through POST /process', () => {
     let svc: Service;
     beforeAll(async () => {
-      fs.symlinkSync(
-        path.join(SHIPPED, 'moth-nonmoth-classifier'),
-        path.join(models, 'moth-nonmoth-classifier'),
-      );
-      const entry = (slug: string, detector: string, classifiers: unknown[]) => ({
-        slug,
-        name: slug,
-        version: 1,
-        detector,
-        classifiers,
-      });
-      const moth = [{ model: 'moth-nonmoth-classifier', terminal: true }];
-      fs.writeFileSync(
-        path.join(models, 'pipelines.json'),
-        JSON.stringify({
-          pipelines: [
-            entry('frcnn_alone', 'frcnn', []),
-            entry('frcnn_then_moth', 'frcnn', moth),
-            entry('frcnn_empty_then_moth', 'frcnn-empty', moth),
-          ],
-        }),
-      );
+      declarePipelines(models, [
+        pipelineEntry('frcnn_alone', 'frcnn'),
+        pipelineEntry('frcnn_then_moth', 'frcnn', MOTH_STEP),
+        pipelineEntry('frcnn_empty_then_moth', 'frcnn-empty', MOTH_STEP),
+      ]);
       svc = await testService({
         modelsDir: models,
         enabledPipelines: ['frcnn_alone', 'frcnn_then_moth', 'frcnn_empty_then_moth'],

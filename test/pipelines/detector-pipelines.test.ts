@@ -17,11 +17,10 @@ import {
   writeTorchvision,
   writeUltralytics,
 } from '../algorithms/detector-models';
+import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
 import { dataUrl, png } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
-
-const SHIPPED = path.join(__dirname, '..', '..', 'models');
 
 const frcnnManifest = (key: string, classLabels: boolean): ManifestJson =>
   torchvisionManifest(0.3, { key, classLabels: classLabels ? { report: true } : undefined });
@@ -56,29 +55,13 @@ beforeAll(async () => {
   const yolo = sub('yolo');
   await writeUltralytics(yolo, 64, [{ cxcywh: [15, 36, 20, 20], scores: [0.9] }]);
   await writeManifest(yolo, ultralyticsManifest(64));
-  fs.symlinkSync(
-    path.join(SHIPPED, 'moth-nonmoth-classifier'),
-    path.join(modelsDir, 'moth-nonmoth-classifier'),
-  );
-  const pipeline = (slug: string, detector: string, classifiers: unknown[]) => ({
-    slug,
-    name: slug,
-    version: 1,
-    detector,
-    classifiers,
-  });
-  fs.writeFileSync(
-    path.join(modelsDir, 'pipelines.json'),
-    JSON.stringify({
-      pipelines: [
-        pipeline('frcnn_boxes', 'frcnn', []),
-        pipeline('frcnn_labels', 'frcnn-labels', []),
-        pipeline('yolo_moth', 'yolo', [{ model: 'moth-nonmoth-classifier', terminal: true }]),
-        { ...pipeline('frcnn_moths', 'frcnn-labels', []), detector_classes: ['moth'] },
-        { ...pipeline('frcnn_background', 'frcnn-labels', []), detector_classes: ['background'] },
-      ],
-    }),
-  );
+  declarePipelines(modelsDir, [
+    pipelineEntry('frcnn_boxes', 'frcnn'),
+    pipelineEntry('frcnn_labels', 'frcnn-labels'),
+    pipelineEntry('yolo_moth', 'yolo', MOTH_STEP),
+    { ...pipelineEntry('frcnn_moths', 'frcnn-labels'), detector_classes: ['moth'] },
+    { ...pipelineEntry('frcnn_background', 'frcnn-labels'), detector_classes: ['background'] },
+  ]);
   svc = await testService({
     modelsDir,
     enabledPipelines: ['frcnn_boxes', 'frcnn_labels', 'yolo_moth', 'frcnn_moths', 'frcnn_background'],
