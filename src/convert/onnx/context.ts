@@ -15,7 +15,7 @@
 import { AttrValue } from '../../models/graph-model-writer';
 import { ConstTensor, sizeOf, transposeConst } from '../tensor';
 import { onnx, OnnxAttrs } from './onnx-proto';
-import { tfAttr, TfGraph, TfNode } from './tf-graph';
+import { stridedSliceAttrs, tfAttr, TfGraph, TfNode } from './tf-graph';
 
 /** A producer that per-channel Mul/Add and one activation can still be folded into. */
 export interface FuseRecord {
@@ -274,15 +274,7 @@ export class ConvertContext {
         ),
         g.constInt(`${base}/safe_strides`, [rank], new Array<number>(rank).fill(1)),
       ],
-      {
-        T: type,
-        Index: tfAttr.T('DT_INT32'),
-        begin_mask: tfAttr.i((1 << rank) - 1),
-        end_mask: tfAttr.i(full),
-        ellipsis_mask: tfAttr.i(0),
-        new_axis_mask: tfAttr.i(0),
-        shrink_axis_mask: tfAttr.i(0),
-      },
+      stridedSliceAttrs(type, { begin: (1 << rank) - 1, end: full }),
     );
   }
 

@@ -8,7 +8,7 @@
 import { constValues, normAxis } from '../../tensor';
 import { ConversionError, ConvertContext, NodeInfo, RtValue, Value } from '../context';
 import { getAttr } from '../onnx-proto';
-import { tfAttr } from '../tf-graph';
+import { stridedSliceAttrs, tfAttr } from '../tf-graph';
 import { constant, OpHandler, optionalConst, runtime, T } from './common';
 
 const INT32_MAX = 2147483647;
@@ -147,15 +147,7 @@ export const slice: OpHandler = (n, inputs, ctx) => {
     viaFloat ? `${n.name}/float` : n.name,
     'StridedSlice',
     [src, b, e, s],
-    {
-      T: T(),
-      Index: tfAttr.T('DT_INT32'),
-      begin_mask: tfAttr.i(mask(beginMask)),
-      end_mask: tfAttr.i(mask(endMask)),
-      ellipsis_mask: tfAttr.i(0),
-      new_axis_mask: tfAttr.i(0),
-      shrink_axis_mask: tfAttr.i(0),
-    },
+    stridedSliceAttrs(T(), { begin: mask(beginMask), end: mask(endMask) }),
     { shape, perm: v.perm, dtype: viaFloat ? 'float32' : v.dtype },
   );
   if (!viaFloat) return [sliced];
@@ -232,25 +224,7 @@ export const gather: OpHandler = (n, inputs, ctx) => {
     out_type: tfAttr.T('DT_INT32'),
   });
   const part = (name: string, begin: number, end: number): string =>
-    g.op(
-      `${n.name}/${name}`,
-      'StridedSlice',
-      [
-        xs,
-        g.constInt(`${n.name}/${name}_begin`, [1], [begin]),
-        g.constInt(`${n.name}/${name}_end`, [1], [end]),
-        g.constInt(`${n.name}/${name}_strides`, [1], [1]),
-      ],
-      {
-        T: tfAttr.T('DT_INT32'),
-        Index: tfAttr.T('DT_INT32'),
-        begin_mask: tfAttr.i(0),
-        end_mask: tfAttr.i(0),
-        ellipsis_mask: tfAttr.i(0),
-        new_axis_mask: tfAttr.i(0),
-        shrink_axis_mask: tfAttr.i(0),
-      },
-    );
+    g.sliceInt32Vector(`${n.name}/${name}`, xs, begin, end);
   const target = g.op(
     `${n.name}/out_shape`,
     'ConcatV2',
@@ -360,15 +334,7 @@ function sliceDynamic(n: NodeInfo, inputs: (Value | null)[], v: RtValue, ctx: Co
       assemble(ends, 'end'),
       g.constInt(`${n.name}/strides`, [rank], strides),
     ],
-    {
-      T: T(),
-      Index: tfAttr.T('DT_INT32'),
-      begin_mask: tfAttr.i(mask),
-      end_mask: tfAttr.i(mask),
-      ellipsis_mask: tfAttr.i(0),
-      new_axis_mask: tfAttr.i(0),
-      shrink_axis_mask: tfAttr.i(0),
-    },
+    stridedSliceAttrs(T(), { begin: mask, end: mask }),
     { shape, perm: v.perm, dtype: v.dtype },
   );
 }
@@ -406,25 +372,7 @@ export const scatterElements: OpHandler = (n, inputs, ctx) => {
     if (k === axis) {
       col = ind;
     } else {
-      const size = g.op(
-        `${b}size${k}`,
-        'StridedSlice',
-        [
-          shape,
-          g.constInt(`${b}size${k}_begin`, [1], [k]),
-          g.constInt(`${b}size${k}_end`, [1], [k + 1]),
-          g.constInt(`${b}size${k}_strides`, [1], [1]),
-        ],
-        {
-          T: tfAttr.T('DT_INT32'),
-          Index: tfAttr.T('DT_INT32'),
-          begin_mask: tfAttr.i(0),
-          end_mask: tfAttr.i(0),
-          ellipsis_mask: tfAttr.i(0),
-          new_axis_mask: tfAttr.i(0),
-          shrink_axis_mask: tfAttr.i(1),
-        },
-      );
+      const size = g.sliceInt32Vector(`${b}size${k}`, shape, k, k + 1, { shrink: true });
       const iota = g.op(
         `${b}iota${k}`,
         'Range',
