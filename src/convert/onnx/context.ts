@@ -100,6 +100,26 @@ export type SubgraphConverter = (
   ctx: ConvertContext,
 ) => Value[];
 
+/**
+ * How many times each value is read: by the nodes (and, recursively, by the nodes of their branch subgraphs,
+ * which read outer values too: uncounted, such a value could be folded away) and by the graph's outputs.
+ */
+export function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  const add = (name: string): void => {
+    if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
+  };
+  const visit = (ns: onnx.INodeProto[]): void => {
+    for (const n of ns) {
+      for (const i of n.input ?? []) add(i);
+      for (const a of n.attribute ?? []) if (a.g) visit(a.g.node ?? []);
+    }
+  };
+  visit(nodes);
+  for (const o of outputs) add(o);
+  return counts;
+}
+
 /** State shared by the handlers while one model converts. */
 export class ConvertContext {
   readonly stats: ConversionStats = {
