@@ -5,7 +5,7 @@
  * Each op keeps the input's layout tag: an ONNX axis is mapped to its TF axis through `perm`, so a split or slice
  * along the channels of an NHWC-tagged feature map works on TF axis 3 with no transpose.
  */
-import { constValues, normAxis } from '../../tensor';
+import { constValues, normAxis, sliceBounds } from '../../tensor';
 import { ConversionError, ConvertContext, NodeInfo, RtValue, Value } from '../context';
 import { getAttr } from '../onnx-proto';
 import { stridedSliceAttrs, tfAttr } from '../tf-graph';
@@ -104,22 +104,12 @@ export const slice: OpHandler = (n, inputs, ctx) => {
       shape[a] = -1;
       return;
     }
-    const clamp = (x: number, lo: number, hi: number): number => Math.min(Math.max(x, lo), hi);
-    let s = starts[j] < 0 ? starts[j] + dim : starts[j];
-    let e = ends[j] < 0 ? ends[j] + dim : ends[j];
-    if (st > 0) {
-      s = clamp(s, 0, dim);
-      e = clamp(e, 0, dim);
-      shape[a] = Math.max(0, Math.ceil((e - s) / st));
-    } else {
-      s = clamp(s, -1, dim - 1);
-      e = clamp(e, -1, dim - 1);
-      shape[a] = Math.max(0, Math.ceil((s - e) / -st));
-      // e = -1 is "past the first element"; TF would read it as the last one.
-      if (e < 0) endMask[a] = true;
-    }
-    begin[a] = s;
-    end[a] = e;
+    const r = sliceBounds(starts[j], ends[j], st, dim);
+    shape[a] = r.count;
+    // A negative step's end -1 is "past the first element"; TF would read it as the last one.
+    if (st < 0 && r.end < 0) endMask[a] = true;
+    begin[a] = r.start;
+    end[a] = r.end;
   });
   const tfAxes = v.perm;
   const mask = (m: boolean[]): number => tfAxes.reduce((acc, p, k) => acc | (m[p] ? 1 << k : 0), 0);
