@@ -17,7 +17,7 @@ import { makeConst } from '../../src/convert/tensor';
 import { readManifest } from '../../src/models/manifest';
 import { initBackend } from '../../src/tf/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
-import { decodeUltralytics, expectSameDetections, halvedLetterbox } from './detector-reference';
+import { decodeUltralytics, expectSameDetections, halvedLetterbox, hwcPixels } from './detector-reference';
 import { runOrt } from './helpers';
 import { Net } from './models';
 
@@ -284,15 +284,7 @@ describe('an ultralytics-style ONNX file converted with no flags but --kind dete
 
     const detector = new ObjectDetector(await readManifest(dir));
     await detector.compile();
-    const pixels = tf.tidy(() =>
-      tf.tensor3d(
-        Int32Array.from({ length: H * W * 3 }, (_, i) =>
-          px(Math.floor(i / (W * 3)), Math.floor(i / 3) % W, i % 3),
-        ),
-        [H, W, 3],
-        'int32',
-      ),
-    );
+    const pixels = tf.tensor3d(Int32Array.from(hwcPixels(px, { width: W, height: H })), [H, W, 3], 'int32');
     const image = tensorImage('gradient', pixels);
     try {
       const [found] = await expectNoLeak(() => detector.run([image], runOptions(1)));

@@ -24,6 +24,7 @@ import {
   decodeUltralytics,
   expectSameDetections,
   halvedLetterbox,
+  hwcPixels,
   type ReferenceBox,
 } from './detector-reference';
 import { runOrt } from './helpers';
@@ -51,8 +52,7 @@ async function reference(onnx: Uint8Array, threshold: number): Promise<Expected>
   return decodeUltralytics(out, 3, threshold, { scale: 0.5, padY: 16, width: W, height: H });
 }
 
-const pixels = (): Uint8Array =>
-  Uint8Array.from({ length: H * W * 3 }, (_, i) => px(Math.floor(i / (W * 3)), Math.floor(i / 3) % W, i % 3));
+const pixels = (): Uint8Array => hwcPixels(px, { width: W, height: H });
 
 withFixture(TITLE, () => {
   const THRESHOLD = 0.05;

@@ -12,6 +12,15 @@ export interface ReferenceBox {
   score: number;
 }
 
+/** A W×H source given by `px(y, x, c)` (0..255) as HWC RGB bytes, row by row. */
+export const hwcPixels = (
+  px: (y: number, x: number, c: number) => number,
+  source: { width: number; height: number },
+): Uint8Array =>
+  Uint8Array.from({ length: source.height * source.width * 3 }, (_, i) =>
+    px(Math.floor(i / (source.width * 3)), Math.floor(i / 3) % source.width, i % 3),
+  );
+
 /**
  * A 2W×2H source (`px(y, x, c)` in 0..255) letterboxed by hand into an S×S NCHW input `[1, 3, S, S]` in [0, 1]:
  * halving it makes each input pixel exactly the mean of a 2×2 source block (bilinear, half-pixel centres, scale
