@@ -6,7 +6,13 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import type { AlgorithmCategoryMap } from '../contract/types';
-import type { ClassifierManifest, DetectorManifest, LoadedManifest, ModelManifest } from '../models/manifest';
+import type {
+  ClassifierManifest,
+  DetectorManifest,
+  LoadedManifest,
+  ManifestAlgorithm,
+  ModelManifest,
+} from '../models/manifest';
 import { readManifest } from '../models/manifest';
 import { buildCategoryMap } from './category-map';
 import { planDetectorManifest, type DetectorPlanOptions } from './detector-plan';
@@ -42,6 +48,18 @@ export interface OnnxModelDirOptions {
   /** Default: `probabilities` when the graph ends in Softmax, else `logits`. */
   outputKind?: 'logits' | 'probabilities';
   log?: (line: string) => void;
+}
+
+/** The manifest's `algorithm` (Antenna's AlgorithmConfigResponse, less `task_type`): absent optional fields null. */
+function manifestAlgorithm(a: OnnxModelDirOptions['algorithm']): Omit<ManifestAlgorithm, 'task_type'> {
+  return {
+    key: a.key,
+    name: a.name,
+    version: a.version,
+    version_name: a.versionName ?? null,
+    description: a.description ?? null,
+    uri: a.uri ?? null,
+  };
 }
 
 /** What was written. */
@@ -90,15 +108,7 @@ export async function convertOnnxToModelDir(options: OnnxModelDirOptions): Promi
     kind: 'classifier',
     format: 'tfjs-graph-model',
     model_path: 'model.json',
-    algorithm: {
-      key: options.algorithm.key,
-      name: options.algorithm.name,
-      version: options.algorithm.version,
-      version_name: options.algorithm.versionName ?? null,
-      description: options.algorithm.description ?? null,
-      uri: options.algorithm.uri ?? null,
-      task_type: 'classification',
-    },
+    algorithm: { ...manifestAlgorithm(options.algorithm), task_type: 'classification' },
     input: {
       width,
       height,
@@ -253,14 +263,7 @@ export async function convertOnnxDetectorToModelDir(
   const conversion = convertOnnx(bytes, { inputSize: options.inputSize ?? ultralytics?.imgsz, log });
   const { manifest, notes } = planDetectorManifest(conversion, {
     ...options,
-    algorithm: {
-      key: options.algorithm.key,
-      name: options.algorithm.name,
-      version: options.algorithm.version,
-      version_name: options.algorithm.versionName ?? null,
-      description: options.algorithm.description ?? null,
-      uri: options.algorithm.uri ?? null,
-    },
+    algorithm: manifestAlgorithm(options.algorithm),
     labels: categoryMap,
     ultralytics,
     graphHasNms: graphHasNms(model.graph),

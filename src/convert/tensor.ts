@@ -186,6 +186,28 @@ export function concatConst(ts: ConstTensor[], axis: number): ConstTensor {
   return { dtype, shape: outShape, data: out };
 }
 
+/**
+ * ONNX Slice's bounds on one axis of known size `dim`: a negative start or end counts from the end, then both
+ * clamp to [0, dim] for a positive step, or to [-1, dim - 1] for a negative one (end -1: past the first
+ * element). Returns the resolved start and end and how many elements the slice takes.
+ */
+export function sliceBounds(
+  start: number,
+  end: number,
+  step: number,
+  dim: number,
+): { start: number; end: number; count: number } {
+  const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
+  const s = start < 0 ? start + dim : start;
+  const e = end < 0 ? end + dim : end;
+  if (step > 0) {
+    const [s1, e1] = [clamp(s, 0, dim), clamp(e, 0, dim)];
+    return { start: s1, end: e1, count: Math.max(0, Math.ceil((e1 - s1) / step)) };
+  }
+  const [s1, e1] = [clamp(s, -1, dim - 1), clamp(e, -1, dim - 1)];
+  return { start: s1, end: e1, count: Math.max(0, Math.ceil((s1 - e1) / -step)) };
+}
+
 /** ONNX Slice on constants (starts/ends/axes/steps already read). */
 export function sliceConst(
   t: ConstTensor,
@@ -202,19 +224,9 @@ export function sliceConst(
     const ax = normAxis(axis, rank);
     const dim = t.shape[ax];
     const st = steps[j] ?? 1;
-    const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
-    let s = starts[j] < 0 ? starts[j] + dim : starts[j];
-    let e = ends[j] < 0 ? ends[j] + dim : ends[j];
-    if (st > 0) {
-      s = clamp(s, 0, dim);
-      e = clamp(e, 0, dim);
-      count[ax] = Math.max(0, Math.ceil((e - s) / st));
-    } else {
-      s = clamp(s, -1, dim - 1);
-      e = clamp(e, -1, dim - 1);
-      count[ax] = Math.max(0, Math.ceil((s - e) / -st));
-    }
-    begin[ax] = s;
+    const r = sliceBounds(starts[j], ends[j], st, dim);
+    count[ax] = r.count;
+    begin[ax] = r.start;
     step[ax] = st;
   });
   const inStrides = stridesOf(t.shape);

@@ -77,6 +77,18 @@ export interface PipelineInput {
   config: RequestConfig;
   /** The random stream, shared when one request is run in several batches; default: from `config.seed`. */
   rng?: Rng;
+  /**
+   * Called once per image as soon as it is done (its detections classified, or its failure known), before
+   * the run goes on to the next detector chunk. The pull worker posts each result from here (issue 10 §2).
+   */
+  onImageDone?: (done: ImageDone) => void;
+}
+
+/** One finished image of a run: its detections, or why it failed (then `detections` is empty). */
+export interface ImageDone {
+  imageId: string;
+  detections: DetectionResponse[];
+  failure: ImageFailure | null;
 }
 
 /** An image the run could not finish; it is left out of `source_images` and reported in `errors`. */
@@ -220,9 +232,16 @@ export class Pipeline {
       );
       const items = this.workItems(usable, input.given, brokenCrops, found, failures);
       await this.classify(items, input.config, rng, timings, fail);
+      const done = new Map(chunk.map((img) => [img.id, [] as DetectionResponse[]]));
       for (const item of items) {
         if (failures.has(item.image.id)) continue;
         (item.reused ? reused : fresh).push(item.detection);
+        done.get(item.image.id)?.push(item.detection);
+      }
+      // The chunk's images are done: batching stays per chunk, delivery becomes per image.
+      for (const [imageId, detections] of done) {
+        const failure = failures.get(imageId) ?? null;
+        input.onImageDone?.({ imageId, detections: failure ? [] : detections, failure });
       }
     }
     return { detections: [...reused, ...fresh], failures: [...failures.values()], timings };

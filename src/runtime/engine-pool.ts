@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import type { BackendChoice } from '../tf/backend';
-import type { EngineJob, EngineResult, EngineStats, InferenceEngine } from './engine';
+import type { EngineJob, EngineResult, EngineStats, ImageDoneListener, InferenceEngine } from './engine';
 import { PipelineUnavailableError, type PipelineState } from './readiness';
 import type { WorkerEngineEvent } from './worker-engine';
 
@@ -168,13 +168,13 @@ export class EnginePool implements InferenceEngine {
     }
   }
 
-  async run(job: EngineJob): Promise<EngineResult> {
+  async run(job: EngineJob, onImage?: ImageDoneListener): Promise<EngineResult> {
     await this.whenReady(job.pipeline);
     const member = this.pick(job.pipeline);
     const now = performance.now();
     if (member.inFlight++ === 0) member.busySince = now;
     try {
-      return await member.engine.run(job);
+      return await member.engine.run(job, onImage);
     } finally {
       member.jobs++;
       if (--member.inFlight === 0) member.busyMs += performance.now() - member.busySince;

@@ -4,7 +4,7 @@
  * the model pipelines on the inference thread, so the model-free ones never wait on or fail with that thread.
  */
 import type { BackendChoice } from '../tf/backend';
-import type { EngineJob, EngineResult, EngineStats, InferenceEngine } from './engine';
+import type { EngineJob, EngineResult, EngineStats, ImageDoneListener, InferenceEngine } from './engine';
 import { PipelineUnavailableError, type PipelineState } from './readiness';
 
 export interface EngineRoute {
@@ -46,11 +46,11 @@ export class EngineRouter implements InferenceEngine {
     return engine.whenReady(slug);
   }
 
-  run(job: EngineJob): Promise<EngineResult> {
+  run(job: EngineJob, onImage?: ImageDoneListener): Promise<EngineResult> {
     const engine = this.bySlug.get(job.pipeline);
     if (!engine)
       return Promise.reject(new PipelineUnavailableError(`pipeline ${job.pipeline} is not enabled`));
-    return engine.run(job);
+    return engine.run(job, onImage);
   }
 
   stats(): EngineStats {

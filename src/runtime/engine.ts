@@ -21,6 +21,7 @@ import type { PipelineContext, PipelineDefinition } from '../pipelines/definitio
 import {
   requestRng,
   type GivenDetection,
+  type ImageDone,
   type ImageFailure,
   type Pipeline,
   type PipelineOutput,
@@ -32,6 +33,13 @@ import { budgetBytes, mib, planBatches } from './memory-budget';
 import { PipelineUnavailableError, Readiness, type PipelineState } from './readiness';
 
 export { PipelineUnavailableError, type PipelineState } from './readiness';
+export type { ImageDone } from '../pipelines/pipeline';
+
+/**
+ * Receives each image of a job as soon as it is done, with the job's own image ids (never those of a job it
+ * was batched with). Every image of the job is reported once, failures included, before `run` resolves.
+ */
+export type ImageDoneListener = (done: ImageDone) => void;
 
 export interface EngineJob {
   pipeline: string;
@@ -64,7 +72,8 @@ export interface InferenceEngine {
   readySlugs(): string[];
   /** Resolves once `slug` is ready; rejects with the load error if it failed. */
   whenReady(slug: string): Promise<void>;
-  run(job: EngineJob): Promise<EngineResult>;
+  /** Runs `job`; `onImage` hears of each image as soon as it is done (when `run` rejects, only some may be). */
+  run(job: EngineJob, onImage?: ImageDoneListener): Promise<EngineResult>;
   stats(): EngineStats;
   close(): Promise<void>;
 }
@@ -133,6 +142,7 @@ interface Entry {
 /** A job waiting for the engine. */
 interface Waiting {
   job: EngineJob;
+  onImage?: ImageDoneListener;
   queuedAt: number;
   resolve: (r: EngineResult) => void;
   reject: (e: Error) => void;
@@ -249,11 +259,11 @@ export class LocalEngine implements InferenceEngine {
     return this.readiness.wait(slug);
   }
 
-  async run(job: EngineJob): Promise<EngineResult> {
+  async run(job: EngineJob, onImage?: ImageDoneListener): Promise<EngineResult> {
     void this.start();
     await this.whenReady(job.pipeline);
     return new Promise<EngineResult>((resolve, reject) => {
-      this.waiting.push({ job, queuedAt: performance.now(), resolve, reject });
+      this.waiting.push({ job, onImage, queuedAt: performance.now(), resolve, reject });
       void this.drain();
     });
   }
@@ -268,7 +278,7 @@ export class LocalEngine implements InferenceEngine {
         const started = performance.now();
         try {
           this.options.onBatchStart?.(batch.map((w) => w.job));
-          const results = await this.execute(batch.map((w) => w.job));
+          const results = await this.execute(batch);
           batch.forEach((w, k) =>
             w.resolve({
               ...results[k],
@@ -319,7 +329,8 @@ export class LocalEngine implements InferenceEngine {
    * One or more jobs as one logical run, split into pipeline runs that fit the memory budget; results are
    * split back per job.
    */
-  private async execute(jobs: EngineJob[]): Promise<EngineResult[]> {
+  private async execute(waiting: Waiting[]): Promise<EngineResult[]> {
+    const jobs = waiting.map((w) => w.job);
     const slug = jobs[0].pipeline;
     const pipeline = this.pipelines.get(slug);
     if (!pipeline) throw new PipelineUnavailableError(`pipeline ${slug} is not loaded`);
@@ -338,7 +349,27 @@ export class LocalEngine implements InferenceEngine {
       }
     });
 
-    const out = await this.runAll(slug, pipeline.needsPixels, entries, config);
+    // Each finished image goes to its own job's listener, under the job's own id; each is reported once.
+    const reported = new Set<string>();
+    const report = (done: ImageDone): void => {
+      if (reported.has(done.imageId)) return;
+      reported.add(done.imageId);
+      const [k, imageId] = merged ? untag(done.imageId) : [0, done.imageId];
+      const listener = waiting[k].onImage;
+      if (!listener) return;
+      const own = (d: DetectionResponse): DetectionResponse => ({ ...d, source_image_id: imageId });
+      try {
+        listener({
+          imageId,
+          detections: merged ? done.detections.map(own) : done.detections,
+          failure: done.failure && { ...done.failure, imageId },
+        });
+      } catch {
+        // A listener's own failure is its business; the run and the other jobs go on.
+      }
+    };
+
+    const out = await this.runAll(slug, pipeline.needsPixels, entries, config, report);
     const batchImages = entries.length;
     if (!merged) return [{ ...out, batchImages }];
     const results: EngineResult[] = jobs.map(() => ({
@@ -364,6 +395,7 @@ export class LocalEngine implements InferenceEngine {
     needsPixels: boolean,
     entries: Entry[],
     config: RequestConfig,
+    report: ImageDoneListener,
   ): Promise<PipelineOutput> {
     const rng = requestRng(config);
     const pixels = (e: Entry): number =>
@@ -381,10 +413,11 @@ export class LocalEngine implements InferenceEngine {
         `process, more than the ${this.choice?.backend ?? 'engine'} backend's inference memory budget of ` +
         `${mib(this.budget)} (INFERENCE_MEMORY_BUDGET_MB)`,
     }));
+    for (const failure of failures) report({ imageId: failure.imageId, detections: [], failure });
     const detections: DetectionResponse[] = [];
     const timings: StageTimings = {};
     for (const batch of plan.batches) {
-      const out = await this.runGuarded(slug, batch, config, rng);
+      const out = await this.runGuarded(slug, batch, config, rng, report);
       detections.push(...out.detections);
       failures.push(...out.failures);
       for (const [stage, s] of Object.entries(out.timings) as [keyof StageTimings, number][])
@@ -407,36 +440,52 @@ export class LocalEngine implements InferenceEngine {
     batch: Entry[],
     config: RequestConfig,
     rng: Rng,
+    report: ImageDoneListener,
   ): Promise<PipelineOutput> {
     type Attempt = Awaited<ReturnType<LocalEngine['attempt']>>;
-    const first: Attempt = await this.attempt(slug, batch, config, rng);
+    const first: Attempt = await this.attempt(slug, batch, config, rng, report);
     if ('output' in first) return first.output;
     await this.rebuild(first.fatal);
+    // Images finished before the backend broke are done and already reported: only the others run again.
     const out: PipelineOutput = { detections: [], failures: [], timings: {} };
-    for (const entry of batch) {
-      const retry: Attempt = batch.length > 1 ? await this.attempt(slug, [entry], config, rng) : first;
+    const finished = new Set(first.done.map((d) => d.imageId));
+    for (const d of first.done) {
+      out.detections.push(...d.detections);
+      if (d.failure) out.failures.push(d.failure);
+    }
+    const rest = batch.filter((e) => !finished.has(e.source.id));
+    for (const entry of rest) {
+      const retry: Attempt =
+        batch.length > 1 ? await this.attempt(slug, [entry], config, rng, report) : first;
       if ('output' in retry) {
         out.detections.push(...retry.output.detections);
         out.failures.push(...retry.output.failures);
         continue;
       }
       if (retry !== first) await this.rebuild(retry.fatal);
-      out.failures.push({
+      const failure: ImageFailure = {
         imageId: entry.source.id,
         code: 'INFERENCE_FAILED',
         message: `the ${this.choice?.backend ?? ''} backend broke on this image and was rebuilt: ${retry.fatal}`,
-      });
+      };
+      out.failures.push(failure);
+      report({ imageId: failure.imageId, detections: [], failure });
     }
     return out;
   }
 
-  /** Runs `batch` once; reports a fatal backend error instead of its output. The engine disposes the images. */
+  /**
+   * Runs `batch` once; reports a fatal backend error instead of its output, with the images that were done
+   * (and reported) before the backend broke. Nothing is reported from a backend once it has broken: its later
+   * answers cannot be trusted, and those images run again. The engine disposes the images.
+   */
   private async attempt(
     slug: string,
     batch: Entry[],
     config: RequestConfig,
     rng: Rng,
-  ): Promise<{ output: PipelineOutput } | { fatal: string }> {
+    report: ImageDoneListener,
+  ): Promise<{ output: PipelineOutput } | { fatal: string; done: ImageDone[] }> {
     const pipeline = this.pipelines.get(slug);
     const decoder = this.decoder;
     if (!pipeline || !decoder) {
@@ -447,6 +496,16 @@ export class LocalEngine implements InferenceEngine {
     const images: PipelineImage[] = [];
     const crops: PipelineImage[] = [];
     const given = new Map<string, GivenDetection[]>();
+    const done: ImageDone[] = [];
+    let broken = false;
+    const onImageDone = (d: ImageDone): void => {
+      if (broken || (d.failure && isFatalBackendError(d.failure.message))) {
+        broken = true;
+        return;
+      }
+      done.push(d);
+      report(d);
+    };
     try {
       for (const e of batch) {
         images.push(createPipelineImage(e.source, decoder));
@@ -460,12 +519,21 @@ export class LocalEngine implements InferenceEngine {
           }),
         );
       }
-      const output = await pipeline.run({ images, given, config, rng });
+      const output = await pipeline.run({ images, given, config, rng, onImageDone });
       const fatal = output.failures.find((f) => isFatalBackendError(f.message));
-      return fatal ? { fatal: fatal.message } : { output };
+      if (fatal) return { fatal: fatal.message, done };
+      // A pipeline with its own run() may not report per image: what it did not report is done now.
+      for (const img of images) {
+        report({
+          imageId: img.id,
+          detections: output.detections.filter((d) => d.source_image_id === img.id),
+          failure: output.failures.find((f) => f.imageId === img.id) ?? null,
+        });
+      }
+      return { output };
     } catch (err) {
       const message = (err as Error).message;
-      if (isFatalBackendError(message)) return { fatal: message };
+      if (isFatalBackendError(message)) return { fatal: message, done };
       throw err;
     } finally {
       // The only place images are released: as soon as their detections and crops are taken.

@@ -3,8 +3,8 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import { registeredPipelines } from '../pipelines/registry';
-import { LocalEngine, PipelineUnavailableError, type EngineJob } from './engine';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol';
+import { LocalEngine, PipelineUnavailableError, type EngineJob, type ImageDone } from './engine';
+import { detectionsFromImages, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol';
 
 const port = parentPort;
 if (!port) throw new Error('inference-worker must run in a worker thread');
@@ -38,10 +38,28 @@ port.on('message', (msg: ToWorker) => {
     return;
   }
   ids.set(msg.job, msg.id);
+  const id = msg.id;
+  // Detections sent per image: when they make up the whole result, the result goes without them.
+  const reported = new Map<string, number>();
+  const onImage = (done: ImageDone): void => {
+    reported.set(done.imageId, done.detections.length);
+    send({ type: 'image', id, done });
+  };
   engine
-    .run(msg.job)
+    .run(msg.job, msg.perImage ? onImage : undefined)
     .then(
-      (result) => send({ type: 'result', id: msg.id, result, stats: engine.stats() }),
+      (result) => {
+        const fromImages = msg.perImage ? detectionsFromImages(result.detections, reported) : null;
+        if (fromImages === null) send({ type: 'result', id, result, stats: engine.stats() });
+        else
+          send({
+            type: 'result',
+            id,
+            result: { ...result, detections: [] },
+            fromImages,
+            stats: engine.stats(),
+          });
+      },
       (err: Error) =>
         send({
           type: 'error',

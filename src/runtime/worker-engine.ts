@@ -8,9 +8,17 @@
  */
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import type { DetectionResponse } from '../contract/types';
 import type { BackendChoice } from '../tf/backend';
 import { defaultRecovery, type RecoveryAction, type RecoveryPolicy } from './crash-recovery';
-import type { EngineEvent, EngineJob, EngineResult, EngineStats, InferenceEngine } from './engine';
+import type {
+  EngineEvent,
+  EngineJob,
+  EngineResult,
+  EngineStats,
+  ImageDoneListener,
+  InferenceEngine,
+} from './engine';
 import { PipelineUnavailableError, Readiness, type PipelineState } from './readiness';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol';
 
@@ -44,6 +52,9 @@ export interface WorkerEngineOptions {
 interface Pending {
   id: number;
   job: EngineJob;
+  onImage?: ImageDoneListener;
+  /** Detections heard per image id, to rebuild a result sent without them (`fromImages`). */
+  heard: Map<string, DetectionResponse[]>;
   started: boolean;
   resolve: (r: EngineResult) => void;
   reject: (e: Error) => void;
@@ -121,6 +132,7 @@ export class WorkerEngine implements InferenceEngine {
     const message: ToWorker = {
       type: 'run',
       id: p.id,
+      perImage: p.onImage !== undefined,
       job: {
         ...p.job,
         images: p.job.images.map(own),
@@ -191,13 +203,29 @@ export class WorkerEngine implements InferenceEngine {
           if (p) p.started = true;
         }
         return;
+      case 'image':
+        // A job only reports images once it runs, and a running job is never re-posted after a crash, so
+        // each image reaches the listener once.
+        {
+          const p = this.pending.get(msg.id);
+          p?.heard.set(msg.done.imageId, msg.done.detections);
+          try {
+            p?.onImage?.(msg.done);
+          } catch {
+            // A listener's own failure is its business (as in LocalEngine); the job goes on.
+          }
+        }
+        return;
       case 'result':
       case 'error': {
         this.lastStats = msg.stats;
         const p = this.pending.get(msg.id);
         this.pending.delete(msg.id);
         if (!p) return;
-        if (msg.type === 'result') p.resolve(msg.result);
+        if (msg.type === 'result' && msg.fromImages) {
+          const detections = msg.fromImages.flatMap((imageId) => p.heard.get(imageId) ?? []);
+          p.resolve({ ...msg.result, detections });
+        } else if (msg.type === 'result') p.resolve(msg.result);
         else p.reject(msg.unavailable ? new PipelineUnavailableError(msg.message) : new Error(msg.message));
         return;
       }
@@ -231,10 +259,18 @@ export class WorkerEngine implements InferenceEngine {
     return this.readiness.wait(slug);
   }
 
-  async run(job: EngineJob): Promise<EngineResult> {
+  async run(job: EngineJob, onImage?: ImageDoneListener): Promise<EngineResult> {
     await this.whenReady(job.pipeline);
     return new Promise<EngineResult>((resolve, reject) => {
-      const p: Pending = { id: this.nextId++, job, started: false, resolve, reject };
+      const p: Pending = {
+        id: this.nextId++,
+        job,
+        onImage,
+        heard: new Map(),
+        started: false,
+        resolve,
+        reject,
+      };
       this.pending.set(p.id, p);
       // With no thread (between a crash and the restart) the job waits here for the next one.
       this.post(p);

@@ -7,6 +7,7 @@
  */
 import type {
   DetectionRequest,
+  DetectionResponse,
   ImageError as ImageErrorBody,
   PipelineRequest,
   PipelineResultsResponse,
@@ -16,7 +17,7 @@ import { ImageError, ServiceError, type ImageErrorCode } from '../errors';
 import type { ImageBytes } from '../images/bytes-image';
 import type { ImageFetcher } from '../images/fetch-image';
 import type { GivenDetection } from '../pipelines/pipeline';
-import { PipelineUnavailableError, type InferenceEngine } from '../runtime/engine';
+import { PipelineUnavailableError, type ImageDone, type InferenceEngine } from '../runtime/engine';
 import { mapLimit } from '../util/concurrency';
 import { secondsSince } from '../util/time';
 
@@ -45,6 +46,17 @@ export interface ProcessOutcome {
   batchImages: number;
 }
 
+/**
+ * One source image of a request, as soon as it is done: its detections, or its error (download, decode,
+ * size, inference). `seconds` is the pipeline time (downloads excluded) from the engine call to this image.
+ */
+export type ImageOutcome =
+  | { image: SourceImage; detections: DetectionResponse[]; seconds: number }
+  | { image: SourceImage; error: ImageErrorBody };
+
+/** Hears each image of a request once, as soon as it is done; see `ProcessingService.process`. */
+export type ImageOutcomeListener = (outcome: ImageOutcome) => void;
+
 const isHttpUrl = (url: string | null | undefined): url is string =>
   !!url && /^(https?:|data:image\/)/i.test(url);
 
@@ -55,8 +67,15 @@ function imageErrorBody(image: SourceImage, code: ImageErrorCode, message: strin
 export class ProcessingService {
   constructor(private readonly options: ProcessingOptions) {}
 
-  async process(request: PipelineRequest): Promise<ProcessOutcome> {
+  /**
+   * Runs `request`. `onImage` hears of each image as soon as it is done, before the whole response is ready
+   * (pull mode posts each result from there). Each image is heard once, unless `process` throws: then the
+   * images not heard of yet were not finished. With STRICT_IMAGE_ERRORS a failed image is not reported (it
+   * fails the whole call instead).
+   */
+  async process(request: PipelineRequest, onImage?: ImageOutcomeListener): Promise<ProcessOutcome> {
     const { engine } = this.options;
+    const strict = this.options.strictImageErrors;
     const config = request.config ?? {};
     const detections = (request.detections ?? []).filter(
       (d): d is DetectionRequest & { bbox: NonNullable<DetectionRequest['bbox']> } =>
@@ -89,7 +108,9 @@ export class ProcessingService {
         return await this.options.fetcher.fetch(img.id, img.url);
       } catch (err) {
         const code = err instanceof ImageError ? err.code : 'IMAGE_DOWNLOAD_FAILED';
-        errors.push(imageErrorBody(img, code, (err as Error).message));
+        const error = imageErrorBody(img, code, (err as Error).message);
+        errors.push(error);
+        if (!strict) onImage?.({ image: img, error });
         return null;
       }
     });
@@ -110,12 +131,22 @@ export class ProcessingService {
     const download = secondsSince(t0);
 
     const t1 = performance.now();
+    const imageDone = (done: ImageDone): void => {
+      const image = byId.get(done.imageId);
+      if (!image || !onImage) return;
+      if (!done.failure) onImage({ image, detections: done.detections, seconds: secondsSince(t1) });
+      else if (!strict)
+        onImage({ image, error: imageErrorBody(image, done.failure.code, done.failure.message) });
+    };
     let result;
     try {
       result =
         ok.size === 0
           ? null
-          : await engine.run({ pipeline: request.pipeline, images: [...ok.values()], given, config });
+          : await engine.run(
+              { pipeline: request.pipeline, images: [...ok.values()], given, config },
+              onImage ? imageDone : undefined,
+            );
     } catch (err) {
       if (err instanceof PipelineUnavailableError)
         throw new ServiceError('PIPELINE_UNAVAILABLE', err.message);
@@ -136,7 +167,7 @@ export class ProcessingService {
     }
     const order = new Map(images.map((img, i) => [img.id, i]));
     errors.sort((a, b) => (order.get(a.image_id) ?? 0) - (order.get(b.image_id) ?? 0));
-    if (errors.length > 0 && this.options.strictImageErrors) {
+    if (errors.length > 0 && strict) {
       throw new ServiceError('IMAGE_FAILED', errors.map((e) => e.error).join('; '));
     }
     const response: PipelineResultsResponse = {

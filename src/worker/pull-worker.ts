@@ -20,6 +20,7 @@ import { Backoff, sleep } from './backoff';
 import { BatchSizer } from './batch-sizer';
 import type { PullWorkerOptions } from './options';
 import { ResultOutbox } from './result-outbox';
+import { BatchResults } from './batch-results';
 import { errorItem, splitResponse } from './results';
 import { compilePullValidators, type PullValidators } from './schemas';
 import type { JobSummary, PullTask, ResultItem } from './types';
@@ -302,58 +303,67 @@ export class PullWorker {
   }
 
   /**
-   * Runs one batch through the pipeline and queues one result per task. Never throws. Tasks that could not
-   * run because the engine was down (inference thread restarting, process exiting) get no result: Antenna
-   * hands them out again after the visibility timeout, so healthy images are never reported failed for it.
+   * Runs one batch through the pipeline and queues one result per task, each as soon as its image is done
+   * (issue 10 §2): the first results are on their way to Antenna while the rest of the batch still runs.
+   * Never throws. Tasks that could not run because the engine was down (inference thread restarting, process
+   * exiting) get no result: Antenna hands them out again after the visibility timeout, so healthy images are
+   * never reported failed for it.
    */
   private async runBatch(job: JobSummary, tasks: PullTask[]): Promise<void> {
     const t0 = performance.now();
-    let items: ResultItem[];
-    let ran = tasks;
+    const batch: BatchResults = new BatchResults(tasks, (answers) => {
+      const checked = answers.map(({ task, item }) => this.checked(item, task, job));
+      // One group per batch: its results share posts, and the batch counts once in the outbox's size.
+      this.outbox.enqueue(job.id, checked, batch);
+      return checked;
+    });
     try {
       // One request for the whole batch, so detection and classification batch across its images.
-      items = await this.process(job, tasks);
+      await this.process(job, tasks, batch);
     } catch (err) {
       const message = (err as Error).message;
+      const left = batch.unanswered();
       if (engineDown(err)) {
-        this.leaveForRedelivery(job, tasks, message);
+        this.leaveForRedelivery(job, left, message);
+        this.finishBatch(job, batch, t0);
         return;
       }
       this.logger.error(
-        { job: job.id, pipeline: job.pipeline_slug, error: message },
-        `pipeline ${job.pipeline_slug} failed on a batch of ${tasks.length}; running its images one by one`,
+        { job: job.id, pipeline: job.pipeline_slug, error: message, unanswered: left.length },
+        `pipeline ${job.pipeline_slug} failed on a batch of ${tasks.length}; running its ${left.length} unfinished images one by one`,
       );
       // Isolate the image that broke the batch (or STRICT_IMAGE_ERRORS turning one failure into a 500), so
-      // the others still get their results.
-      items = [];
-      ran = [];
-      const left: PullTask[] = [];
+      // the others still get their results. Images already answered are not run again.
+      const down: PullTask[] = [];
       let downMessage = '';
-      for (const task of tasks) {
+      for (const task of left) {
+        if (batch.answered(task)) continue; // a duplicate image of the batch, answered with its twin
         try {
-          items.push(...(await this.process(job, [task])));
-          ran.push(task);
+          await this.process(job, [task], batch);
         } catch (e) {
           if (engineDown(e)) {
-            left.push(task);
+            down.push(task);
             downMessage = (e as Error).message;
             continue;
           }
-          items.push(
-            errorItem(
+          batch.answer([
+            {
               task,
-              `image ${task.image_id}: pipeline ${job.pipeline_slug} failed: ${(e as Error).message}`,
-            ),
-          );
-          ran.push(task);
+              item: errorItem(
+                task,
+                `image ${task.image_id}: pipeline ${job.pipeline_slug} failed: ${(e as Error).message}`,
+              ),
+            },
+          ]);
         }
       }
-      if (left.length > 0) this.leaveForRedelivery(job, left, downMessage);
-      if (ran.length === 0) return;
+      if (down.length > 0) this.leaveForRedelivery(job, down, downMessage);
     }
-    items = items.map((item, i) => this.checked(item, ran[i], job));
-    this.outbox.enqueue(job.id, items);
-    this.report(job, items, secondsSince(t0));
+    this.finishBatch(job, batch, t0);
+  }
+
+  private finishBatch(job: JobSummary, batch: BatchResults, t0: number): void {
+    if (batch.items.length > 0) this.report(job, batch.items, secondsSince(t0));
   }
 
   private leaveForRedelivery(job: JobSummary, tasks: PullTask[], reason: string): void {
@@ -363,15 +373,39 @@ export class PullWorker {
     );
   }
 
-  /** One ProcessingService call for `tasks` (no config, no existing detections: CONTRACT §6.5). */
-  private async process(job: JobSummary, tasks: PullTask[]): Promise<ResultItem[]> {
-    const { response } = await this.deps.service.process({
-      pipeline: job.pipeline_slug as string,
-      source_images: tasks.map((t) => ({ id: t.image_id, url: t.image_url })),
-      config: {},
-      detections: [],
-    });
-    return splitResponse(tasks, response);
+  /**
+   * One ProcessingService call for `tasks` (no config, no existing detections: CONTRACT §6.5). Each image's
+   * result is answered as soon as the image is done; tasks the call returned without hearing of (an engine
+   * that does not report per image) are answered from the whole response.
+   */
+  private async process(job: JobSummary, tasks: PullTask[], batch: BatchResults): Promise<void> {
+    let heard = 0;
+    const { response } = await this.deps.service.process(
+      {
+        pipeline: job.pipeline_slug as string,
+        source_images: tasks.map((t) => ({ id: t.image_id, url: t.image_url })),
+        config: {},
+        detections: [],
+      },
+      (outcome) => {
+        // `total_time`: the pipeline time so far, shared over the images done so far (Antenna only logs it).
+        heard++;
+        const ok = !('error' in outcome);
+        batch.answerImage(outcome.image.id, {
+          pipeline: job.pipeline_slug as string,
+          total_time: ok ? outcome.seconds / heard : 0,
+          algorithms: {},
+          source_images: ok ? [outcome.image] : [],
+          detections: ok ? outcome.detections : [],
+          errors: ok ? null : [outcome.error],
+        });
+      },
+    );
+    const rest = tasks.filter((t) => !batch.answered(t));
+    if (rest.length > 0) {
+      const items = splitResponse(rest, response);
+      batch.answer(rest.map((task, i) => ({ task, item: items[i] })));
+    }
   }
 
   /** Validates one item as Antenna will; a success that would not pass becomes an error result for its image. */

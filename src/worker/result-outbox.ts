@@ -44,6 +44,8 @@ export interface ResultOutboxOptions {
 /** Results of one batch not yet packed into a post. */
 interface QueuedBatch {
   jobId: number | string;
+  /** The caller's batch these results belong to: later results of it join this entry while it waits. */
+  group: object | null;
   items: ResultItem[];
   /** After a 400: each item in a post of its own, to find the one Antenna cannot read. */
   onePerPost: boolean;
@@ -96,10 +98,19 @@ export class ResultOutbox {
     return this.queue.length + (this.current ? 1 : 0);
   }
 
-  /** Queues one batch's results for posting. */
-  enqueue(jobId: number | string, items: ResultItem[]): void {
+  /**
+   * Queues results for posting. Results given the same `group` (one worker batch, delivered image by image)
+   * join the queued entry of that group while it still waits, so they share posts and count as one batch in
+   * `size`; the first of them is posted at once when nothing else is pending.
+   */
+  enqueue(jobId: number | string, items: ResultItem[], group: object | null = null): void {
     if (items.length === 0) return;
-    this.queue.push({ jobId, items: [...items], onePerPost: false, headText: null });
+    const last = this.queue[this.queue.length - 1];
+    if (group !== null && last?.group === group && last.jobId === jobId && !last.onePerPost) {
+      last.items.push(...items);
+    } else {
+      this.queue.push({ jobId, group, items: [...items], onePerPost: false, headText: null });
+    }
     this.kick();
   }
 
@@ -321,7 +332,7 @@ export class ResultOutbox {
   private onRejected(post: PendingPost, err: AntennaApiError): QueuedBatch[] {
     const { logger } = this.options;
     const batch = (items: ResultItem[]): QueuedBatch[] => [
-      { jobId: post.jobId, items, onePerPost: true, headText: null },
+      { jobId: post.jobId, group: null, items, onePerPost: true, headText: null },
     ];
     if (err.status === 404) {
       logger.warn(

@@ -52,6 +52,78 @@ export const algorithmOf = (key: string): Record<string, unknown> => ({
 
 export const PIXELS_01 = { color_order: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] };
 
+/** A detector manifest as JSON, with `input` and `output` open for a test to patch. */
+export type ManifestJson = Record<string, unknown> & {
+  input: Record<string, unknown>;
+  output: Record<string, unknown>;
+};
+
+/** Which optional parts a test manifest carries. */
+export interface TestManifestOptions {
+  /** `algorithm.key` (and name). */
+  key?: string;
+  /** Extra `class_labels` fields; the category map is `category_map.json`. Absent: no class labels (ADC). */
+  classLabels?: Record<string, unknown>;
+}
+
+/**
+ * An ultralytics-shaped detector manifest (the layout {@link writeUltralytics} writes): NCHW `[1, 3, S, S]`
+ * letterbox-centred on grey 114, one packed output `output0` `[1, 4+nc, N]` of cx,cy,w,h input pixels and
+ * class scores, NMS on the host at IoU 0.7.
+ */
+export const ultralyticsManifest = (size: number, options: TestManifestOptions = {}): ManifestJson => ({
+  kind: 'detector',
+  format: 'tfjs-graph-model',
+  model_path: 'model.json',
+  algorithm: algorithmOf(options.key ?? 'tiny_yolo'),
+  input: {
+    width: size,
+    height: size,
+    resize: 'letterbox-center',
+    pad_value: 114,
+    layout: 'NCHW',
+    ...PIXELS_01,
+  },
+  output: {
+    packed: { tensor: 'output0', channels_first: true, box: 0, class_scores: 4 },
+    box_format: 'cxcywh',
+    coordinates: 'pixels',
+    score_threshold: 0.25,
+    iou_threshold: 0.7,
+    max_detections: 300,
+  },
+  ...classLabelsOf(options),
+});
+
+/**
+ * A torchvision-shaped detector manifest (the layout {@link writeTorchvision} writes): a rank-3 image at its
+ * native size, outputs `boxes` `[N, 4]` xyxy source pixels, `labels` `[N]` and `scores` `[N]`, NMS in the graph.
+ */
+export const torchvisionManifest = (
+  scoreThreshold: number,
+  options: TestManifestOptions = {},
+): ManifestJson => ({
+  kind: 'detector',
+  format: 'tfjs-graph-model',
+  model_path: 'model.json',
+  algorithm: algorithmOf(options.key ?? 'tiny_frcnn'),
+  input: { resize: 'none', layout: 'NCHW', batch: 'none', ...PIXELS_01 },
+  output: {
+    boxes: 'boxes',
+    scores: 'scores',
+    classes: 'labels',
+    box_format: 'xyxy',
+    coordinates: 'pixels',
+    nms: 'in-graph',
+    score_threshold: scoreThreshold,
+    max_detections: 500,
+  },
+  ...classLabelsOf(options),
+});
+
+const classLabelsOf = ({ classLabels }: TestManifestOptions): Record<string, unknown> =>
+  classLabels ? { class_labels: { category_map: 'category_map.json', ...classLabels } } : {};
+
 /** A planted ultralytics row: box in input pixels (cx, cy, w, h) and one score per class. */
 export interface YoloRow {
   cxcywh: [number, number, number, number];

@@ -13,8 +13,11 @@ import type { PipelineImage } from '../../src/images/pipeline-image';
 import { expectNoLeak, runOptions, tensorImage } from './helpers';
 import {
   algorithmOf,
+  type ManifestJson,
   PIXELS_01,
   tempModelDir,
+  torchvisionManifest,
+  ultralyticsManifest,
   writeCenterNet,
   writeManifest,
   writeNanoDet,
@@ -75,29 +78,8 @@ describe('ultralytics layout: NCHW [1,3,64,64], output [1, 4+nc, N], letterbox-c
     { cxcywh: [32, 32, 8, 8] as Box, scores: [0, 0, 0] }, // P: source (56,24)-(72,40); insect score = pixel (0,0)
   ];
   const labels = ['insect', 'other', 'dust'];
-  const manifest = (classLabels?: Record<string, unknown>): Record<string, unknown> => ({
-    kind: 'detector',
-    format: 'tfjs-graph-model',
-    model_path: 'model.json',
-    algorithm: algorithmOf('tiny_yolo'),
-    input: {
-      width: 64,
-      height: 64,
-      resize: 'letterbox-center',
-      pad_value: 114,
-      layout: 'NCHW',
-      ...PIXELS_01,
-    },
-    output: {
-      packed: { tensor: 'output0', channels_first: true, box: 0, class_scores: 4 },
-      box_format: 'cxcywh',
-      coordinates: 'pixels',
-      score_threshold: 0.25,
-      iou_threshold: 0.7,
-      max_detections: 300,
-    },
-    ...(classLabels ? { class_labels: { category_map: 'category_map.json', ...classLabels } } : {}),
-  });
+  const manifest = (classLabels?: Record<string, unknown>): ManifestJson =>
+    ultralyticsManifest(64, { classLabels });
   let dir: string;
 
   beforeAll(async () => {
@@ -157,7 +139,7 @@ describe('ultralytics layout: NCHW [1,3,64,64], output [1, 4+nc, N], letterbox-c
 
   it('per-class NMS (output.nms_per_class) keeps B: it overlaps A, but A is another class', async () => {
     const m = manifest();
-    (m.output as Record<string, unknown>).nms_per_class = true;
+    m.output.nms_per_class = true;
     await writeManifest(dir, m, labels);
     const d = await detector(dir);
     const image = solid('wide', 128, 64, [0, 0, 0]);
@@ -360,28 +342,10 @@ describe('torchvision layout: [3, H, W] at native size, in-graph NMS, boxes/labe
       [1, 0.9, 0.5],
       [1, 1, 1],
     );
-    await writeManifest(
-      dir,
-      {
-        kind: 'detector',
-        format: 'tfjs-graph-model',
-        model_path: 'model.json',
-        algorithm: algorithmOf('tiny_frcnn'),
-        input: { resize: 'none', layout: 'NCHW', batch: 'none', ...PIXELS_01 },
-        output: {
-          boxes: 'boxes',
-          scores: 'scores',
-          classes: 'labels',
-          box_format: 'xyxy',
-          coordinates: 'pixels',
-          nms: 'in-graph',
-          score_threshold: 0.3,
-          max_detections: 500,
-        },
-        class_labels: { category_map: 'category_map.json', report: true },
-      },
-      ['background', 'moth'],
-    );
+    await writeManifest(dir, torchvisionManifest(0.3, { classLabels: { report: true } }), [
+      'background',
+      'moth',
+    ]);
     d = await detector(dir);
   });
   afterAll(() => d.dispose());

@@ -17,6 +17,7 @@ import { makeConst } from '../../src/convert/tensor';
 import { readManifest } from '../../src/models/manifest';
 import { initBackend } from '../../src/tf/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
+import { decodeUltralytics, expectSameDetections, halvedLetterbox, hwcPixels } from './detector-reference';
 import { runOrt } from './helpers';
 import { Net } from './models';
 
@@ -276,63 +277,19 @@ describe('an ultralytics-style ONNX file converted with no flags but --kind dete
     const W = 128;
     const H = 64;
     const px = (y: number, x: number, c: number): number => (x * 2 + y * 3 + c * 50) % 256;
-    const input = new Float32Array(3 * S * S).fill(114 / 255);
-    for (let c = 0; c < 3; c++)
-      for (let y = 0; y < 32; y++)
-        for (let x = 0; x < 64; x++) {
-          const mean =
-            (px(2 * y, 2 * x, c) +
-              px(2 * y, 2 * x + 1, c) +
-              px(2 * y + 1, 2 * x, c) +
-              px(2 * y + 1, 2 * x + 1, c)) /
-            4;
-          input[c * S * S + (y + 16) * S + x] = mean / 255;
-        }
+    const input = halvedLetterbox(px, { width: W, height: H }, S, 16);
     const out = await runOrt(onnxBytes, { data: input, shape: [1, 3, S, S] }); // [1, 6, 64]
-    // ultralytics' decode: best class score ≥ 0.25; cxcywh → corners; minus the (0, 16) offset; ÷ 0.5; clamp.
-    const expected: { box: number[]; score: number }[] = [];
-    for (let j = 0; j < 64; j++) {
-      const score = Math.max(out[4 * 64 + j], out[5 * 64 + j]);
-      if (score < 0.25) continue;
-      const [cx, cy, w, h] = [0, 1, 2, 3].map((q) => out[q * 64 + j]);
-      const clamp = (v: number, hi: number): number => Math.min(Math.max(v, 0), hi);
-      const box = [
-        clamp((cx - w / 2) / 0.5, W),
-        clamp((cy - h / 2 - 16) / 0.5, H),
-        clamp((cx + w / 2) / 0.5, W),
-        clamp((cy + h / 2 - 16) / 0.5, H),
-      ];
-      if (box[2] > box[0] && box[3] > box[1]) expected.push({ box, score });
-    }
-    expected.sort((a, b) => b.score - a.score);
+    const expected = decodeUltralytics(out, 2, 0.25, { scale: 0.5, padY: 16, width: W, height: H });
     expect(expected.length).toBeGreaterThan(3);
 
     const detector = new ObjectDetector(await readManifest(dir));
     await detector.compile();
-    const pixels = tf.tidy(() =>
-      tf.tensor3d(
-        Int32Array.from({ length: H * W * 3 }, (_, i) =>
-          px(Math.floor(i / (W * 3)), Math.floor(i / 3) % W, i % 3),
-        ),
-        [H, W, 3],
-        'int32',
-      ),
-    );
+    const pixels = tf.tensor3d(Int32Array.from(hwcPixels(px, { width: W, height: H })), [H, W, 3], 'int32');
     const image = tensorImage('gradient', pixels);
     try {
       const [found] = await expectNoLeak(() => detector.run([image], runOptions(1)));
-      expect(found).toHaveLength(expected.length);
-      // One-to-one: each detection takes an unused reference box within 1e-3 px and 1e-4 in score.
-      const unused = [...expected];
-      for (const d of found) {
-        const box = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
-        const at = unused.findIndex(
-          (x) => x.box.every((v, q) => Math.abs(v - box[q]) < 1e-3) && Math.abs(x.score - d.score) < 1e-4,
-        );
-        expect({ box, score: d.score, matched: at >= 0 }).toMatchObject({ matched: true });
-        unused.splice(at, 1);
-        expect(d.label?.scores).toHaveLength(2);
-      }
+      expectSameDetections(found, expected, 1e-3);
+      for (const d of found) expect(d.label?.scores).toHaveLength(2);
     } finally {
       image.dispose();
       detector.dispose();

@@ -16,13 +16,20 @@ import type { PipelineResultsResponse } from '../../src/contract/types';
 import { readManifest } from '../../src/models/manifest';
 import { initBackend } from '../../src/tf/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
+import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
 import { dataUrl } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
+import {
+  decodeUltralytics,
+  expectSameDetections,
+  halvedLetterbox,
+  hwcPixels,
+  type ReferenceBox,
+} from './detector-reference';
 import { runOrt } from './helpers';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'onnx', 'yolo-tiny.onnx');
-const SHIPPED = path.join(__dirname, '..', '..', 'models');
 // The ONNX fixtures arrive with the converter's detector ops (issue 9); without them there is nothing to convert.
 const withFixture = fs.existsSync(FIXTURE) ? describe : describe.skip;
 const TITLE = fs.existsSync(FIXTURE)
@@ -36,43 +43,16 @@ const H = 64;
 const S = 64;
 const px = (y: number, x: number, c: number): number => (x * 5 + y * 7 + c * 80 + ((x * y) % 13) * 9) % 256;
 
-type Expected = { box: number[]; score: number }[];
+type Expected = ReferenceBox[];
 
 /** onnxruntime on the hand-letterboxed input, decoded as ultralytics does (no NMS). */
 async function reference(onnx: Uint8Array, threshold: number): Promise<Expected> {
-  const input = new Float32Array(3 * S * S).fill(114 / 255);
-  for (let c = 0; c < 3; c++)
-    for (let y = 0; y < 32; y++)
-      for (let x = 0; x < 64; x++) {
-        const sum =
-          px(2 * y, 2 * x, c) +
-          px(2 * y, 2 * x + 1, c) +
-          px(2 * y + 1, 2 * x, c) +
-          px(2 * y + 1, 2 * x + 1, c);
-        input[c * S * S + (y + 16) * S + x] = sum / 4 / 255;
-      }
-  const out = await runOrt(onnx, { data: input, shape: [1, 3, S, S] });
-  const d = 7; // 4 box rows + 3 classes
-  const n = out.length / d;
-  const expected: Expected = [];
-  for (let j = 0; j < n; j++) {
-    const score = Math.max(out[4 * n + j], out[5 * n + j], out[6 * n + j]);
-    if (score < threshold) continue;
-    const [cx, cy, w, h] = [0, 1, 2, 3].map((q) => out[q * n + j]);
-    const clamp = (v: number, hi: number): number => Math.min(Math.max(v, 0), hi);
-    const box = [
-      clamp((cx - w / 2) / 0.5, W),
-      clamp((cy - h / 2 - 16) / 0.5, H),
-      clamp((cx + w / 2) / 0.5, W),
-      clamp((cy + h / 2 - 16) / 0.5, H),
-    ];
-    if (box[2] > box[0] && box[3] > box[1]) expected.push({ box, score });
-  }
-  return expected.sort((a, b) => b.score - a.score);
+  const input = halvedLetterbox(px, { width: W, height: H }, S, 16);
+  const out = await runOrt(onnx, { data: input, shape: [1, 3, S, S] }); // [1, 4 + 3 classes, N]
+  return decodeUltralytics(out, 3, threshold, { scale: 0.5, padY: 16, width: W, height: H });
 }
 
-const pixels = (): Uint8Array =>
-  Uint8Array.from({ length: H * W * 3 }, (_, i) => px(Math.floor(i / (W * 3)), Math.floor(i / 3) % W, i % 3));
+const pixels = (): Uint8Array => hwcPixels(px, { width: W, height: H });
 
 withFixture(TITLE, () => {
   const THRESHOLD = 0.05;
@@ -112,17 +92,7 @@ withFixture(TITLE, () => {
     const image = tensorImage('gradient', tf.tensor3d(Int32Array.from(pixels()), [H, W, 3], 'int32'));
     try {
       const [found] = await expectNoLeak(() => detector.run([image], runOptions(1)));
-      expect(found).toHaveLength(expected.length);
-      // One-to-one: each detection takes an unused reference box within 1e-3 px and 1e-4 in score.
-      const unused = [...expected];
-      for (const d of found) {
-        const box = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
-        const at = unused.findIndex(
-          (x) => x.box.every((v, q) => Math.abs(v - box[q]) < 1e-3) && Math.abs(x.score - d.score) < 1e-4,
-        );
-        expect({ box, score: d.score, matched: at >= 0 }).toMatchObject({ matched: true });
-        unused.splice(at, 1);
-      }
+      expectSameDetections(found, expected, 1e-3);
     } finally {
       image.dispose();
       detector.dispose();
@@ -132,26 +102,10 @@ withFixture(TITLE, () => {
   describe('through POST /process', () => {
     let svc: Service;
     beforeAll(async () => {
-      fs.symlinkSync(
-        path.join(SHIPPED, 'moth-nonmoth-classifier'),
-        path.join(models, 'moth-nonmoth-classifier'),
-      );
-      const entry = (slug: string, classifiers: unknown[]) => ({
-        slug,
-        name: slug,
-        version: 1,
-        detector: 'yolo',
-        classifiers,
-      });
-      fs.writeFileSync(
-        path.join(models, 'pipelines.json'),
-        JSON.stringify({
-          pipelines: [
-            entry('yolo_alone', []),
-            entry('yolo_then_moth', [{ model: 'moth-nonmoth-classifier', terminal: true }]),
-          ],
-        }),
-      );
+      declarePipelines(models, [
+        pipelineEntry('yolo_alone', 'yolo'),
+        pipelineEntry('yolo_then_moth', 'yolo', MOTH_STEP),
+      ]);
       svc = await testService({ modelsDir: models, enabledPipelines: ['yolo_alone', 'yolo_then_moth'] });
     });
     afterAll(async () => {

@@ -14,18 +14,18 @@ import { ObjectDetector } from '../../src/algorithms/object-detector';
 import type { Service } from '../../src/bootstrap';
 import { main as convertMain } from '../../src/cli/convert';
 import type { BoundingBox, PipelineResultsResponse } from '../../src/contract/types';
-import { decodeOnnxModel, encodeOnnxModel } from '../../src/convert/onnx/onnx-proto';
 import { readManifest, type DetectorManifest } from '../../src/models/manifest';
 import { initBackend } from '../../src/tf/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
+import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
 import { dataUrl } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
+import { expectSameDetections, type ReferenceBox, withScoreThreshold } from './detector-reference';
 import { runOrt } from './helpers';
 import { Rand } from './models';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'onnx', 'frcnn-tiny.onnx');
-const SHIPPED = path.join(__dirname, '..', '..', 'models');
 
 /** One test image: whole RGB pixels, row-major HWC, as a PNG decodes them (exactly). */
 interface Picture {
@@ -50,7 +50,7 @@ function chw(p: Picture): { data: Float32Array; shape: number[] } {
   return { data, shape: [3, p.height, p.width] };
 }
 
-type Expected = { box: number[]; score: number }[];
+type Expected = ReferenceBox[];
 
 /** Every score onnxruntime gave, before the service's threshold, per picture id. */
 const ortScores = new Map<string, Float32Array>();
@@ -75,18 +75,6 @@ async function reference(onnx: Uint8Array, p: Picture, threshold: number, max: n
   return expected.sort((a, b) => b.score - a.score).slice(0, max);
 }
 
-/** The fixture with roi_heads' box_score_thresh (a Constant read by /roi_heads/Greater) set to `t`. */
-function withScoreThreshold(original: Uint8Array, t: number): Uint8Array {
-  const m = decodeOnnxModel(original);
-  const nodes = m.graph?.node ?? [];
-  const greater = nodes.find((n) => n.name === '/roi_heads/Greater');
-  const constant = nodes.find((n) => n.output?.[0] === greater?.input?.[1]);
-  const tensor = constant?.attribute?.[0]?.t;
-  if (!tensor) throw new Error('the fixture no longer has the box score threshold constant');
-  tensor.rawData = new Uint8Array(Float32Array.of(t).buffer);
-  return encodeOnnxModel(m);
-}
-
 const PICTURES: Picture[] = [
   noise('landscape-128x96', 96, 128, 1),
   noise('portrait-90x120', 120, 90, 2),
@@ -108,31 +96,17 @@ async function references(onnx: Uint8Array, manifest: DetectorManifest): Promise
 const tensorOf = (p: Picture): tf.Tensor3D =>
   tf.tensor3d(Int32Array.from(p.rgb), [p.height, p.width, 3], 'int32');
 
-/** Each found box takes an unused reference box within `tol` of the image size (px) and 1e-4 in score. */
-function expectSameDetections(
+/** Each found box takes an unused reference box within 1e-3 of the image size (px) and 1e-4 in score. */
+function expectSameAsReference(
   found: { bbox: BoundingBox; score: number }[],
   expected: Expected,
   size: number,
   label: string,
 ): void {
-  expect(found).toHaveLength(expected.length);
-  let boxDiff = 0;
-  let scoreDiff = 0;
-  const unused = [...expected];
-  for (const d of found) {
-    const box = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
-    const at = unused.findIndex(
-      (x) =>
-        x.box.every((v, q) => Math.abs(v - box[q]) <= 1e-3 * size) && Math.abs(x.score - d.score) <= 1e-4,
-    );
-    expect({ box, score: d.score, matched: at >= 0 }).toMatchObject({ matched: true });
-    boxDiff = Math.max(boxDiff, ...unused[at].box.map((v, q) => Math.abs(v - box[q]) / size));
-    scoreDiff = Math.max(scoreDiff, Math.abs(unused[at].score - d.score));
-    unused.splice(at, 1);
-  }
+  const { boxDiff, scoreDiff } = expectSameDetections(found, expected, 1e-3 * size);
   process.stdout.write(
-    `frcnn service ${label}: ${found.length} detections; box diff ${boxDiff.toExponential(2)} of the image ` +
-      `size, score diff ${scoreDiff.toExponential(2)}\n`,
+    `frcnn service ${label}: ${found.length} detections; box diff ${(boxDiff / size).toExponential(2)} of the ` +
+      `image size, score diff ${scoreDiff.toExponential(2)}\n`,
   );
 }
 
@@ -208,7 +182,7 @@ describe('torchvision Faster R-CNN fixture: convert --kind detector, serve, comp
         const image = tensorImage(p.id, tensorOf(p));
         try {
           const [found] = await detector.run([image], runOptions(1));
-          expectSameDetections(found, expected.get(p.id) ?? [], Math.max(p.width, p.height), p.id);
+          expectSameAsReference(found, expected.get(p.id) ?? [], Math.max(p.width, p.height), p.id);
         } finally {
           image.dispose();
         }
@@ -220,7 +194,7 @@ describe('torchvision Faster R-CNN fixture: convert --kind detector, serve, comp
       try {
         const found = await detector.run(images, runOptions(4));
         PICTURES.forEach((p, i) =>
-          expectSameDetections(
+          expectSameAsReference(
             found[i],
             expected.get(p.id) ?? [],
             Math.max(p.width, p.height),
@@ -266,28 +240,11 @@ describe('torchvision Faster R-CNN fixture: convert --kind detector, serve, comp
   describe('through POST /process', () => {
     let svc: Service;
     beforeAll(async () => {
-      fs.symlinkSync(
-        path.join(SHIPPED, 'moth-nonmoth-classifier'),
-        path.join(models, 'moth-nonmoth-classifier'),
-      );
-      const entry = (slug: string, detector: string, classifiers: unknown[]) => ({
-        slug,
-        name: slug,
-        version: 1,
-        detector,
-        classifiers,
-      });
-      const moth = [{ model: 'moth-nonmoth-classifier', terminal: true }];
-      fs.writeFileSync(
-        path.join(models, 'pipelines.json'),
-        JSON.stringify({
-          pipelines: [
-            entry('frcnn_alone', 'frcnn', []),
-            entry('frcnn_then_moth', 'frcnn', moth),
-            entry('frcnn_empty_then_moth', 'frcnn-empty', moth),
-          ],
-        }),
-      );
+      declarePipelines(models, [
+        pipelineEntry('frcnn_alone', 'frcnn'),
+        pipelineEntry('frcnn_then_moth', 'frcnn', MOTH_STEP),
+        pipelineEntry('frcnn_empty_then_moth', 'frcnn-empty', MOTH_STEP),
+      ]);
       svc = await testService({
         modelsDir: models,
         enabledPipelines: ['frcnn_alone', 'frcnn_then_moth', 'frcnn_empty_then_moth'],

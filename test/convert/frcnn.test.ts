@@ -9,10 +9,10 @@ import { promises as fsp, readFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
-import { decodeOnnxModel, encodeOnnxModel } from '../../src/convert/onnx/onnx-proto';
 import { writeShardedGraphModel } from '../../src/convert/onnx/tf-graph';
 import { loadGraphModelFromDir } from '../../src/models/graph-model-loader';
 import { initBackend } from '../../src/tf/backend';
+import { withScoreThreshold } from './detector-reference';
 import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/onnx/frcnn-tiny.onnx');
@@ -26,18 +26,6 @@ beforeAll(async () => {
 function image(h: number, w: number, seed: number): { data: Float32Array; shape: number[] } {
   const r = randomInput(1, 3, h, w, seed);
   return { data: r.data.map((v) => Math.min(1, Math.max(0, v * 0.3 + 0.5))), shape: [3, h, w] };
-}
-
-/** The fixture with roi_heads' box_score_thresh (a Constant read by /roi_heads/Greater) set to `t`. */
-function withScoreThreshold(t: number): Uint8Array {
-  const m = decodeOnnxModel(original);
-  const nodes = m.graph?.node ?? [];
-  const greater = nodes.find((n) => n.name === '/roi_heads/Greater');
-  const constant = nodes.find((n) => n.output?.[0] === greater?.input?.[1]);
-  const tensor = constant?.attribute?.[0]?.t;
-  if (!tensor) throw new Error('the fixture no longer has the box score threshold constant');
-  tensor.rawData = new Uint8Array(Float32Array.of(t).buffer);
-  return encodeOnnxModel(m);
 }
 
 /** Runs both runtimes and checks count, boxes (1e-3 of the image size), labels and scores (1e-4). */
@@ -127,16 +115,16 @@ describe('torchvision Faster R-CNN export', () => {
   });
 
   it('an image with no box above the threshold gives empty outputs through both runtimes', async () => {
-    expect(await expectParity(withScoreThreshold(0.9999), 96, 128, 1)).toBe(0);
+    expect(await expectParity(withScoreThreshold(original, 0.9999), 96, 128, 1)).toBe(0);
   });
 
   it('no tensors leak over runs with zero, one and many detections', async () => {
     const input = image(96, 128, 1);
     const scores = await runOrt(original, input, 2);
     const sorted = Array.from(scores).sort((a, b) => b - a);
-    const one = withScoreThreshold((sorted[0] + sorted[1]) / 2);
+    const one = withScoreThreshold(original, (sorted[0] + sorted[1]) / 2);
     expect(await expectParity(one, 96, 128, 1)).toBe(1);
-    const variants = [withScoreThreshold(0.9999), one, original];
+    const variants = [withScoreThreshold(original, 0.9999), one, original];
     for (const bytes of variants) {
       const model = await loadConversion(convertOnnx(bytes));
       try {

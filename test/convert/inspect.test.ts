@@ -4,7 +4,12 @@ import * as path from 'path';
 import { main as convertMain } from '../../src/cli/convert';
 import { main as inspectMain } from '../../src/cli/inspect';
 import { initBackend } from '../../src/tf/backend';
-import { algorithmOf, PIXELS_01, writeManifest, writeUltralytics } from '../algorithms/detector-models';
+import {
+  type ManifestJson,
+  ultralyticsManifest,
+  writeManifest,
+  writeUltralytics,
+} from '../algorithms/detector-models';
 import { formatReport, inspectPath } from '../../src/convert/inspect';
 import { savedModelRoot } from '../../src/convert/saved-model';
 import { mobilenetV3Ops } from './models';
@@ -195,31 +200,8 @@ it('reports a path that is no model', async () => {
 describe('weight dtypes and manifest checks (detectors)', () => {
   // An ultralytics-shaped graph: input [1,3,64,64], output0 [1, 4+2, 5].
   let dir: string;
-  type Json = Record<string, unknown>;
-  const yoloManifest = (patch: (m: { input: Json; output: Json }) => void = () => undefined): Json => {
-    const m = {
-      kind: 'detector',
-      format: 'tfjs-graph-model',
-      model_path: 'model.json',
-      algorithm: algorithmOf('tiny_yolo'),
-      input: {
-        width: 64,
-        height: 64,
-        resize: 'letterbox-center',
-        pad_value: 114,
-        layout: 'NCHW',
-        ...PIXELS_01,
-      } as Json,
-      output: {
-        packed: { tensor: 'output0', channels_first: true, box: 0, class_scores: 4 },
-        box_format: 'cxcywh',
-        coordinates: 'pixels',
-        score_threshold: 0.25,
-        iou_threshold: 0.7,
-        max_detections: 300,
-      } as Json,
-      class_labels: { category_map: 'category_map.json', report: true },
-    };
+  const yoloManifest = (patch: (m: ManifestJson) => void = () => undefined): ManifestJson => {
+    const m = ultralyticsManifest(64, { classLabels: { report: true } });
     patch(m);
     return m;
   };
@@ -250,7 +232,7 @@ describe('weight dtypes and manifest checks (detectors)', () => {
       yoloManifest((m) => {
         m.input.layout = 'NHWC';
         m.input.batch = 'dynamic';
-        (m.output.packed as Json).tensor = 'output';
+        (m.output.packed as Record<string, unknown>).tensor = 'output';
       }),
     );
     expect(r.problems).toEqual([

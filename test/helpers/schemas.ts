@@ -25,3 +25,17 @@ export function fixture<T = unknown>(name: string): T {
 /** The vendored copies, and where their authority lives (beside the checkout, when present). */
 export const FIXTURES = path.join(__dirname, '..', 'fixtures', 'antenna');
 export const SHARED_FIXTURES = path.join(__dirname, '..', '..', '..', 'shared', 'fixtures');
+
+/** The shape of a JSON value: keys (sorted) and types, recursively, with arrays reduced to their first element. */
+export function jsonShape(value: unknown): unknown {
+  if (Array.isArray(value)) return value.length === 0 ? [] : [jsonShape(value[0])];
+  if (value === null) return null;
+  if (typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, jsonShape(v)]),
+    );
+  }
+  return typeof value;
+}

@@ -8,23 +8,9 @@ import request from 'supertest';
 import type { Service } from '../../src/bootstrap';
 import type { DetectionResponse, PipelineResultsResponse } from '../../src/contract/types';
 import { startImageServer, type ImageServer } from '../helpers/image-server';
-import { expectSchema, fixture } from '../helpers/schemas';
+import { expectSchema, fixture, jsonShape } from '../helpers/schemas';
 import { testService } from '../helpers/service';
 import { dataUrl, jpeg } from '../helpers/images';
-
-/** The shape of a JSON value: keys and types, recursively, with arrays reduced to their first element. */
-function shape(value: unknown): unknown {
-  if (Array.isArray(value)) return value.length === 0 ? [] : [shape(value[0])];
-  if (value === null) return null;
-  if (typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([k, v]) => [k, shape(v)]),
-    );
-  }
-  return typeof value;
-}
 
 /** Our responses add `errors` (null when nothing failed); everything else must match the reference. */
 const withoutErrors = (r: PipelineResultsResponse): Omit<PipelineResultsResponse, 'errors'> => {
@@ -64,7 +50,7 @@ describe('POST /process', () => {
     const ours = res.body as PipelineResultsResponse;
     const reference = fixture<PipelineResultsResponse>('service.process_response.minimal.constant.json');
     expect(ours.errors).toBeNull();
-    expect(shape(withoutErrors(ours))).toEqual(shape(reference));
+    expect(jsonShape(withoutErrors(ours))).toEqual(jsonShape(reference));
     expect(ours.source_images).toEqual(body.source_images);
     const strip = (d: DetectionResponse) => ({
       ...d,
@@ -98,7 +84,7 @@ describe('POST /process', () => {
     expectSchema('process', res.body);
     const ours = res.body as PipelineResultsResponse;
     const reference = fixture<PipelineResultsResponse>('python-minimal-process-random.json');
-    expect(shape(withoutErrors(ours))).toEqual(shape(reference));
+    expect(jsonShape(withoutErrors(ours))).toEqual(jsonShape(reference));
     const dims: Record<string, [number, number]> = { img00: [1920, 1080], noise: [640, 480] };
     for (const d of ours.detections) {
       const [w, h] = dims[d.source_image_id];
@@ -167,7 +153,7 @@ describe('POST /process', () => {
     const reference = fixture<PipelineResultsResponse>(
       'service.process_response.minimal.reprocess_existing_detections.json',
     );
-    expect(shape(withoutErrors(ours))).toEqual(shape(reference));
+    expect(jsonShape(withoutErrors(ours))).toEqual(jsonShape(reference));
     expect(ours.detections.map((d) => [d.bbox, d.algorithm])).toEqual(
       reference.detections.map((d) => [d.bbox, d.algorithm]),
     );

@@ -6,55 +6,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { readManifest, validateManifestJson } from '../../src/models/manifest';
+import { type ManifestJson, torchvisionManifest, ultralyticsManifest } from '../algorithms/detector-models';
 
 const MODELS = path.join(__dirname, '..', '..', 'models');
 
-const algorithm = {
-  key: 'yolo',
-  name: 'YOLO',
-  version: 1,
-  version_name: null,
-  description: null,
-  uri: null,
-  task_type: 'localization',
-};
-const pixels = { color_order: 'RGB', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] };
-
 /** A valid ultralytics-style detector manifest. */
-const yolo = (): Record<string, unknown> => ({
-  kind: 'detector',
-  format: 'tfjs-graph-model',
-  model_path: 'model.json',
-  algorithm,
-  input: { width: 640, height: 640, resize: 'letterbox-center', pad_value: 114, layout: 'NCHW', ...pixels },
-  output: {
-    packed: { tensor: 'output0', channels_first: true, box: 0, class_scores: 4 },
-    box_format: 'cxcywh',
-    coordinates: 'pixels',
-    score_threshold: 0.25,
-    iou_threshold: 0.7,
-    max_detections: 300,
-  },
-});
+const yolo = (): ManifestJson => ultralyticsManifest(640, { key: 'yolo' });
 
 /** A valid torchvision-style manifest. */
-const frcnn = (): Record<string, unknown> => ({
-  kind: 'detector',
-  format: 'tfjs-graph-model',
-  model_path: 'model.json',
-  algorithm,
-  input: { resize: 'none', layout: 'NCHW', batch: 'none', ...pixels },
-  output: {
-    boxes: 'boxes',
-    scores: 'scores',
-    classes: 'labels',
-    box_format: 'xyxy',
-    coordinates: 'pixels',
-    nms: 'in-graph',
-    score_threshold: 0.8,
-    max_detections: 500,
-  },
-});
+const frcnn = (): ManifestJson => torchvisionManifest(0.8, { key: 'frcnn' });
 
 type Patch = (m: Record<string, Record<string, unknown>>) => void;
 const patched = (base: () => Record<string, unknown>, patch: Patch): unknown => {

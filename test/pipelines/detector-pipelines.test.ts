@@ -9,37 +9,21 @@ import request from 'supertest';
 import type { Service } from '../../src/bootstrap';
 import type { PipelineResultsResponse } from '../../src/contract/types';
 import {
-  algorithmOf,
-  PIXELS_01,
+  type ManifestJson,
   tempModelDir,
+  torchvisionManifest,
+  ultralyticsManifest,
   writeManifest,
   writeTorchvision,
   writeUltralytics,
 } from '../algorithms/detector-models';
+import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
 import { dataUrl, png } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
 
-const SHIPPED = path.join(__dirname, '..', '..', 'models');
-
-const frcnnManifest = (key: string, classLabels: boolean): Record<string, unknown> => ({
-  kind: 'detector',
-  format: 'tfjs-graph-model',
-  model_path: 'model.json',
-  algorithm: algorithmOf(key),
-  input: { resize: 'none', layout: 'NCHW', batch: 'none', ...PIXELS_01 },
-  output: {
-    boxes: 'boxes',
-    scores: 'scores',
-    classes: 'labels',
-    box_format: 'xyxy',
-    coordinates: 'pixels',
-    nms: 'in-graph',
-    score_threshold: 0.3,
-    max_detections: 500,
-  },
-  ...(classLabels ? { class_labels: { category_map: 'category_map.json', report: true } } : {}),
-});
+const frcnnManifest = (key: string, classLabels: boolean): ManifestJson =>
+  torchvisionManifest(0.3, { key, classLabels: classLabels ? { report: true } : undefined });
 
 let svc: Service;
 let modelsDir: string;
@@ -70,51 +54,14 @@ beforeAll(async () => {
   // Ultralytics-shaped, 64×64 letterbox-center: one planted box at source (10,20)-(50,60) of a 128×64 image.
   const yolo = sub('yolo');
   await writeUltralytics(yolo, 64, [{ cxcywh: [15, 36, 20, 20], scores: [0.9] }]);
-  await writeManifest(yolo, {
-    kind: 'detector',
-    format: 'tfjs-graph-model',
-    model_path: 'model.json',
-    algorithm: algorithmOf('tiny_yolo'),
-    input: {
-      width: 64,
-      height: 64,
-      resize: 'letterbox-center',
-      pad_value: 114,
-      layout: 'NCHW',
-      ...PIXELS_01,
-    },
-    output: {
-      packed: { tensor: 'output0', channels_first: true, box: 0, class_scores: 4 },
-      box_format: 'cxcywh',
-      coordinates: 'pixels',
-      score_threshold: 0.25,
-      iou_threshold: 0.7,
-      max_detections: 300,
-    },
-  });
-  fs.symlinkSync(
-    path.join(SHIPPED, 'moth-nonmoth-classifier'),
-    path.join(modelsDir, 'moth-nonmoth-classifier'),
-  );
-  const pipeline = (slug: string, detector: string, classifiers: unknown[]) => ({
-    slug,
-    name: slug,
-    version: 1,
-    detector,
-    classifiers,
-  });
-  fs.writeFileSync(
-    path.join(modelsDir, 'pipelines.json'),
-    JSON.stringify({
-      pipelines: [
-        pipeline('frcnn_boxes', 'frcnn', []),
-        pipeline('frcnn_labels', 'frcnn-labels', []),
-        pipeline('yolo_moth', 'yolo', [{ model: 'moth-nonmoth-classifier', terminal: true }]),
-        { ...pipeline('frcnn_moths', 'frcnn-labels', []), detector_classes: ['moth'] },
-        { ...pipeline('frcnn_background', 'frcnn-labels', []), detector_classes: ['background'] },
-      ],
-    }),
-  );
+  await writeManifest(yolo, ultralyticsManifest(64));
+  declarePipelines(modelsDir, [
+    pipelineEntry('frcnn_boxes', 'frcnn'),
+    pipelineEntry('frcnn_labels', 'frcnn-labels'),
+    pipelineEntry('yolo_moth', 'yolo', MOTH_STEP),
+    { ...pipelineEntry('frcnn_moths', 'frcnn-labels'), detector_classes: ['moth'] },
+    { ...pipelineEntry('frcnn_background', 'frcnn-labels'), detector_classes: ['background'] },
+  ]);
   svc = await testService({
     modelsDir,
     enabledPipelines: ['frcnn_boxes', 'frcnn_labels', 'yolo_moth', 'frcnn_moths', 'frcnn_background'],

@@ -5,14 +5,21 @@
  * only the two ports change.
  */
 import * as fs from 'fs';
-import type { Server } from 'http';
-import type { AddressInfo } from 'net';
 import * as path from 'path';
 import { buildService, type Service } from '../../src/bootstrap';
 import { defaultConfig } from '../../src/config';
 import { createLogger } from '../../src/util/logger';
-import { serveDirectory, type SampleServer } from '../../bench/sample-server';
-import { README, ROOT, TUTORIAL_HEADING, examples, hasCurl, runExample, sectionRange } from './readme';
+import {
+  README,
+  ROOT,
+  TUTORIAL_HEADING,
+  examples,
+  hasCurl,
+  type LiveService,
+  runExample,
+  sectionRange,
+  serveLive,
+} from './readme';
 
 const [tutorialStart, tutorialEnd] = sectionRange(README, TUTORIAL_HEADING);
 const found = [...examples(README, 0, tutorialStart), ...examples(README, tutorialEnd)];
@@ -23,8 +30,7 @@ const SHIPPED = ['constant', 'random-detection-random-species', 'tfjs_synthetic_
 
 describe('README examples, run as pasted against a live service', () => {
   let svc: Service;
-  let server: Server;
-  let samples: SampleServer;
+  let live: LiveService;
 
   beforeAll(async () => {
     svc = await buildService(
@@ -37,15 +43,11 @@ describe('README examples, run as pasted against a live service', () => {
       createLogger('silent'),
     );
     await Promise.all(svc.info.pipelines.map((p) => svc.engine.whenReady(p.slug)));
-    server = svc.app.listen(0, '127.0.0.1');
-    await new Promise<void>((r) => server.once('listening', r));
-    samples = await serveDirectory(path.join(ROOT, 'samples'));
+    live = await serveLive(svc);
   }, 120_000);
 
   afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
-    await samples?.close();
+    await live?.close();
     await svc?.close();
   });
 
@@ -72,7 +74,7 @@ describe('README examples, run as pasted against a live service', () => {
   (curl ? test.each(found) : test.skip.each(found))(
     curl ? 'README line $line' : 'README line $line (SKIPPED: curl is not installed)',
     async (ex) => {
-      await runExample(ex, (server.address() as AddressInfo).port, samples.port);
+      await runExample(ex, live.port, live.samples.port);
     },
   );
 });

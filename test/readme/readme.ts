@@ -5,7 +5,11 @@
  */
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import type { AddressInfo } from 'net';
 import * as path from 'path';
+import { serveDirectory, type SampleServer } from '../../bench/sample-server';
+import type { Service } from '../../src/bootstrap';
+import { jsonShape } from '../helpers/schemas';
 
 export const ROOT = path.join(__dirname, '..', '..');
 export const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -55,20 +59,6 @@ export function examples(markdown: string, from = 0, to = markdown.length): Exam
     });
   });
   return out;
-}
-
-/** Keys and types of a JSON value, recursively; arrays reduced to their first element. */
-function shape(value: unknown): unknown {
-  if (Array.isArray(value)) return value.length === 0 ? [] : [shape(value[0])];
-  if (value === null) return null;
-  if (typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([k, v]) => [k, shape(v)]),
-    );
-  }
-  return typeof value;
 }
 
 /** The values of a response that do not change from run to run. */
@@ -149,7 +139,7 @@ export async function runExample(ex: Example, servicePort: number, samplesPort: 
     return;
   }
   const [w, a] = [JSON.parse(want) as unknown, JSON.parse(actual) as unknown];
-  expect(shape(a)).toEqual(shape(w));
+  expect(jsonShape(a)).toEqual(jsonShape(w));
   expect(stable(a)).toEqual(stable(w));
   expect(detectionCount(a)).toBe(detectionCount(w));
 }
@@ -157,4 +147,29 @@ export async function runExample(ex: Example, servicePort: number, samplesPort: 
 /** Whether curl can run here; the examples need it. */
 export function hasCurl(): boolean {
   return spawnSync('curl', ['--version']).status === 0;
+}
+
+/** A built service listening on a loopback port, beside the sample server of `npm run samples`. */
+export interface LiveService {
+  /** The service's port on 127.0.0.1. */
+  port: number;
+  samples: SampleServer;
+  /** Stops listening and the sample server; the service itself stays the caller's to close. */
+  close(): Promise<void>;
+}
+
+/** Listens `svc` on a free loopback port and starts the sample server on another. */
+export async function serveLive(svc: Service): Promise<LiveService> {
+  const server = svc.app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', r));
+  const samples = await serveDirectory(path.join(ROOT, 'samples'));
+  return {
+    port: (server.address() as AddressInfo).port,
+    samples,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await samples.close();
+    },
+  };
 }

@@ -8,16 +8,23 @@
  */
 import { ESLint } from 'eslint';
 import * as fs from 'fs';
-import type { Server } from 'http';
-import type { AddressInfo } from 'net';
 import * as path from 'path';
 import * as prettier from 'prettier';
 import { buildService, type Service } from '../../src/bootstrap';
 import { defaultConfig } from '../../src/config';
 import type { PipelineDefinition } from '../../src/pipelines/definition';
 import { createLogger } from '../../src/util/logger';
-import { serveDirectory, type SampleServer } from '../../bench/sample-server';
-import { README, ROOT, TUTORIAL_HEADING, examples, hasCurl, runExample, sectionRange } from './readme';
+import {
+  README,
+  ROOT,
+  TUTORIAL_HEADING,
+  examples,
+  hasCurl,
+  type LiveService,
+  runExample,
+  sectionRange,
+  serveLive,
+} from './readme';
 
 const START = '<!-- tutorial-pipeline:start -->';
 const END = '<!-- tutorial-pipeline:end -->';
@@ -81,8 +88,7 @@ describe('README tutorial: a pipeline with its own logic', () => {
 
   describe('served', () => {
     let svc: Service;
-    let server: Server;
-    let samples: SampleServer;
+    let live: LiveService;
 
     beforeAll(async () => {
       // Type-checked by ts-jest on import, like `npm run typecheck` would.
@@ -93,21 +99,17 @@ describe('README tutorial: a pipeline with its own logic', () => {
         { registry: [mod.wholeImagePipeline] },
       );
       await svc.engine.whenReady('acme_whole_image_2026');
-      server = svc.app.listen(0, '127.0.0.1');
-      await new Promise<void>((r) => server.once('listening', r));
-      samples = await serveDirectory(path.join(ROOT, 'samples'));
+      live = await serveLive(svc);
     }, 120_000);
 
     afterAll(async () => {
-      server?.closeAllConnections();
-      await new Promise((r) => server?.close(r));
-      await samples?.close();
+      await live?.close();
       await svc?.close();
     });
 
     test('"whole image" means the whole image: one box per image, from corner to corner', async () => {
-      const url = samples.url('trap-1600x1200.jpg');
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/process`, {
+      const url = live.samples.url('trap-1600x1200.jpg');
+      const res = await fetch(`http://127.0.0.1:${live.port}/process`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ pipeline: 'acme_whole_image_2026', source_images: [{ id: 'w', url }] }),
@@ -128,7 +130,7 @@ describe('README tutorial: a pipeline with its own logic', () => {
     (curl ? test.each(found) : test.skip.each(found))(
       curl ? 'README line $line' : 'README line $line (SKIPPED: curl is not installed)',
       async (ex) => {
-        await runExample(ex, (server.address() as AddressInfo).port, samples.port);
+        await runExample(ex, live.port, live.samples.port);
       },
     );
   });

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readImageHeader } from '../../src/images/sniff';
-import { LocalEngine, type EngineEvent, type EngineJob } from '../../src/runtime/engine';
+import { LocalEngine, type EngineEvent, type EngineJob, type ImageDone } from '../../src/runtime/engine';
 import { jpeg } from '../helpers/images';
 import { OOB, PoisonableDetector, poisonablePipeline as definition } from '../helpers/poisonable-pipeline';
 
@@ -121,5 +121,35 @@ describe('LocalEngine backend rebuild', () => {
     const after = await engine.run(await job([['good-3', 64, 48]]));
     expect(ids(after)).toEqual(['good-3']);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('each image is reported once as it is done; images done before the backend broke are not run again', async () => {
+    PoisonableDetector.seen = [];
+    const heard: ImageDone[] = [];
+    const j = await job([
+      ['good-a', 64, 48],
+      ['good-b', 64, 48],
+      ['poison-c', 64, 48],
+      ['good-d', 64, 48],
+    ]);
+    // Two runs of 2 images: the first is reported before the second breaks the backend.
+    const result = await engine.run({ ...j, config: { detector_batch_size: 2 } }, (d) => heard.push(d));
+    expect(heard.map((d) => [d.imageId, d.failure?.code ?? 'ok', d.detections.length])).toEqual([
+      ['good-a', 'ok', 1],
+      ['good-b', 'ok', 1],
+      ['poison-c', 'INFERENCE_FAILED', 0],
+      ['good-d', 'ok', 1],
+    ]);
+    // a and b ran once; c and d ran together (broke), then alone each on fresh backends.
+    expect(PoisonableDetector.seen).toEqual([
+      ['good-a', 'good-b'],
+      ['poison-c', 'good-d'],
+      ['poison-c'],
+      ['good-d'],
+    ]);
+    // What was heard is what the run returns.
+    expect(heard.flatMap((d) => d.detections)).toEqual(expect.arrayContaining(result.detections));
+    expect(heard.flatMap((d) => d.detections)).toHaveLength(result.detections.length);
+    expect(heard.filter((d) => d.failure).map((d) => d.failure)).toEqual(result.failures);
   });
 });

@@ -9,7 +9,7 @@ import type { PipelineImage } from '../../src/images/pipeline-image';
 import { readImageHeader } from '../../src/images/sniff';
 import { definePipeline } from '../../src/pipelines/definition';
 import { Pipeline } from '../../src/pipelines/pipeline';
-import { LocalEngine, type EngineJob } from '../../src/runtime/engine';
+import { LocalEngine, type EngineJob, type ImageDone } from '../../src/runtime/engine';
 import { jpeg } from '../helpers/images';
 
 /** Finds one box covering the darkest quarter of each image; records the batches it saw. */
@@ -100,6 +100,24 @@ describe('LocalEngine', () => {
     expect(results.map((r) => r.batchImages)).toEqual([1, 3, 3, 1]);
     expect(results[2].detections[1].bbox).toEqual({ x1: 0, y1: 0, x2: 40, y2: 24 });
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('each job hears of its own images as they are done, under its own ids, when jobs share a batch', async () => {
+    detector.batches.length = 0;
+    const jobs = await Promise.all([job(['1']), job(['1', '2']), job(['1', '3'])]);
+    const heard: ImageDone[][] = [[], [], []];
+    const results = await Promise.all(jobs.map((j, k) => engine.run(j, (d) => heard[k].push(d))));
+    // The second and third jobs merged into one run (both send an image "1").
+    expect(detector.batches.map((b) => b.length)).toEqual([1, 4]);
+    expect(heard.map((h) => h.map((d) => d.imageId))).toEqual([['1'], ['1', '2'], ['1', '3']]);
+    heard.forEach((h, k) => {
+      for (const d of h) {
+        expect(d.failure).toBeNull();
+        expect(d.detections.map((det) => det.source_image_id)).toEqual([d.imageId]);
+      }
+      // Everything heard is what the run returns, and was heard before it returned.
+      expect(h.flatMap((d) => d.detections)).toEqual(results[k].detections);
+    });
   });
 
   test('queue depth returns to 0 and waiting time is reported', async () => {

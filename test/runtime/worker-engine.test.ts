@@ -2,6 +2,7 @@
  * The inference worker thread: the engine the service uses by default.
  */
 import { defaultRecovery } from '../../src/runtime/crash-recovery';
+import type { ImageDone } from '../../src/runtime/engine';
 import { WorkerEngine } from '../../src/runtime/worker-engine';
 import { jpeg } from '../helpers/images';
 import { readImageHeader } from '../../src/images/sniff';
@@ -42,6 +43,22 @@ describe('WorkerEngine', () => {
     // A copy went to the thread; the original stays usable (a crashed thread's queued jobs are sent again).
     expect(bytes.byteLength).toBeGreaterThan(0);
     expect(engine.stats().queueDepth).toBe(0);
+  });
+
+  test("the thread sends each finished image to the job's listener before the result", async () => {
+    const heard: ImageDone[] = [];
+    const images = await Promise.all(
+      ['a', 'b', 'c'].map(async (id) => {
+        const bytes = new Uint8Array(await jpeg(800, 600));
+        return { id, url: 'x', bytes, header: readImageHeader(bytes) };
+      }),
+    );
+    const result = await engine.run(
+      { pipeline: 'random-detection-random-species', images, given: [], config: { seed: 3 } },
+      (d) => heard.push(d),
+    );
+    expect(heard.map((d) => d.imageId)).toEqual(['a', 'b', 'c']);
+    expect(heard.flatMap((d) => d.detections)).toEqual(result.detections);
   });
 
   test('concurrent jobs all complete', async () => {

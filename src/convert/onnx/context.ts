@@ -15,7 +15,7 @@
 import { AttrValue } from '../../models/graph-model-writer';
 import { ConstTensor, sizeOf, transposeConst } from '../tensor';
 import { onnx, OnnxAttrs } from './onnx-proto';
-import { tfAttr, TfGraph, TfNode } from './tf-graph';
+import { stridedSliceAttrs, tfAttr, TfGraph, TfNode } from './tf-graph';
 
 /** A producer that per-channel Mul/Add and one activation can still be folded into. */
 export interface FuseRecord {
@@ -99,6 +99,26 @@ export type SubgraphConverter = (
   scope: Map<string, Value>,
   ctx: ConvertContext,
 ) => Value[];
+
+/**
+ * How many times each value is read: by the nodes (and, recursively, by the nodes of their branch subgraphs,
+ * which read outer values too: uncounted, such a value could be folded away) and by the graph's outputs.
+ */
+export function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  const add = (name: string): void => {
+    if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
+  };
+  const visit = (ns: onnx.INodeProto[]): void => {
+    for (const n of ns) {
+      for (const i of n.input ?? []) add(i);
+      for (const a of n.attribute ?? []) if (a.g) visit(a.g.node ?? []);
+    }
+  };
+  visit(nodes);
+  for (const o of outputs) add(o);
+  return counts;
+}
 
 /** State shared by the handlers while one model converts. */
 export class ConvertContext {
@@ -304,15 +324,7 @@ export class ConvertContext {
         ),
         g.constInt(`${base}/safe_strides`, [rank], new Array<number>(rank).fill(1)),
       ],
-      {
-        T: type,
-        Index: tfAttr.T('DT_INT32'),
-        begin_mask: tfAttr.i((1 << rank) - 1),
-        end_mask: tfAttr.i(full),
-        ellipsis_mask: tfAttr.i(0),
-        new_axis_mask: tfAttr.i(0),
-        shrink_axis_mask: tfAttr.i(0),
-      },
+      stridedSliceAttrs(type, { begin: (1 << rank) - 1, end: full }),
     );
   }
 

@@ -14,6 +14,7 @@ import {
   ConversionError,
   ConversionStats,
   ConvertContext,
+  countConsumers,
   identityPerm,
   NodeInfo,
   RtValue,
@@ -125,23 +126,6 @@ const TF_DTYPE: Record<RtValue['dtype'], TfDataType> = {
   int32: 'DT_INT32',
   bool: 'DT_BOOL',
 };
-
-export function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  const add = (name: string): void => {
-    if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
-  };
-  // Branch subgraphs read outer values too: count them, or a value a branch reads could be folded away.
-  const visit = (ns: onnx.INodeProto[]): void => {
-    for (const n of ns) {
-      for (const i of n.input ?? []) add(i);
-      for (const a of n.attribute ?? []) if (a.g) visit(a.g.node ?? []);
-    }
-  };
-  visit(nodes);
-  for (const o of outputs) add(o);
-  return counts;
-}
 
 /**
  * Folds `BatchNormalization(Conv(x, W, b))` into `Conv(x, W', b')` when the conv output feeds only the BN:

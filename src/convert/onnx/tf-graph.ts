@@ -194,6 +194,32 @@ export class TfGraph {
     return name;
   }
 
+  /**
+   * `v[begin:end]` of an int32 vector (a shape read at run time), or with `shrink` the scalar `v[begin]`, as a
+   * StridedSlice named `base`. Its begin/end/strides constants are named `${constBase}_begin` etc. (`constBase`
+   * defaults to `base`).
+   */
+  sliceInt32Vector(
+    base: string,
+    v: string,
+    begin: number,
+    end: number,
+    options: { shrink?: boolean; constBase?: string } = {},
+  ): string {
+    const c = options.constBase ?? base;
+    return this.op(
+      base,
+      'StridedSlice',
+      [
+        v,
+        this.constInt(`${c}_begin`, [1], [begin]),
+        this.constInt(`${c}_end`, [1], [end]),
+        this.constInt(`${c}_strides`, [1], [1]),
+      ],
+      stridedSliceAttrs(tfAttr.T('DT_INT32'), { shrink: options.shrink ? 1 : 0 }),
+    );
+  }
+
   /** The editable node record. */
   node(name: string): TfNode {
     const n = this.nodes.get(nodeOf(name));
@@ -231,6 +257,25 @@ export const tfAttr = {
   T: (t: TfDataType = 'DT_FLOAT'): AttrValue => attr.type(t),
   ...attr,
 };
+
+/**
+ * StridedSlice's attributes for elements of type `t` and int32 begin/end/strides. The masks are bit sets over
+ * axes: `begin`/`end` ignore that axis' bound, `shrink` drops the axis. No ellipsis, no new axes.
+ */
+export function stridedSliceAttrs(
+  t: AttrValue,
+  masks: { begin?: number; end?: number; shrink?: number } = {},
+): Record<string, AttrValue> {
+  return {
+    T: t,
+    Index: tfAttr.T('DT_INT32'),
+    begin_mask: tfAttr.i(masks.begin ?? 0),
+    end_mask: tfAttr.i(masks.end ?? 0),
+    ellipsis_mask: tfAttr.i(0),
+    new_axis_mask: tfAttr.i(0),
+    shrink_axis_mask: tfAttr.i(masks.shrink ?? 0),
+  };
+}
 
 /** Default shard size, as tensorflowjs_converter uses. */
 export const SHARD_BYTES = 4 * 1024 * 1024;

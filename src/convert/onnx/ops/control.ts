@@ -8,7 +8,15 @@
  * chosen at conversion time only when the condition is a constant known at conversion time.
  */
 import { TfDataType } from '../../../models/graph-model-writer';
-import { ConversionError, ConvertContext, identityPerm, NodeInfo, RtValue, Value } from '../context';
+import {
+  ConversionError,
+  ConvertContext,
+  countConsumers,
+  identityPerm,
+  NodeInfo,
+  RtValue,
+  Value,
+} from '../context';
 import { getAttr, onnx } from '../onnx-proto';
 import { tfAttr } from '../tf-graph';
 import { OpHandler } from './common';
@@ -39,21 +47,12 @@ export function outerReads(g: onnx.IGraphProto): string[] {
   return reads;
 }
 
-function branchCounts(g: onnx.IGraphProto): Map<string, number> {
-  const counts = new Map<string, number>();
-  const add = (name: string): void => {
-    if (name) counts.set(name, (counts.get(name) ?? 0) + 1);
-  };
-  const visit = (ns: onnx.INodeProto[]): void => {
-    for (const n of ns) {
-      for (const i of n.input ?? []) add(i);
-      for (const a of n.attribute ?? []) if (a.g) visit(a.g.node ?? []);
-    }
-  };
-  visit(g.node ?? []);
-  for (const o of g.output ?? []) add(o.name ?? '');
-  return counts;
-}
+/** Consumer counts inside a branch: its nodes' reads and its outputs. */
+const branchCounts = (g: onnx.IGraphProto): Map<string, number> =>
+  countConsumers(
+    g.node ?? [],
+    (g.output ?? []).map((o) => o.name ?? ''),
+  );
 
 /** Converts one branch inline, in the current graph (static condition). */
 function inline(n: NodeInfo, g: onnx.IGraphProto, ctx: ConvertContext): Value[] {

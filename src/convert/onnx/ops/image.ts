@@ -307,25 +307,7 @@ export const roiAlign: OpHandler = (n, inputs, ctx) => {
     norm = g.constFloat(`${b}norm`, [4], Float32Array.of(H + 1, W + 1, H + 1, W + 1));
   } else {
     const shape = op('map_shape', 'Shape', [x.ref], { T: T(), out_type: tfAttr.T('DT_INT32') });
-    const hw = op(
-      'map_hw',
-      'StridedSlice',
-      [
-        shape,
-        g.constInt(`${b}hw_begin`, [1], [1]),
-        g.constInt(`${b}hw_end`, [1], [3]),
-        g.constInt(`${b}hw_strides`, [1], [1]),
-      ],
-      {
-        T: tfAttr.T('DT_INT32'),
-        Index: tfAttr.T('DT_INT32'),
-        begin_mask: tfAttr.i(0),
-        end_mask: tfAttr.i(0),
-        ellipsis_mask: tfAttr.i(0),
-        new_axis_mask: tfAttr.i(0),
-        shrink_axis_mask: tfAttr.i(0),
-      },
-    );
+    const hw = g.sliceInt32Vector(`${b}map_hw`, shape, 1, 3, { constBase: `${b}hw` }); // [2] H, W
     const hwf = op('map_hw_float', 'Cast', [hw], { DstT: tfAttr.T('DT_FLOAT') });
     const hw1 = op('map_hw_plus1', 'AddV2', [hwf, fc('one', 1)]);
     norm = op('norm', 'ConcatV2', [hw1, hw1, g.constInt(`${b}norm_axis`, [], [0])], {

@@ -5,10 +5,10 @@
  * Each op keeps the input's layout tag: an ONNX axis is mapped to its TF axis through `perm`, so a split or slice
  * along the channels of an NHWC-tagged feature map works on TF axis 3 with no transpose.
  */
-import { constValues, normAxis } from '../../tensor';
+import { constValues, normAxis, sliceBounds } from '../../tensor';
 import { ConversionError, ConvertContext, NodeInfo, RtValue, Value } from '../context';
 import { getAttr } from '../onnx-proto';
-import { tfAttr } from '../tf-graph';
+import { stridedSliceAttrs, tfAttr } from '../tf-graph';
 import { constant, OpHandler, optionalConst, runtime, T } from './common';
 
 const INT32_MAX = 2147483647;
@@ -104,22 +104,12 @@ export const slice: OpHandler = (n, inputs, ctx) => {
       shape[a] = -1;
       return;
     }
-    const clamp = (x: number, lo: number, hi: number): number => Math.min(Math.max(x, lo), hi);
-    let s = starts[j] < 0 ? starts[j] + dim : starts[j];
-    let e = ends[j] < 0 ? ends[j] + dim : ends[j];
-    if (st > 0) {
-      s = clamp(s, 0, dim);
-      e = clamp(e, 0, dim);
-      shape[a] = Math.max(0, Math.ceil((e - s) / st));
-    } else {
-      s = clamp(s, -1, dim - 1);
-      e = clamp(e, -1, dim - 1);
-      shape[a] = Math.max(0, Math.ceil((s - e) / -st));
-      // e = -1 is "past the first element"; TF would read it as the last one.
-      if (e < 0) endMask[a] = true;
-    }
-    begin[a] = s;
-    end[a] = e;
+    const r = sliceBounds(starts[j], ends[j], st, dim);
+    shape[a] = r.count;
+    // A negative step's end -1 is "past the first element"; TF would read it as the last one.
+    if (st < 0 && r.end < 0) endMask[a] = true;
+    begin[a] = r.start;
+    end[a] = r.end;
   });
   const tfAxes = v.perm;
   const mask = (m: boolean[]): number => tfAxes.reduce((acc, p, k) => acc | (m[p] ? 1 << k : 0), 0);
@@ -147,15 +137,7 @@ export const slice: OpHandler = (n, inputs, ctx) => {
     viaFloat ? `${n.name}/float` : n.name,
     'StridedSlice',
     [src, b, e, s],
-    {
-      T: T(),
-      Index: tfAttr.T('DT_INT32'),
-      begin_mask: tfAttr.i(mask(beginMask)),
-      end_mask: tfAttr.i(mask(endMask)),
-      ellipsis_mask: tfAttr.i(0),
-      new_axis_mask: tfAttr.i(0),
-      shrink_axis_mask: tfAttr.i(0),
-    },
+    stridedSliceAttrs(T(), { begin: mask(beginMask), end: mask(endMask) }),
     { shape, perm: v.perm, dtype: viaFloat ? 'float32' : v.dtype },
   );
   if (!viaFloat) return [sliced];
@@ -232,25 +214,7 @@ export const gather: OpHandler = (n, inputs, ctx) => {
     out_type: tfAttr.T('DT_INT32'),
   });
   const part = (name: string, begin: number, end: number): string =>
-    g.op(
-      `${n.name}/${name}`,
-      'StridedSlice',
-      [
-        xs,
-        g.constInt(`${n.name}/${name}_begin`, [1], [begin]),
-        g.constInt(`${n.name}/${name}_end`, [1], [end]),
-        g.constInt(`${n.name}/${name}_strides`, [1], [1]),
-      ],
-      {
-        T: tfAttr.T('DT_INT32'),
-        Index: tfAttr.T('DT_INT32'),
-        begin_mask: tfAttr.i(0),
-        end_mask: tfAttr.i(0),
-        ellipsis_mask: tfAttr.i(0),
-        new_axis_mask: tfAttr.i(0),
-        shrink_axis_mask: tfAttr.i(0),
-      },
-    );
+    g.sliceInt32Vector(`${n.name}/${name}`, xs, begin, end);
   const target = g.op(
     `${n.name}/out_shape`,
     'ConcatV2',
@@ -360,15 +324,7 @@ function sliceDynamic(n: NodeInfo, inputs: (Value | null)[], v: RtValue, ctx: Co
       assemble(ends, 'end'),
       g.constInt(`${n.name}/strides`, [rank], strides),
     ],
-    {
-      T: T(),
-      Index: tfAttr.T('DT_INT32'),
-      begin_mask: tfAttr.i(mask),
-      end_mask: tfAttr.i(mask),
-      ellipsis_mask: tfAttr.i(0),
-      new_axis_mask: tfAttr.i(0),
-      shrink_axis_mask: tfAttr.i(0),
-    },
+    stridedSliceAttrs(T(), { begin: mask, end: mask }),
     { shape, perm: v.perm, dtype: v.dtype },
   );
 }
@@ -432,25 +388,7 @@ export const scatterElements: OpHandler = (n, inputs, ctx) => {
     if (k === axis) {
       col = ind;
     } else {
-      const size = g.op(
-        `${b}size${k}`,
-        'StridedSlice',
-        [
-          shape,
-          g.constInt(`${b}size${k}_begin`, [1], [k]),
-          g.constInt(`${b}size${k}_end`, [1], [k + 1]),
-          g.constInt(`${b}size${k}_strides`, [1], [1]),
-        ],
-        {
-          T: tfAttr.T('DT_INT32'),
-          Index: tfAttr.T('DT_INT32'),
-          begin_mask: tfAttr.i(0),
-          end_mask: tfAttr.i(0),
-          ellipsis_mask: tfAttr.i(0),
-          new_axis_mask: tfAttr.i(0),
-          shrink_axis_mask: tfAttr.i(1),
-        },
-      );
+      const size = g.sliceInt32Vector(`${b}size${k}`, shape, k, k + 1, { shrink: true });
       const iota = g.op(
         `${b}iota${k}`,
         'Range',

@@ -47,25 +47,7 @@ export const flatten: OpHandler = (n, inputs, ctx) => {
     const g = ctx.graph;
     const shp = g.op(`${n.name}/shape`, 'Shape', [x.ref], { T: T(), out_type: tfAttr.T('DT_INT32') });
     const part = (name: string, begin: number, end: number): string => {
-      const sl = g.op(
-        `${n.name}/${name}`,
-        'StridedSlice',
-        [
-          shp,
-          g.constInt(`${n.name}/${name}_begin`, [1], [begin]),
-          g.constInt(`${n.name}/${name}_end`, [1], [end]),
-          g.constInt(`${n.name}/${name}_strides`, [1], [1]),
-        ],
-        {
-          T: tfAttr.T('DT_INT32'),
-          Index: tfAttr.T('DT_INT32'),
-          begin_mask: tfAttr.i(0),
-          end_mask: tfAttr.i(0),
-          ellipsis_mask: tfAttr.i(0),
-          new_axis_mask: tfAttr.i(0),
-          shrink_axis_mask: tfAttr.i(0),
-        },
-      );
+      const sl = g.sliceInt32Vector(`${n.name}/${name}`, shp, begin, end);
       return g.op(`${n.name}/${name}_prod`, 'Prod', [sl, g.constInt(`${n.name}/${name}_axes`, [1], [0])], {
         T: tfAttr.T('DT_INT32'),
         Tidx: tfAttr.T('DT_INT32'),
