@@ -493,25 +493,7 @@ function rowScatterIndices(
     T: T(),
     out_type: tfAttr.T('DT_INT32'),
   });
-  const k = g.op(
-    `${base}/k`,
-    'StridedSlice',
-    [
-      updShape,
-      g.constInt(`${base}/k_begin`, [1], [0]),
-      g.constInt(`${base}/k_end`, [1], [1]),
-      g.constInt(`${base}/k_strides`, [1], [1]),
-    ],
-    {
-      T: tfAttr.T('DT_INT32'),
-      Index: tfAttr.T('DT_INT32'),
-      begin_mask: tfAttr.i(0),
-      end_mask: tfAttr.i(0),
-      ellipsis_mask: tfAttr.i(0),
-      new_axis_mask: tfAttr.i(0),
-      shrink_axis_mask: tfAttr.i(0),
-    },
-  );
+  const k = g.sliceInt32Vector(`${base}/k`, updShape, 0, 1);
   const dims = g.op(
     `${base}/dims`,
     'ConcatV2',
