@@ -9,22 +9,14 @@ import { StubAlgorithm } from '../../src/algorithms/stub-algorithm';
 import type { PipelineImage } from '../../src/images/pipeline-image';
 import { definePipeline, type PipelineDefinition } from '../../src/pipelines/definition';
 import { Pipeline } from '../../src/pipelines/pipeline';
+import { testDetectorDescriptor } from './stub-detector';
 
 /** Decodes every image and finds one box on it (the top-left quarter); records the chunks it saw. */
 class QuarterDetector extends StubAlgorithm implements Detector {
   readonly kind = 'detector';
   override readonly needsPixels = true;
   constructor(private readonly seen: string[][]) {
-    super({
-      name: 'quarter',
-      key: 'quarter',
-      description: null,
-      task_type: 'detection',
-      version: 1,
-      version_name: null,
-      uri: null,
-      category_map: null,
-    });
+    super(testDetectorDescriptor('quarter'));
   }
   async run(images: PipelineImage[]): Promise<DetectedBox[][]> {
     this.seen.push(images.map((i) => i.id));

@@ -8,6 +8,7 @@ import { StubAlgorithm } from '../../src/algorithms/stub-algorithm';
 import type { PipelineImage } from '../../src/images/pipeline-image';
 import { definePipeline } from '../../src/pipelines/definition';
 import { Pipeline } from '../../src/pipelines/pipeline';
+import { testDetectorDescriptor } from './stub-detector';
 
 export const OOB = 'RuntimeError: memory access out of bounds';
 
@@ -24,16 +25,7 @@ export class PoisonableDetector extends StubAlgorithm implements Detector {
   readonly kind = 'detector';
   override readonly needsPixels = true;
   constructor() {
-    super({
-      name: 'poisonable',
-      key: 'poisonable',
-      description: null,
-      task_type: 'detection',
-      version: 1,
-      version_name: null,
-      uri: null,
-      category_map: null,
-    });
+    super(testDetectorDescriptor('poisonable'));
   }
   async run(images: PipelineImage[]): Promise<DetectedBox[][]> {
     if (PoisonableDetector.poisoned === tf.backend()) throw new Error(OOB);

@@ -11,6 +11,7 @@ import { definePipeline } from '../../src/pipelines/definition';
 import { Pipeline } from '../../src/pipelines/pipeline';
 import { LocalEngine, type EngineJob, type ImageDone } from '../../src/runtime/engine';
 import { jpeg } from '../helpers/images';
+import { testDetectorDescriptor } from '../helpers/stub-detector';
 
 /** Finds one box covering the darkest quarter of each image; records the batches it saw. */
 class RecordingDetector extends StubAlgorithm implements Detector {
@@ -18,16 +19,7 @@ class RecordingDetector extends StubAlgorithm implements Detector {
   override readonly needsPixels = true;
   readonly batches: string[][] = [];
   constructor() {
-    super({
-      name: 'rec',
-      key: 'rec',
-      description: null,
-      task_type: 'detection',
-      version: 1,
-      version_name: null,
-      uri: null,
-      category_map: null,
-    });
+    super(testDetectorDescriptor('rec'));
   }
   async run(images: PipelineImage[]): Promise<DetectedBox[][]> {
     this.batches.push(images.map((i) => i.id));

@@ -32,36 +32,49 @@ async function waitFor(url: string, status: number, timeoutMs = 30_000): Promise
   }
 }
 
+/** The real server from sources on `port`, with `env` over this process's; its output collects in `out.logs`. */
+async function startServer(
+  port: number,
+  env: Record<string, string>,
+  out: { logs: string },
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', path.join(root, 'src', 'server.ts')],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        TFJS_BACKEND: 'wasm',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child.stdout?.on('data', (d: Buffer) => (out.logs += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out.logs += d.toString()));
+  await waitFor(`http://127.0.0.1:${port}/readyz`, 200);
+  return child;
+}
+
 describe('server process', () => {
   let images: ImageServer;
   let child: ChildProcess;
   let port: number;
-  let logs = '';
+  const out = { logs: '' };
 
   beforeAll(async () => {
     images = await startImageServer();
     port = await freePort();
-    child = spawn(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', path.join(root, 'src', 'server.ts')],
-      {
-        cwd: root,
-        env: {
-          ...process.env,
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          LOG_LEVEL: 'info',
-          // A model pipeline too: only those load TensorFlow (in the inference thread); constant needs none.
-          ENABLED_PIPELINES: 'constant,tfjs_synthetic_moths_2026',
-          TFJS_BACKEND: 'wasm',
-          SHUTDOWN_GRACE_MS: '10000',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    child = await startServer(
+      port,
+      // A model pipeline too: only those load TensorFlow (in the inference thread); constant needs none.
+      { ENABLED_PIPELINES: 'constant,tfjs_synthetic_moths_2026', SHUTDOWN_GRACE_MS: '10000' },
+      out,
     );
-    child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-    await waitFor(`http://127.0.0.1:${port}/readyz`, 200);
   }, 60_000);
 
   afterAll(async () => {
@@ -82,11 +95,11 @@ describe('server process', () => {
     // The log line reaches our pipe a moment after the response.
     for (
       let i = 0;
-      i < 400 && !(logs.includes('"msg":"process"') && logs.includes('TensorFlow.js backend'));
+      i < 400 && !(out.logs.includes('"msg":"process"') && out.logs.includes('TensorFlow.js backend'));
       i++
     )
       await new Promise((r) => setTimeout(r, 50));
-    const lines = logs
+    const lines = out.logs
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -152,31 +165,15 @@ describe('server process: shutdown with a stalled download (issue 10 §4)', () =
   let drip: Awaited<ReturnType<typeof startDripServer>>;
   let child: ChildProcess;
   let port: number;
-  let logs = '';
+  const out = { logs: '' };
 
   beforeAll(async () => {
     [images, drip, port] = await Promise.all([startImageServer(), startDripServer(), freePort()]);
-    child = spawn(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', path.join(root, 'src', 'server.ts')],
-      {
-        cwd: root,
-        env: {
-          ...process.env,
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          LOG_LEVEL: 'info',
-          ENABLED_PIPELINES: 'constant',
-          TFJS_BACKEND: 'wasm',
-          SHUTDOWN_GRACE_MS: '5000',
-          IMAGE_DOWNLOAD_TIMEOUT_MS: '30000',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    child = await startServer(
+      port,
+      { ENABLED_PIPELINES: 'constant', SHUTDOWN_GRACE_MS: '5000', IMAGE_DOWNLOAD_TIMEOUT_MS: '30000' },
+      out,
     );
-    child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-    await waitFor(`http://127.0.0.1:${port}/readyz`, 200);
   }, 60_000);
 
   afterAll(async () => {
@@ -220,6 +217,6 @@ describe('server process: shutdown with a stalled download (issue 10 §4)', () =
     // Answered after the grace period, not before (it was waiting on the download) and gone within grace + 1 s.
     expect(seconds).toBeGreaterThan(4.9);
     expect(seconds).toBeLessThan(6);
-    expect(logs).toContain('grace period over: aborting downloads and pipeline waits');
+    expect(out.logs).toContain('grace period over: aborting downloads and pipeline waits');
   }, 30_000);
 });
