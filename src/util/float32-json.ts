@@ -98,26 +98,6 @@ const isPlainContainer = (v: unknown): v is object =>
   v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
 
 /**
- * `JSON.stringify(value)`, except that arrays under a key in `keys` are printed as float32. Only descends
- * through containers that hold containers; everything else goes to `JSON.stringify` in one piece. Meant for
- * our own response objects (a few levels deep), not for untrusted input.
- */
-export function stringifyFloat32(value: unknown, keys: ReadonlySet<string> = FLOAT32_KEYS): string {
-  if (!isPlainContainer(value)) return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) {
-    if (!value.some((v) => v !== null && typeof v === 'object')) return JSON.stringify(value);
-    return `[${value.map((v: unknown) => (v === undefined || typeof v === 'function' ? 'null' : stringifyFloat32(v, keys))).join(',')}]`;
-  }
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(value)) {
-    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    const text = keys.has(k) && Array.isArray(v) ? float32ArrayJson(v) : stringifyFloat32(v, keys);
-    parts.push(`${JSON.stringify(k)}:${text}`);
-  }
-  return `{${parts.join(',')}}`;
-}
-
-/**
  * Cooperative time slicing for long serialisation on the main thread: work calls `due()` often (cheap) and
  * `await pause()` when it is true, which gives the event loop a turn. Counts busy time, not time spent waiting.
  */
@@ -161,9 +141,12 @@ export class TimeSlicer {
 const BLOCK = 1024;
 
 /**
- * `stringifyFloat32`, cut into slices of `slicer`'s length: float32 vectors are printed in blocks, and the
- * event loop gets a turn whenever a slice is used up. One 29,176-class classification is ~40 ms of text work on
- * a busy core; this keeps each turn of the loop near the slice length instead.
+ * `JSON.stringify(value)`, except that arrays under a key in `keys` are printed as float32, cut into slices of
+ * `slicer`'s length: float32 vectors are printed in blocks, and the event loop gets a turn whenever a slice is
+ * used up. Only descends through containers that hold containers; everything else goes to `JSON.stringify` in
+ * one piece. Meant for our own response objects (a few levels deep), not for untrusted input. One 29,176-class
+ * classification is ~40 ms of text work on a busy core; this keeps each turn of the loop near the slice length
+ * instead.
  */
 export async function stringifyFloat32Sliced(
   value: unknown,
