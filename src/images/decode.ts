@@ -139,7 +139,7 @@ export function nativeDecodeRefusal(bytes: Uint8Array): string | null {
  * Native TF decode (`tf.node.decodeImage`) for what it takes; `fallback` (sharp, else jimp) for WebP, TIFF,
  * truncated JPEGs, and any image native decode throws on.
  */
-export function nativeDecoder(native: NativeTfModule, fallback: ImageDecoder): ImageDecoder {
+function nativeDecoder(native: NativeTfModule, fallback: ImageDecoder): ImageDecoder {
   return {
     name: 'tensorflow',
     async decode(bytes) {
@@ -167,15 +167,15 @@ export function nativeDecoder(native: NativeTfModule, fallback: ImageDecoder): I
  * hands what it cannot read to sharp (or jimp without sharp).
  */
 export function chooseDecoder(preference: DecoderName | 'auto' = 'auto'): ImageDecoder {
+  const native = nativeTf();
   const available: Record<DecoderName, boolean> = {
-    tensorflow: nativeTf() !== null,
+    tensorflow: native !== null,
     sharp: loadSharp() !== null,
     jimp: true,
   };
   if (preference !== 'auto' && !available[preference])
     throw new Error(`IMAGE_DECODER=${preference} is not available on this host`);
   const fallback = available.sharp ? sharpDecoder : jimpDecoder;
-  const native = nativeTf();
   if ((preference === 'auto' || preference === 'tensorflow') && native)
     return nativeDecoder(native, fallback);
   if (preference === 'jimp') return jimpDecoder;
