@@ -38,7 +38,8 @@ export async function serveFiles(files: string[]): Promise<{ urls: string[]; clo
   return { urls: [...bodies.keys()].map((p) => `http://127.0.0.1:${port}${p}`), close: () => server.close() };
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (for a child server to listen on). */
+export async function freePort(): Promise<number> {
   const s = http.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const { port } = s.address() as AddressInfo;
@@ -115,6 +116,13 @@ export async function drive(
   );
   return (performance.now() - t0) / 1000;
 }
+
+/** The `q` quantile of `xs` (the element at rank ⌊q·n⌋, no interpolation); NaN when empty. */
+export const quantile = (xs: number[], q: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
 
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

@@ -9,16 +9,14 @@
  */
 import { spawn } from 'child_process';
 import { promises as fsp } from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { projectRoot } from '../src/util/paths';
 import { stopChildOnExit } from './child-cleanup';
+import { fourKSamples, freePort, quantile, root } from './harness';
 import { Progress, formatDuration } from './progress';
 import { serveDirectory } from './sample-server';
 import { runScalingBenches } from './scaling';
 
-const root = projectRoot();
 const env = (name: string, def: string): string => process.env[name] ?? def;
 const PIPELINE = env('BENCH_PIPELINE', 'tfjs_synthetic_moths_2026');
 const SEQUENTIAL = Number(env('BENCH_REQUESTS', '1000'));
@@ -26,22 +24,8 @@ const CONCURRENT = Number(env('BENCH_CONCURRENT_REQUESTS', '100'));
 const CONCURRENCY = Number(env('BENCH_CONCURRENCY', '4'));
 const SAMPLES = path.resolve(root, env('BENCH_SAMPLES', 'samples'));
 
-const quantile = (xs: number[], q: number): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
 const median = (xs: number[]): number => quantile(xs, 0.5);
 const ms = (s: number): string => `${(s * 1000).toFixed(1)} ms`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Sample {
   latency: number;
@@ -131,19 +115,7 @@ async function jimpDecodeSeconds(file: string, runs = 3): Promise<number> {
 async function main(): Promise<void> {
   // BENCH_DETECTOR=1: bench/detector.ts instead (converter + ObjectDetector vs onnxruntime on a Faster R-CNN).
   if (process.env.BENCH_DETECTOR === '1') return (await import('./detector')).runDetectorBench();
-  const all = (await fsp.readdir(SAMPLES))
-    .filter((f) => f.endsWith('.jpg'))
-    .map((f) => path.join(SAMPLES, f));
-  const files: string[] = [];
-  for (const f of all) {
-    const b = await fsp.readFile(f);
-    // SOF width/height are read by the server; here only pick 4K files by a cheap size probe.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { imageSize } = require('image-size') as typeof import('image-size');
-    const { width, height } = imageSize(b);
-    if (width === 4096 && height === 2160) files.push(f);
-  }
-  if (files.length === 0) throw new Error(`no 4096x2160 JPEGs in ${SAMPLES}; run npm run build-models first`);
+  const files = await fourKSamples(SAMPLES);
   const sampleServer = await serveDirectory(SAMPLES);
   const samples = { urls: files.map((f) => sampleServer.url(path.basename(f))) };
   const port = await freePort();

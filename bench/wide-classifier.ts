@@ -14,45 +14,17 @@
 import { spawn } from 'child_process';
 import { promises as fsp } from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { softmax } from '../src/algorithms/softmax';
 import type { PipelineResultsResponse } from '../src/contract/types';
-import { projectRoot } from '../src/util/paths';
+import { freePort, quantile, root, serveFiles } from './harness';
 import { wideModelsDir } from './wide-models';
 
-const root = projectRoot();
 const IMAGES = Number(process.env.BENCH_WIDE_IMAGES ?? '21');
 const SAMPLES = ['trap-4k-1.jpg', 'trap-4k-2.jpg', 'trap-4k-3.jpg'];
 
-const quantile = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function serveSamples(): Promise<{ url(file: string): string; close(): void }> {
-  const bodies = new Map<string, Buffer>();
-  for (const f of SAMPLES) bodies.set(`/${f}`, await fsp.readFile(path.join(root, 'samples', f)));
-  const server = http.createServer((req, res) => {
-    const body = bodies.get(req.url ?? '');
-    res.writeHead(body ? 200 : 404, { 'content-type': 'image/jpeg' });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  return { url: (f) => `http://127.0.0.1:${port}/${f}`, close: () => server.close() };
-}
 
 /** POSTs /process and streams the answer through gunzip, counting bytes. Keeps the text only if `keep`. */
 function post(
@@ -116,7 +88,8 @@ async function peakRssBytes(pid: number): Promise<number> {
 export async function runWideClassifierBench(): Promise<Record<string, unknown>> {
   const models = await wideModelsDir(path.join(root, 'models'));
   await fsp.writeFile(path.join(models.dir, 'pipelines.json'), JSON.stringify({ pipelines: [models.spec] }));
-  const samples = await serveSamples();
+  // urls[i] serves SAMPLES[i].
+  const samples = await serveFiles(SAMPLES.map((f) => path.join(root, 'samples', f)));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let logs = '';
@@ -154,7 +127,7 @@ export async function runWideClassifierBench(): Promise<Record<string, unknown>>
     // 1. One image, kept whole: bytes per image and per detection, before and after float32 printing.
     const one = await post(
       base,
-      { pipeline: models.spec.slug, source_images: [{ id: 'one', url: samples.url(SAMPLES[0]) }] },
+      { pipeline: models.spec.slug, source_images: [{ id: 'one', url: samples.urls[0] }] },
       true,
     );
     const response = JSON.parse(one.text) as PipelineResultsResponse;
@@ -164,7 +137,7 @@ export async function runWideClassifierBench(): Promise<Record<string, unknown>>
     // 2. IMAGES images in one request, streamed and counted, with /readyz polled while it runs.
     const images = Array.from({ length: IMAGES }, (_, i) => ({
       id: `4k-${i}`,
-      url: samples.url(SAMPLES[i % 3]),
+      url: samples.urls[i % SAMPLES.length],
     }));
     let done = false;
     const readyz: { t: number; seconds: number }[] = [];
