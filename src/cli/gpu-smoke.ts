@@ -356,7 +356,7 @@ async function main(): Promise<number> {
     process.stderr.write(`pipeline "${slug}" cannot run: ${why}\n`);
     return 2;
   }
-  // Same environment handling as src/server.ts, so libtensorflow sees the same GPU memory policy.
+  // As prepareProcess (src/bootstrap.ts) does for the service, so libtensorflow sees the same GPU memory policy.
   if (config.tfForceGpuAllowGrowth !== null)
     process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
   // REQUIRE_GPU is enforced here, after the report, rather than by the service exiting in the middle of it.
