@@ -7,7 +7,7 @@ import type Koa from 'koa';
 import { loadConfig, type Config } from './config';
 import type { PipelineConfigResponse, ProcessingServiceInfoResponse } from './contract/types';
 import { compileRequestValidator, createAjv } from './contract/validators';
-import { createApp, type Lifecycle } from './http/app';
+import { createApp, whenDrained, type Lifecycle } from './http/app';
 import type { AppState } from './http/middleware';
 import { ImageFetcher } from './images/fetch-image';
 import { UrlPolicy } from './images/url-policy';
@@ -148,15 +148,7 @@ export function drainThenExit(
       { reason, code, inFlight: lifecycle.inFlight },
       'inference thread lost on native TF; finishing in-flight requests, then exiting for a restart',
     );
-    const deadline = Date.now() + graceMs;
-    const wait = (): void => {
-      if (lifecycle.inFlight > 0 && Date.now() < deadline) {
-        setTimeout(wait, 50);
-        return;
-      }
-      exit(code);
-    };
-    wait();
+    void whenDrained(lifecycle, Date.now() + graceMs, 50).then(() => exit(code));
   };
 }
 

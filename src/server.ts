@@ -4,6 +4,7 @@
  */
 import type { Server } from 'http';
 import { buildService, prepareProcess, VERSION } from './bootstrap';
+import { whenDrained } from './http/app';
 import { createPullWorker, type PullWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -90,17 +91,12 @@ async function main(): Promise<void> {
     };
     // Keep listening (so /readyz can say 503) until in-flight /process requests are done, or their answers
     // after the aborts at the end of the grace period are written (up to 0.6 s more).
-    const waitForDrain = (): void => {
-      if (svc.lifecycle.inFlight > 0 && Date.now() < deadline + 600) {
-        setTimeout(waitForDrain, 20);
-        return;
-      }
+    void whenDrained(svc.lifecycle, deadline + 600, 20).then(() => {
       if (svc.lifecycle.inFlight > 0)
         logger.warn({ inFlight: svc.lifecycle.inFlight }, 'grace period over; closing connections');
       server.close(exit);
       server.closeAllConnections();
-    };
-    waitForDrain();
+    });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

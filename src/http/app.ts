@@ -32,6 +32,20 @@ export interface Lifecycle {
   abandon?: AbortController;
 }
 
+/**
+ * Resolves once no /process request is in flight, or at `deadline` (a `Date.now()` time) with some still
+ * running; checks every `pollMs`. Both ways of stopping (a signal, a lost native-TF thread) drain through it.
+ */
+export function whenDrained(lifecycle: Lifecycle, deadline: number, pollMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (lifecycle.inFlight > 0 && Date.now() < deadline) setTimeout(check, pollMs);
+      else resolve();
+    };
+    check();
+  });
+}
+
 /** `work`, or a SHUTTING_DOWN error as soon as `signal` aborts (the work itself is left to finish or fail). */
 async function unlessAbandoned<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   let onAbort = (): void => undefined;

@@ -10,7 +10,7 @@ import {
   readyzResponseSchema,
 } from '../contract/schemas';
 import type { RequestValidator } from '../contract/validators';
-import { errorCatalogue } from '../errors';
+import { errorCatalogue, type ErrorCode } from '../errors';
 
 type Json = Record<string, unknown>;
 
@@ -31,8 +31,6 @@ function toOpenApiSchema(schema: unknown): unknown {
 const json = (schemaRef: string, extra: Json = {}): Json => ({
   'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` }, ...extra },
 });
-
-type ErrorCode = keyof typeof errorCatalogue;
 
 /** A realistic `detail` per code, for the examples of /docs; the others show their catalogue meaning. */
 const exampleDetail: Partial<Record<ErrorCode, unknown>> = {

@@ -16,7 +16,14 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import type { BackendChoice } from '../tf/backend';
-import type { EngineJob, EngineResult, EngineStats, ImageDoneListener, InferenceEngine } from './engine';
+import {
+  sumStats,
+  type EngineJob,
+  type EngineResult,
+  type EngineStats,
+  type ImageDoneListener,
+  type InferenceEngine,
+} from './engine';
 import { PipelineUnavailableError, type PipelineState } from './readiness';
 import type { WorkerEngineEvent } from './worker-engine';
 
@@ -214,14 +221,7 @@ export class EnginePool implements InferenceEngine {
 
   /** Totals over the threads: jobs in flight, tensors and tensor bytes held (each thread's last report). */
   stats(): EngineStats {
-    const total: EngineStats = { queueDepth: 0, numTensors: 0, numBytes: 0 };
-    for (const m of this.members) {
-      const s = m.engine.stats();
-      total.queueDepth += s.queueDepth;
-      total.numTensors += s.numTensors;
-      total.numBytes += s.numBytes;
-    }
-    return total;
+    return sumStats(this.members.map((m) => m.engine.stats()));
   }
 
   async close(): Promise<void> {

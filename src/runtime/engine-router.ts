@@ -4,7 +4,14 @@
  * the model pipelines on the inference thread, so the model-free ones never wait on or fail with that thread.
  */
 import type { BackendChoice } from '../tf/backend';
-import type { EngineJob, EngineResult, EngineStats, ImageDoneListener, InferenceEngine } from './engine';
+import {
+  sumStats,
+  type EngineJob,
+  type EngineResult,
+  type EngineStats,
+  type ImageDoneListener,
+  type InferenceEngine,
+} from './engine';
 import { PipelineUnavailableError, type PipelineState } from './readiness';
 
 export interface EngineRoute {
@@ -54,12 +61,7 @@ export class EngineRouter implements InferenceEngine {
   }
 
   stats(): EngineStats {
-    const all = this.routes.map(({ engine }) => engine.stats());
-    return {
-      queueDepth: all.reduce((n, s) => n + s.queueDepth, 0),
-      numTensors: all.reduce((n, s) => n + s.numTensors, 0),
-      numBytes: all.reduce((n, s) => n + s.numBytes, 0),
-    };
+    return sumStats(this.routes.map(({ engine }) => engine.stats()));
   }
 
   async close(): Promise<void> {

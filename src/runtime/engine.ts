@@ -64,6 +64,17 @@ export interface EngineStats {
   numBytes: number;
 }
 
+/** The stats of several engines as one (a pool's threads, a router's engines): every figure summed. */
+export function sumStats(all: readonly EngineStats[]): EngineStats {
+  const total: EngineStats = { queueDepth: 0, numTensors: 0, numBytes: 0 };
+  for (const s of all) {
+    total.queueDepth += s.queueDepth;
+    total.numTensors += s.numTensors;
+    total.numBytes += s.numBytes;
+  }
+  return total;
+}
+
 export interface InferenceEngine {
   /** Null until the backend is initialised (and always for an engine without TensorFlow). */
   backend(): BackendChoice | null;

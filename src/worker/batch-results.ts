@@ -37,7 +37,18 @@ export class BatchResults {
    * alone: a success when the image is in its `source_images`, else an error with the reason from `errors`.
    */
   answerImage(imageId: string, response: PipelineResultsResponse): void {
-    const open = this.tasks.filter((t) => t.image_id === imageId && !this.done.has(t));
+    this.answerFrom(
+      this.tasks.filter((t) => t.image_id === imageId),
+      response,
+    );
+  }
+
+  /**
+   * Answers those of `tasks` still open from `response`: each a success when its image is in `source_images`,
+   * else an error with the reason from `errors` (splitResponse).
+   */
+  answerFrom(tasks: readonly PullTask[], response: PipelineResultsResponse): void {
+    const open = tasks.filter((t) => !this.done.has(t));
     if (open.length === 0) return;
     const items = splitResponse(open, response);
     this.answer(open.map((task, i) => ({ task, item: items[i] })));

@@ -21,7 +21,7 @@ import { BatchSizer } from './batch-sizer';
 import type { PullWorkerOptions } from './options';
 import { ResultOutbox } from './result-outbox';
 import { BatchResults } from './batch-results';
-import { errorItem, splitResponse } from './results';
+import { errorItem } from './results';
 import { compilePullValidators, type PullValidators } from './schemas';
 import type { JobSummary, PullTask, ResultItem } from './types';
 
@@ -401,11 +401,7 @@ export class PullWorker {
         });
       },
     );
-    const rest = tasks.filter((t) => !batch.answered(t));
-    if (rest.length > 0) {
-      const items = splitResponse(rest, response);
-      batch.answer(rest.map((task, i) => ({ task, item: items[i] })));
-    }
+    batch.answerFrom(tasks, response);
   }
 
   /** Validates one item as Antenna will; a success that would not pass becomes an error result for its image. */

@@ -18,6 +18,7 @@
  * is replaced by an error result for its image. Nothing is silently dropped: the only results given up are those
  * of a job that no longer exists (404), and those still pending when the shutdown grace period ends (logged).
  */
+import { settings } from '../config';
 import type { DetectionResponse } from '../contract/types';
 import { stringifyFloat32Sliced, TimeSlicer } from '../util/float32-json';
 import { jsonText } from '../util/json-stream';
@@ -27,8 +28,8 @@ import { Backoff, sleep, type BackoffOptions } from './backoff';
 import { errorItem } from './results';
 import type { ClientInfo, PullSuccessResult, ResultItem } from './types';
 
-/** Default largest body: far below Antenna's 100 MB limit (CONTRACT §6.6). */
-export const DEFAULT_RESULT_MAX_BYTES = 16 * 1024 * 1024;
+/** Default largest body: WORKER_RESULT_MAX_MB's default, far below Antenna's 100 MB limit (CONTRACT §6.6). */
+export const DEFAULT_RESULT_MAX_BYTES = settings.workerResultMaxMb.default * 1024 * 1024;
 
 export interface ResultOutboxOptions {
   client: AntennaClient;

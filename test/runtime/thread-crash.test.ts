@@ -83,6 +83,27 @@ const job = (pipeline: string, id: string): EngineJob => ({
 
 const fast: RecoveryPolicy = defaultRecovery({ baseMs: 20, capMs: 80 });
 
+/**
+ * The service's layout: `worker` serves model pipeline `m`, and `constant` runs on this thread without
+ * TensorFlow (a LocalEngine), behind one router.
+ */
+async function besideConstant(worker: WorkerEngine): Promise<EngineRouter> {
+  const main = new LocalEngine({
+    definitions: [constantPipeline],
+    context: init([]).context,
+    backend: null,
+    decoder: 'auto',
+  });
+  await main.start();
+  return new EngineRouter(
+    [
+      { engine: main, slugs: ['constant'] },
+      { engine: worker, slugs: ['m'] },
+    ],
+    ['constant', 'm'],
+  );
+}
+
 describe('recovery policy', () => {
   test('wasm and cpu restart the thread after a doubling, capped delay; native TF exits the process', () => {
     const wasm: BackendChoice = {
@@ -122,20 +143,7 @@ describe('inference thread crash (wasm)', () => {
         if (e.type === 'thread-crash') events.push(e);
       },
     });
-    const main = new LocalEngine({
-      definitions: [constantPipeline],
-      context: init([]).context,
-      backend: null,
-      decoder: 'auto',
-    });
-    await main.start();
-    const engine = new EngineRouter(
-      [
-        { engine: main, slugs: ['constant'] },
-        { engine: worker, slugs: ['m'] },
-      ],
-      ['constant', 'm'],
-    );
+    const engine = await besideConstant(worker);
     try {
       await engine.whenReady('m');
       const running = engine.run(job('m', 'first'));
@@ -173,20 +181,7 @@ describe('inference thread crash (wasm)', () => {
   test('while the thread is down its pipelines leave readiness; constant stays ready and answers', async () => {
     const threads = fakes({ backend: 'wasm', dieAtStart: 'pipelines.json: Unexpected token' });
     const worker = new WorkerEngine(init(['m']), { spawn: threads.spawn, recovery: fast });
-    const main = new LocalEngine({
-      definitions: [constantPipeline],
-      context: init([]).context,
-      backend: null,
-      decoder: 'auto',
-    });
-    await main.start();
-    const engine = new EngineRouter(
-      [
-        { engine: main, slugs: ['constant'] },
-        { engine: worker, slugs: ['m'] },
-      ],
-      ['constant', 'm'],
-    );
+    const engine = await besideConstant(worker);
     try {
       await expect(engine.whenReady('m')).rejects.toThrow(PipelineUnavailableError);
       expect(engine.readySlugs()).toEqual(['constant']);
