@@ -7,7 +7,7 @@
  * - packed: `[B, K, D]` rows, e.g. CenterNet x1,y1,x2,y2,score,class;
  * - packed channels-first: `[B, D, K]`, e.g. ultralytics `[1, 4+nc, N]` (cx,cy,w,h then per-class scores).
  */
-import type { DetectorOutput } from '../models/manifest';
+import { lastPackedColumn, type DetectorOutput } from '../models/manifest';
 
 /** One output tensor's values and shape. */
 export interface OutputData {
@@ -117,7 +117,7 @@ function readPacked(
   const first = packed.channels_first === true;
   const [, d0, d1] = tensor.shape;
   const [k, d] = first ? [d1, d0] : [d0, d1];
-  const needed = 1 + Math.max(packed.box + 3, packed.score ?? 0, packed.class ?? 0, packed.class_scores ?? 0);
+  const needed = 1 + lastPackedColumn(packed);
   if (tensor.shape.length !== 3 || tensor.shape[0] !== b || !(d >= needed)) {
     const want = first ? `[${lead}D, K]` : `[${lead}K, D]`;
     throw new Error(
