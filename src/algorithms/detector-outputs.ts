@@ -7,7 +7,7 @@
  * - packed: `[B, K, D]` rows, e.g. CenterNet x1,y1,x2,y2,score,class;
  * - packed channels-first: `[B, D, K]`, e.g. ultralytics `[1, 4+nc, N]` (cx,cy,w,h then per-class scores).
  */
-import type { DetectorOutput } from '../models/manifest';
+import { lastPackedColumn, type DetectorOutput } from '../models/manifest';
 
 /** One output tensor's values and shape. */
 export interface OutputData {
@@ -96,37 +96,15 @@ function readSeparate(
           .join(', ')}`,
     );
   }
-  const result: RawDetection[][] = [];
-  for (let i = 0; i < b; i++) {
-    const rows: RawDetection[] = [];
-    for (let j = 0; j < k; j++) {
-      const row = i * k + j;
-      let score: number;
-      let classId: number | null = null;
-      let classScores: number[] | null = null;
-      if (perClass) {
-        const start = row * c;
-        classId = argmax(scores.values, start, c);
-        score = scores.values[start + classId];
-        if (options.classes && score >= options.scoreThreshold) {
-          classScores = Array.from({ length: c }, (_, q) => scores.values[start + q]);
-        }
-      } else {
-        score = scores.values[row];
-        if (classes) classId = classes.values[row];
-      }
-      if (!(score >= options.scoreThreshold)) continue;
-      const o = row * 4;
-      rows.push({
-        box: [boxes.values[o], boxes.values[o + 1], boxes.values[o + 2], boxes.values[o + 3]],
-        score,
-        classId: options.classes ? classId : null,
-        classScores,
-      });
-    }
-    result.push(rows);
-  }
-  return result;
+  const at = (values: ArrayLike<number>, width: number) => (i: number, j: number, q: number) =>
+    values[(i * k + j) * width + q];
+  const box = at(boxes.values, 4);
+  return collectRows(b, k, options, {
+    box: (i, j) => [box(i, j, 0), box(i, j, 1), box(i, j, 2), box(i, j, 3)],
+    classCount: perClass ? c : 0,
+    score: at(scores.values, c),
+    classId: classes ? (i, j) => classes.values[i * k + j] : () => null,
+  });
 }
 
 function readPacked(
@@ -139,7 +117,7 @@ function readPacked(
   const first = packed.channels_first === true;
   const [, d0, d1] = tensor.shape;
   const [k, d] = first ? [d1, d0] : [d0, d1];
-  const needed = 1 + Math.max(packed.box + 3, packed.score ?? 0, packed.class ?? 0, packed.class_scores ?? 0);
+  const needed = 1 + lastPackedColumn(packed);
   if (tensor.shape.length !== 3 || tensor.shape[0] !== b || !(d >= needed)) {
     const want = first ? `[${lead}D, K]` : `[${lead}K, D]`;
     throw new Error(
@@ -151,51 +129,60 @@ function readPacked(
   const at = first
     ? (i: number, j: number, q: number): number => tensor.values[(i * d + q) * k + j]
     : (i: number, j: number, q: number): number => tensor.values[(i * k + j) * d + q];
-  const nc = packed.class_scores !== undefined ? d - packed.class_scores : 0;
+  const bx = packed.box;
+  const cs = packed.class_scores;
+  const cls = packed.class;
+  return collectRows(b, k, options, {
+    box: (i, j) => [at(i, j, bx), at(i, j, bx + 1), at(i, j, bx + 2), at(i, j, bx + 3)],
+    classCount: cs !== undefined ? d - cs : 0,
+    score: cs !== undefined ? (i, j, q) => at(i, j, cs + q) : (i, j) => at(i, j, packed.score ?? 0),
+    classId: cls !== undefined ? (i, j) => at(i, j, cls) : () => null,
+  });
+}
+
+/** One layout's candidate rows, seen through accessors: image i, row j. */
+interface RowSource {
+  box(i: number, j: number): [number, number, number, number];
+  /** Per-class score columns; 0 when the graph gives one score per row. */
+  classCount: number;
+  /** Class q's score with per-class columns, else the row's score (q is 0). */
+  score(i: number, j: number, q: number): number;
+  /** The class id column or tensor; null when there is none (unused with per-class columns). */
+  classId(i: number, j: number): number | null;
+}
+
+/** The rows of each image that score at least the threshold: the best class's score with per-class columns. */
+function collectRows(b: number, k: number, options: ReadOptions, src: RowSource): RawDetection[][] {
+  const nc = src.classCount;
   const result: RawDetection[][] = [];
   for (let i = 0; i < b; i++) {
     const rows: RawDetection[] = [];
     for (let j = 0; j < k; j++) {
-      let score: number;
-      let classId: number | null = null;
+      let score = src.score(i, j, 0);
+      let classId: number | null;
       let classScores: number[] | null = null;
-      if (packed.class_scores !== undefined) {
-        const cs = packed.class_scores;
+      if (nc > 0) {
+        // Argmax, the first one on ties.
         classId = 0;
-        score = at(i, j, cs);
         for (let q = 1; q < nc; q++) {
-          const v = at(i, j, cs + q);
+          const v = src.score(i, j, q);
           if (v > score) {
             score = v;
             classId = q;
           }
         }
         if (options.classes && score >= options.scoreThreshold) {
-          classScores = Array.from({ length: nc }, (_, q) => at(i, j, cs + q));
+          classScores = Array.from({ length: nc }, (_, q) => src.score(i, j, q));
         }
       } else {
-        score = at(i, j, packed.score ?? 0);
-        if (packed.class !== undefined) classId = at(i, j, packed.class);
+        classId = src.classId(i, j);
       }
       if (!(score >= options.scoreThreshold)) continue;
-      const bx = packed.box;
-      rows.push({
-        box: [at(i, j, bx), at(i, j, bx + 1), at(i, j, bx + 2), at(i, j, bx + 3)],
-        score,
-        classId: options.classes ? classId : null,
-        classScores,
-      });
+      rows.push({ box: src.box(i, j), score, classId: options.classes ? classId : null, classScores });
     }
     result.push(rows);
   }
   return result;
-}
-
-/** Index of the largest of `values[start .. start + n)`; the first one on ties. */
-function argmax(values: ArrayLike<number>, start: number, n: number): number {
-  let best = 0;
-  for (let q = 1; q < n; q++) if (values[start + q] > values[start + best]) best = q;
-  return best;
 }
 
 /** The number of classes the outputs give per box (per-class score columns), or null when they give ids. */

@@ -180,18 +180,24 @@ export class ObjectDetector implements Detector {
   private checkOutputs(outputs: tf.Tensor[]): void {
     // Synchronous reads are fine here: once, at load time.
     const data = outputs.map((t) => ({ values: t.dataSync(), shape: t.shape }));
+    this.readOutputs(data, 1, Infinity);
+  }
+
+  /**
+   * Reads one call's outputs into candidate rows per image, checking their shapes against the manifest and the
+   * class-score width against the labels; errors name the detector.
+   */
+  private readOutputs(data: OutputData[], batch: number, scoreThreshold: number): RawDetection[][] {
+    const { output } = this.manifest;
     const batched = this.batchMode !== 'none';
+    let raw: RawDetection[][];
     try {
-      readDetections(this.manifest.output, data, {
-        batch: 1,
-        batched,
-        scoreThreshold: Infinity,
-        classes: this.readsClassIds,
-      });
+      raw = readDetections(output, data, { batch, batched, scoreThreshold, classes: this.readsClassIds });
     } catch (err) {
       throw new Error(`detector ${this.descriptor.key}: ${(err as Error).message}`);
     }
-    this.checkClassWidth(classScoreCount(this.manifest.output, data, batched));
+    this.checkClassWidth(classScoreCount(output, data, batched));
+    return raw;
   }
 
   dispose(): void {
@@ -277,19 +283,7 @@ export class ObjectDetector implements Detector {
       batch.dispose();
     }
     const seconds = (performance.now() - started) / 1000 / pixels.length;
-    const batched = this.batchMode !== 'none';
-    let raw: RawDetection[][];
-    try {
-      raw = readDetections(output, data, {
-        batch: pixels.length,
-        batched,
-        scoreThreshold: settings.scoreThreshold,
-        classes: this.readsClassIds,
-      });
-    } catch (err) {
-      throw new Error(`detector ${this.descriptor.key}: ${(err as Error).message}`);
-    }
-    this.checkClassWidth(classScoreCount(output, data, batched));
+    const raw = this.readOutputs(data, pixels.length, settings.scoreThreshold);
     const perImage: DetectedBox[][] = [];
     for (let i = 0; i < pixels.length; i++) {
       const kept = await this.postprocess(raw[i], geometries[i], settings);

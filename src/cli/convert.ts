@@ -157,14 +157,7 @@ async function onnxCommand(args: string[]): Promise<void> {
   if (misplaced.length > 0) throw new UsageError(`--${misplaced[0]} is for --kind detector`);
   if (!values.labels)
     throw new UsageError('onnx needs --labels <labels.json> (the classifier needs a category map)');
-  const key =
-    values.key ??
-    path
-      .basename(path.resolve(values.out))
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]+/g, '_');
-  const version = Number(values.version ?? '1');
-  if (!Number.isInteger(version) || version < 1) throw new UsageError('--version must be an integer >= 1');
+  const algorithm = algorithmFlags(values.out, values);
   const kind = values['output-kind'];
   if (kind !== undefined && kind !== 'logits' && kind !== 'probabilities')
     throw new UsageError('--output-kind is logits or probabilities');
@@ -172,14 +165,7 @@ async function onnxCommand(args: string[]): Promise<void> {
   const result = await convertOnnxToModelDir({
     onnxPath: positionals[0],
     outDir: values.out,
-    algorithm: {
-      key,
-      name: values.name ?? key,
-      version,
-      versionName: values['version-name'] ?? null,
-      description: values.description ?? null,
-      uri: values.uri ?? null,
-    },
+    algorithm,
     labels: await readJson(values.labels),
     labelsSource: values.labels,
     taxonRank: values['taxon-rank'],

@@ -4,7 +4,7 @@
  * the manifest field and the model's actual value, so a maintainer knows what to change.
  */
 import type { AlgorithmCategoryMap } from '../contract/types';
-import type { ModelManifest } from '../models/manifest';
+import { lastPackedColumn, type ModelManifest } from '../models/manifest';
 
 /** What the model files tell about one input or output; `shape` null when not recorded (-1 for dynamic dims). */
 export interface TensorFacts {
@@ -93,7 +93,7 @@ export function checkManifestAgainstModel(
     if (s) {
       const p = o.packed;
       const d = p.channels_first ? s[s.length - 2] : s[s.length - 1];
-      const last = Math.max(p.box + 3, p.score ?? 0, p.class ?? 0, p.class_scores ?? 0);
+      const last = lastPackedColumn(p);
       if (s.length !== rank) {
         problems.push(`output.packed.tensor "${p.tensor}" has shape ${dims(s)}; expected rank ${rank}`);
       } else if (d >= 0 && d <= last) {

@@ -260,13 +260,14 @@ export async function convertOnnxDetectorToModelDir(
           { taxonRank: options.taxonRank },
           options.labels !== undefined ? (options.labelsSource ?? 'labels') : 'ultralytics names',
         );
-  const conversion = convertOnnx(bytes, { inputSize: options.inputSize ?? ultralytics?.imgsz, log });
+  const hasNms = graphHasNms(model.graph); // before convertOnnx, which rewrites some of the model's nodes
+  const conversion = convertOnnx(model, { inputSize: options.inputSize ?? ultralytics?.imgsz, log });
   const { manifest, notes } = planDetectorManifest(conversion, {
     ...options,
     algorithm: manifestAlgorithm(options.algorithm),
     labels: categoryMap,
     ultralytics,
-    graphHasNms: graphHasNms(model.graph),
+    graphHasNms: hasNms,
   });
   for (const note of notes) log(note);
   const map = manifest.class_labels ? categoryMap : null;

@@ -83,6 +83,11 @@ export interface PackedOutput {
   class_scores?: number;
 }
 
+/** The highest column a packed layout names (the first class-score column counts); D must exceed it. */
+export function lastPackedColumn(p: PackedOutput): number {
+  return Math.max(p.box + 3, p.score ?? 0, p.class ?? 0, p.class_scores ?? 0);
+}
+
 /**
  * Detector outputs: either separate tensors (`boxes` `[B, K, 4]`, `scores` `[B, K]` or per-class `[B, K, C]`,
  * optional `classes` `[B, K]`) or one `packed` tensor. Without a batch dimension the leading B is absent.

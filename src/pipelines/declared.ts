@@ -19,8 +19,7 @@ import * as path from 'path';
 import Ajv from 'ajv';
 import { CropClassifier } from '../algorithms/crop-classifier';
 import { loadManifestAlgorithm } from '../algorithms/load-manifest-algorithm';
-import { ObjectDetector } from '../algorithms/object-detector';
-import { readManifest } from '../models/manifest';
+import { ObjectDetector, type ObjectDetectorOptions } from '../algorithms/object-detector';
 import { definePipeline, type PipelineDefinition } from './definition';
 import { Pipeline, type ClassifierStage } from './pipeline';
 
@@ -97,21 +96,19 @@ const validate = new Ajv({ allErrors: true, strict: false }).compile<{ pipelines
   schema,
 );
 
-/** Loads a model directory and checks it holds the kind of algorithm the stage needs. */
-async function load<T>(dir: string, kind: new (...args: never[]) => T): Promise<T> {
-  const algorithm = await loadManifestAlgorithm(dir);
+/**
+ * Loads a model directory and checks it holds the kind of algorithm the stage needs; `detector` options (the
+ * pipeline's `detector_classes`) apply to a detector.
+ */
+async function load<T>(
+  dir: string,
+  kind: new (...args: never[]) => T,
+  detector: ObjectDetectorOptions = {},
+): Promise<T> {
+  const algorithm = await loadManifestAlgorithm(dir, detector);
   if (!(algorithm instanceof kind))
     throw new Error(`${dir} holds a ${algorithm.kind}, not the ${kind.name} this stage needs`);
   return algorithm;
-}
-
-/** A detector with a per-pipeline class filter. */
-async function loadDetector(dir: string, keepClasses: string[]): Promise<ObjectDetector> {
-  const loaded = await readManifest(dir);
-  if (loaded.manifest.kind !== 'detector') {
-    throw new Error(`${dir} holds a ${loaded.manifest.kind}, not the ObjectDetector this stage needs`);
-  }
-  return new ObjectDetector(loaded, { keepClasses });
 }
 
 /** The registry entry for one declared pipeline. Model directories are read when the pipeline is created. */
@@ -119,9 +116,7 @@ export function declaredPipeline(spec: DeclaredPipeline): PipelineDefinition {
   return definePipeline(spec.slug, async (ctx) => {
     const dir = (model: string): string => path.resolve(ctx.modelsDir, model);
     const [detector, ...classifiers] = await Promise.all([
-      spec.detector_classes
-        ? loadDetector(dir(spec.detector), spec.detector_classes)
-        : load(dir(spec.detector), ObjectDetector),
+      load(dir(spec.detector), ObjectDetector, { keepClasses: spec.detector_classes }),
       ...spec.classifiers.map((s) => load(dir(s.model), CropClassifier)),
     ]);
     const stages = spec.classifiers.map((s, i): ClassifierStage => {

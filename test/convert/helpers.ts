@@ -157,3 +157,21 @@ export async function parity(
     model.dispose();
   }
 }
+
+/**
+ * Runs one random [3, h, w] image (seeded) on onnxruntime and on the loaded conversion, for graphs whose input
+ * size is known only at run time; `leaked` counts the tensors the TF.js run left behind (0 when it is clean).
+ */
+export async function runBothOnImage(
+  bytes: Uint8Array,
+  model: tf.GraphModel,
+  h: number,
+  w: number,
+  seed: number,
+): Promise<{ ref: Float32Array; got: { data: Float32Array; shape: number[] }; leaked: number }> {
+  const input = { data: randomInput(1, 3, h, w, seed).data, shape: [3, h, w] };
+  const before = tf.memory().numTensors;
+  const ref = await runOrt(bytes, input);
+  const got = await runTfjs(model, input);
+  return { ref, got, leaked: tf.memory().numTensors - before };
+}

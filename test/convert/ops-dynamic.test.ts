@@ -3,12 +3,11 @@
  * against onnxruntime on several sizes: Shape, Gather/Slice of shapes, Range, Expand, ConstantOfShape, ReduceProd,
  * ScatterElements, Resize to computed sizes, Pad by computed pads, Reshape to a computed shape.
  */
-import * as tf from '@tensorflow/tfjs';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { OnnxDataType } from '../../src/convert/onnx/onnx-proto';
 import { makeConst } from '../../src/convert/tensor';
 import { initBackend } from '../../src/tf/backend';
-import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
+import { loadConversion, maxAbsDiff, runBothOnImage } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
@@ -93,14 +92,10 @@ describe('run-time shape arithmetic on a [3, H, W] input: parity with onnxruntim
         [16, 5, 2],
         [1, 7, 3],
       ]) {
-        const r = randomInput(1, 3, h, w, seed);
-        const input = { data: r.data, shape: [3, h, w] };
-        const before = tf.memory().numTensors;
-        const ref = await runOrt(bytes, input);
-        const got = await runTfjs(model, input);
+        const { ref, got, leaked } = await runBothOnImage(bytes, model, h, w, seed);
         expect(got.data.length).toBe(ref.length);
         expect(maxAbsDiff(ref, got.data)).toBeLessThanOrEqual(1e-4);
-        expect(tf.memory().numTensors).toBe(before);
+        expect(leaked).toBe(0);
       }
     } finally {
       model.dispose();

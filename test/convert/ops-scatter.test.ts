@@ -4,11 +4,10 @@
  * MultiScaleRoIAlign writes it; Mul by a ConstantOfShape), and the full-coordinate path it keeps otherwise; K rows
  * written, K = H and K = 0 (no RoI on a level).
  */
-import * as tf from '@tensorflow/tfjs';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { makeConst } from '../../src/convert/tensor';
 import { initBackend } from '../../src/tf/backend';
-import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
+import { loadConversion, maxAbsDiff, runBothOnImage } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
@@ -85,18 +84,14 @@ describe('ScatterElements axis 0: row scatter and full coordinates, parity with 
           [1, 7, 2],
           [9, 2, 3],
         ]) {
-          const r = randomInput(1, 3, h, w, seed);
-          const input = { data: r.data, shape: [3, h, w] };
-          const before = tf.memory().numTensors;
-          const ref = await runOrt(bytes, input);
-          const got = await runTfjs(model, input);
+          const { ref, got, leaked } = await runBothOnImage(bytes, model, h, w, seed);
           expect(got.shape).toEqual([2 * h + w + 2, 3, w]);
           expect(got.data.length).toBe(ref.length);
           expect(maxAbsDiff(ref, got.data)).toBe(0);
           // Independent of onnxruntime: K rows were written, the rest still hold 7.
           const sevens = got.data.filter((v) => v === 7).length;
           expect(sevens).toBe((2 * h + w + 2 - (empty ? 0 : h)) * 3 * w);
-          expect(tf.memory().numTensors).toBe(before);
+          expect(leaked).toBe(0);
         }
       } finally {
         model.dispose();

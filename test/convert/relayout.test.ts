@@ -3,10 +3,9 @@
  * torchvision's `image[None]` on a [3, H, W] input of any size, fed to a convolution (NHWC), against onnxruntime.
  * It used to be a full transpose of the image (padded and sliced to dodge wasm's empty-tensor trap).
  */
-import * as tf from '@tensorflow/tfjs';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { initBackend } from '../../src/tf/backend';
-import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
+import { loadConversion, maxAbsDiff, runBothOnImage } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
@@ -39,14 +38,10 @@ describe('size-1 relayout of a run-time-sized image', () => {
         [1, 7, 2],
         [16, 5, 3],
       ]) {
-        const r = randomInput(1, 3, h, w, seed);
-        const input = { data: r.data, shape: [3, h, w] };
-        const before = tf.memory().numTensors;
-        const ref = await runOrt(bytes, input);
-        const got = await runTfjs(model, input);
+        const { ref, got, leaked } = await runBothOnImage(bytes, model, h, w, seed);
         expect(got.data.length).toBe(ref.length);
         expect(maxAbsDiff(ref, got.data)).toBeLessThanOrEqual(1e-4);
-        expect(tf.memory().numTensors).toBe(before);
+        expect(leaked).toBe(0);
       }
     } finally {
       model.dispose();

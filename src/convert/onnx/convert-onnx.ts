@@ -263,15 +263,23 @@ function convertNodes(
   });
 }
 
-/** Converts a serialized ONNX model. Throws ConversionError with the node name when something is unsupported. */
-export function convertOnnx(bytes: Uint8Array, options: OnnxConvertOptions = {}): OnnxConversion {
+/**
+ * Converts an ONNX model, serialized or already decoded (a caller that reads the file's metadata first passes
+ * its decoded model rather than decoding the bytes twice). A decoded model is used up: Conv+BatchNormalization
+ * folding rewrites its Conv nodes in place, so read what else you need from it first and convert it once.
+ * Throws ConversionError with the node name when something is unsupported.
+ */
+export function convertOnnx(
+  source: Uint8Array | onnx.ModelProto,
+  options: OnnxConvertOptions = {},
+): OnnxConversion {
   const log = options.log ?? ((): void => undefined);
   const warnings: string[] = [];
   const warn = (w: string): void => {
     warnings.push(w);
     log(`warning: ${w}`);
   };
-  const model = decodeOnnxModel(bytes);
+  const model = source instanceof onnx.ModelProto ? source : decodeOnnxModel(source);
   const graph = model.graph;
   if (!graph) throw new ConversionError('the file has no graph');
   const opset =
