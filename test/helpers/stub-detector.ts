@@ -1,5 +1,6 @@
 /**
- * The /info descriptor of a test detector: the fields the contract requires, all but the key left empty.
+ * The /info descriptor of a test detector: named by its key, version 1, every optional field null. Unlike
+ * `referenceDescriptor` (src/algorithms/stub-algorithm.ts) it claims no version name or Hugging Face URI.
  * Test detectors extend StubAlgorithm with `super(testDetectorDescriptor('name'))`.
  */
 import type { AlgorithmConfigResponse } from '../../src/contract/types';
