@@ -20,6 +20,7 @@ import { Metrics } from './runtime/metrics';
 import { WorkerEngine, type WorkerEngineEvent } from './runtime/worker-engine';
 import { ProcessingService } from './service/processing-service';
 import { EXIT_NOT_ON_GPU, gpuRequirementFailure } from './tf/backend';
+import { applyTensorFlowEnv } from './tf/tensorflow-env';
 import { loadDotEnv, type DotEnvResult } from './util/dotenv';
 import { createLogger, type Logger } from './util/logger';
 import { packageVersion, projectRoot } from './util/paths';
@@ -76,8 +77,7 @@ export function prepareProcess(check: (config: Config) => void = () => undefined
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  if (config.tfForceGpuAllowGrowth !== null)
-    process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
+  applyTensorFlowEnv(config);
   const logger = createLogger(config.logLevel, undefined, config.logFormat);
   if (dotEnv) {
     logger.info(
@@ -98,10 +98,12 @@ export function logEngineEvent(logger: Logger, event: WorkerEngineEvent, thread?
         backend: event.choice.backend,
         package: event.choice.package,
         gpu: event.choice.gpu,
+        tensorflow: event.choice.tensorflow,
         decoder: event.decoder,
         reasons: event.choice.reasons,
       },
-      `TensorFlow.js backend: ${event.choice.backend} (${event.choice.package})`,
+      `TensorFlow.js backend: ${event.choice.backend} (${event.choice.package}` +
+        `${event.choice.tensorflow ? `, TensorFlow ${event.choice.tensorflow}` : ''})`,
     );
   } else if (event.type === 'state') {
     if (event.state.state === 'failed') {

@@ -25,6 +25,7 @@ import { buildService, type Service } from '../bootstrap';
 import { loadConfig, type Config } from '../config';
 import type { PipelineRequest, PipelineResultsResponse } from '../contract/types';
 import { registeredPipelines } from '../pipelines/registry';
+import { applyTensorFlowEnv } from '../tf/tensorflow-env';
 import { createLogger } from '../util/logger';
 import { projectRoot } from '../util/paths';
 
@@ -357,8 +358,7 @@ async function main(): Promise<number> {
     return 2;
   }
   // As prepareProcess (src/bootstrap.ts) does for the service, so libtensorflow sees the same GPU memory policy.
-  if (config.tfForceGpuAllowGrowth !== null)
-    process.env.TF_FORCE_GPU_ALLOW_GROWTH = config.tfForceGpuAllowGrowth;
+  applyTensorFlowEnv(config);
   // REQUIRE_GPU is enforced here, after the report, rather than by the service exiting in the middle of it.
   const requireGpu = opts.requireGpu || config.requireGpu;
   // Compile only the pipeline under test; the samples come from loopback, whatever IMAGE_URL_POLICY says.
@@ -398,7 +398,8 @@ async function main(): Promise<number> {
     const startupS = (performance.now() - t0) / 1000;
     const choice = svc.engine.backend();
     say(
-      `backend: ${choice?.backend ?? 'unknown'} (${choice?.package ?? '?'}), GPU: ${choice?.gpu === true ? 'yes' : 'no'}`,
+      `backend: ${choice?.backend ?? 'unknown'} (${choice?.package ?? '?'}` +
+        `${choice?.tensorflow ? `, TensorFlow ${choice.tensorflow}` : ''}), GPU: ${choice?.gpu === true ? 'yes' : 'no'}`,
     );
     for (const reason of choice?.reasons ?? []) say(`  - ${reason}`);
     say(
@@ -444,7 +445,7 @@ async function main(): Promise<number> {
     const warmText = warm.length > 0 ? `${median(warm).toFixed(1)} ms median of ${warm.length}` : 'not run';
     section('Result');
     say(
-      `backend=${choice?.backend ?? 'unknown'} gpu=${String(choice?.gpu === true)} pipeline=${slug} images=${files.length} ` +
+      `backend=${choice?.backend ?? 'unknown'} tensorflow=${choice?.tensorflow ?? '-'} gpu=${String(choice?.gpu === true)} pipeline=${slug} images=${files.length} ` +
         `cuda_libs=${cudaLibs.length} detections=${cold.body.detections.length} image_errors=${failed} ` +
         `startup=${startupS.toFixed(2)}s ` +
         `cold=${cold.ms.toFixed(1)}ms warm=${warmText}`,

@@ -119,13 +119,16 @@ export class Metrics {
     });
     new Gauge({
       name: 'tfjs_backend_info',
-      help: 'The active TensorFlow.js backend (value 1)',
-      labelNames: ['backend', 'package', 'gpu'],
+      help: "The active TensorFlow.js backend (value 1); tensorflow is libtensorflow's version on the native backend",
+      labelNames: ['backend', 'package', 'gpu', 'tensorflow'],
       registers,
       collect() {
         this.reset();
         const b = engine.backend();
-        if (b) this.set({ backend: b.backend, package: b.package, gpu: String(b.gpu) }, 1);
+        if (b) {
+          const labels = { backend: b.backend, package: b.package, gpu: String(b.gpu) };
+          this.set({ ...labels, tensorflow: b.tensorflow ?? '' }, 1);
+        }
       },
     });
     // process_resident_memory_bytes, event-loop lag, GC: prom-client's defaults.

@@ -7,7 +7,9 @@
  * reason are returned so the caller can log the choice.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { applyTensorFlowEnv } from './tensorflow-env';
 import { enableWasmThreads, wasmThreadsInUse } from './wasm-threads';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -50,6 +52,8 @@ export interface BackendChoice {
     | '@tensorflow/tfjs';
   /** TensorFlow placed its ops on a GPU device (tfjs-node's `isUsingGpuDevice`). */
   gpu: boolean;
+  /** libtensorflow's own version (`TF_Version()`, e.g. `2.21.0`) on the native backend; null elsewhere. */
+  tensorflow: string | null;
   /** Why each earlier option was skipped, then why this one was chosen. */
   reasons: string[];
 }
@@ -74,8 +78,56 @@ export function nativeTf(): NativeTfModule | null {
   return native;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const defaultLoad: ModuleLoader = (name) => require(name) as unknown;
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+
+/**
+ * Where a tfjs-node(-gpu) package keeps its addon for this Node (`lib/napi-v<N>/tfjs_binding.node`, as
+ * node-pre-gyp resolves it: the highest N-API version the package lists that this Node supports), or null when
+ * the package is not installed.
+ */
+export function nativeAddonPath(name: string): string | null {
+  let pkgFile: string;
+  try {
+    pkgFile = require.resolve(`${name}/package.json`);
+  } catch {
+    return null;
+  }
+  const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as {
+    binary?: { module_name?: string; module_path?: string; napi_versions?: number[] };
+  };
+  const host = Number(process.versions.napi);
+  const napi = Math.max(...(pkg.binary?.napi_versions ?? [8]).filter((v) => v <= host));
+  const modulePath = (pkg.binary?.module_path ?? './lib/napi-v{napi_build_version}').replace(
+    '{napi_build_version}',
+    String(napi),
+  );
+  return path.join(path.dirname(pkgFile), modulePath, `${pkg.binary?.module_name ?? 'tfjs_binding'}.node`);
+}
+
+/**
+ * Loads a package. A native package is only required when its addon exists: tfjs-node registers its ~150
+ * kernels before it looks for the addon, so requiring one whose addon was never built (npm installs the
+ * optional packages without it wherever Google's storage host is unreachable) would leave them registered, and
+ * the next package's registration would print "already registered" for every kernel.
+ */
+const defaultLoad: ModuleLoader = (name) => {
+  if (NATIVE_PACKAGES.includes(name)) {
+    const addon = nativeAddonPath(name);
+    if (addon === null) throw new Error(`Cannot find module '${name}'`);
+    if (!fs.existsSync(addon)) {
+      throw new Error(`installed without its native addon ${addon} (\`npm run native\` builds it)`);
+    }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(name) as unknown;
+};
+
+/** libtensorflow's version as its addon reports it (`TF_Version()`), or null when the backend does not say. */
+export function tensorflowVersion(backend: unknown): string | null {
+  if (backend === null || typeof backend !== 'object' || !('binding' in backend)) return null;
+  const binding = backend.binding as { TF_Version?: unknown } | null;
+  return typeof binding?.TF_Version === 'string' ? binding.TF_Version : null;
+}
 
 function tryLoad(load: ModuleLoader, name: string): { module: unknown; error: string | null } {
   try {
@@ -142,6 +194,8 @@ function noGpuReason(): string {
 
 /** Tries tfjs-node-gpu, then tfjs-node. Returns the choice, or null with the reasons appended. */
 async function useNative(load: ModuleLoader, reasons: string[]): Promise<BackendChoice | null> {
+  // Entry points set this in the main thread (applyTensorFlowEnv); CLIs that load TF in-thread rely on this.
+  applyTensorFlowEnv({ tfForceGpuAllowGrowth: null });
   const gpu = tryLoad(load, '@tensorflow/tfjs-node-gpu');
   if (gpu.error !== null) reasons.push(`tfjs-node-gpu: ${gpu.error}`);
   // tfjs-node-gpu also runs on a CPU, so the CPU package is only tried without it (the GPU image removes it).
@@ -161,16 +215,17 @@ async function useNative(load: ModuleLoader, reasons: string[]): Promise<Backend
   }
   native = loaded.module as NativeTfModule;
   const onGpu = backendUsesGpu(tf.backend()) === true;
-  if (pkg === '@tensorflow/tfjs-node-gpu') {
-    reasons.push(
-      onGpu
-        ? 'tfjs-node-gpu loaded and libtensorflow runs on a GPU device (isUsingGpuDevice)'
-        : `${noGpuReason()}; using libtensorflow on the CPU`,
-    );
+  const version = tensorflowVersion(tf.backend());
+  const short = pkg === '@tensorflow/tfjs-node-gpu' ? 'tfjs-node-gpu' : 'tfjs-node';
+  const lib = version ? `libtensorflow ${version}` : 'libtensorflow';
+  if (onGpu) {
+    reasons.push(`${short} loaded and ${lib} runs on a GPU device (isUsingGpuDevice)`);
+  } else if (pkg === '@tensorflow/tfjs-node-gpu') {
+    reasons.push(`${noGpuReason()}; using ${lib} on the CPU`);
   } else {
-    reasons.push('@tensorflow/tfjs-node loaded; using libtensorflow on the CPU');
+    reasons.push(`@tensorflow/tfjs-node loaded; using ${lib} on the CPU`);
   }
-  return { backend: 'tensorflow', package: pkg, gpu: onGpu, reasons };
+  return { backend: 'tensorflow', package: pkg, gpu: onGpu, tensorflow: version, reasons };
 }
 
 /**
@@ -201,7 +256,13 @@ export async function initBackend(
           ? `wasm initialised (threaded SIMD build, ${threads} XNNPACK threads)`
           : 'wasm initialised (SIMD, single thread in Node)',
       );
-      return { backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, reasons };
+      return {
+        backend: 'wasm',
+        package: '@tensorflow/tfjs-backend-wasm',
+        gpu: false,
+        tensorflow: null,
+        reasons,
+      };
     }
     if (preference === 'wasm') throw new Error(`TFJS_BACKEND=wasm failed: ${reasons.join('; ')}`);
   }
@@ -209,7 +270,7 @@ export async function initBackend(
   reasons.push(
     preference === 'cpu' ? 'cpu requested' : 'cpu is the last resort (about 35x slower than wasm)',
   );
-  return { backend: 'cpu', package: '@tensorflow/tfjs', gpu: false, reasons };
+  return { backend: 'cpu', package: '@tensorflow/tfjs', gpu: false, tensorflow: null, reasons };
 }
 
 /** Exit status of a process that REQUIRE_GPU stopped (also gpu-smoke's `--require-gpu` failure). */

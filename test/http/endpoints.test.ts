@@ -124,7 +124,7 @@ describe('GET endpoints', () => {
     const res = await request(svc.app.callback()).get('/metrics').expect(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
     expect(res.text).toMatch(
-      /tfjs_backend_info\{backend="wasm",package="@tensorflow\/tfjs-backend-wasm",gpu="false"\} 1/,
+      /tfjs_backend_info\{backend="wasm",package="@tensorflow\/tfjs-backend-wasm",gpu="false",tensorflow=""\} 1/,
     );
     expect(res.text).toMatch(/http_requests_total\{route="\/livez",method="GET",status="200"\} \d+/);
     expect(res.text).toMatch(/process_resident_memory_bytes \d+/);

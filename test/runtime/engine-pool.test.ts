@@ -23,12 +23,14 @@ const wasm: BackendChoice = {
   backend: 'wasm',
   package: '@tensorflow/tfjs-backend-wasm',
   gpu: false,
+  tensorflow: null,
   reasons: [],
 };
 const native: BackendChoice = {
   backend: 'tensorflow',
   package: '@tensorflow/tfjs-node',
   gpu: false,
+  tensorflow: '2.21.0',
   reasons: [],
 };
 

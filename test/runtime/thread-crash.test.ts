@@ -110,6 +110,7 @@ describe('recovery policy', () => {
       backend: 'wasm',
       package: '@tensorflow/tfjs-backend-wasm',
       gpu: false,
+      tensorflow: null,
       reasons: [],
     };
     const native: BackendChoice = { ...wasm, backend: 'tensorflow', package: '@tensorflow/tfjs-node' };

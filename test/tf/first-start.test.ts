@@ -4,7 +4,8 @@
  * inference thread, so the HTTP thread must keep answering /livez (and /readyz with 503) meanwhile.
  *
  * A fake tfjs-node-gpu (found through NODE_PATH, as none is installed) blocks its thread inside require until
- * the test releases it, then fails as a host without libtensorflow would, so the service falls back to wasm.
+ * the test releases it, then fails as a host without libtensorflow would, so the service falls back to the next
+ * backend (tfjs-node where `npm run native` built it, else wasm).
  */
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
@@ -59,6 +60,14 @@ describe('while the inference thread is stuck in the first native require', () =
     const pkg = path.join(dir, 'node_modules', '@tensorflow', 'tfjs-node-gpu');
     fs.mkdirSync(pkg, { recursive: true });
     fs.writeFileSync(path.join(pkg, 'index.js'), FAKE_MODULE);
+    // The service requires a native package only when its addon exists (an empty stand-in here: the fake never
+    // loads it), as a real install has it.
+    fs.writeFileSync(
+      path.join(pkg, 'package.json'),
+      JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', main: 'index.js', binary: { napi_versions: [8] } }),
+    );
+    fs.mkdirSync(path.join(pkg, 'lib', 'napi-v8'), { recursive: true });
+    fs.writeFileSync(path.join(pkg, 'lib', 'napi-v8', 'tfjs_binding.node'), '');
   });
   afterAll(() => {
     child?.kill('SIGKILL');
@@ -109,7 +118,7 @@ describe('while the inference thread is stuck in the first native require', () =
       stillBlocked: true,
     });
 
-    // The "compile" ends; the thread falls back to wasm and compiles the pipeline.
+    // The "compile" ends; the thread falls back to the next backend and compiles the pipeline.
     fs.writeFileSync(path.join(dir, 'release'), '');
     const ready = await until('the pipeline to be ready', async () => {
       const r = await fetch(`${base}/readyz`);

@@ -5,6 +5,7 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { gpuRequirementFailure, type BackendChoice } from '../../src/tf/backend';
+import { nativeBuilt, withoutNative } from '../helpers/backend';
 import { testService } from '../helpers/service';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -13,6 +14,7 @@ const choice = (gpu: boolean): BackendChoice => ({
   backend: 'tensorflow',
   package: '@tensorflow/tfjs-node-gpu',
   gpu,
+  tensorflow: '2.21.0',
   reasons: ['libtensorflow created no GPU device'],
 });
 
@@ -48,19 +50,22 @@ describe('buildService with REQUIRE_GPU', () => {
     ]);
   });
 
-  it('stops the service when the backend fails to initialise', async () => {
-    const fatal: string[] = [];
-    // No native package is installed here, so TFJS_BACKEND=tensorflow fails.
-    const svc = await testService(
-      { requireGpu: true, tfjsBackend: 'tensorflow', enabledPipelines: ['constant'] },
-      { onFatal: (m) => fatal.push(m) },
-    );
-    await svc.close();
-    expect(fatal).toHaveLength(1);
-    expect(fatal[0]).toMatch(
-      /^REQUIRE_GPU=true, but the TensorFlow backend failed to initialise: TFJS_BACKEND=tensorflow, but no native backend could be loaded/,
-    );
-  });
+  (nativeBuilt() ? it.skip : it)(
+    withoutNative('stops the service when the backend fails to initialise'),
+    async () => {
+      const fatal: string[] = [];
+      // Without a built native package TFJS_BACKEND=tensorflow fails.
+      const svc = await testService(
+        { requireGpu: true, tfjsBackend: 'tensorflow', enabledPipelines: ['constant'] },
+        { onFatal: (m) => fatal.push(m) },
+      );
+      await svc.close();
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0]).toMatch(
+        /^REQUIRE_GPU=true, but the TensorFlow backend failed to initialise: TFJS_BACKEND=tensorflow, but no native backend could be loaded/,
+      );
+    },
+  );
 
   it('serves on the CPU when REQUIRE_GPU is false (the default)', async () => {
     const fatal: string[] = [];
