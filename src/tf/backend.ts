@@ -184,12 +184,16 @@ async function useWasm(load: ModuleLoader, reasons: string[], threads: number): 
   return false;
 }
 
-/** Why tfjs-node-gpu runs on the CPU: the hint an operator needs first. */
-function noGpuReason(): string {
+/**
+ * Why a native package runs on the CPU, the hint an operator needs first. Either package can carry a CUDA
+ * libtensorflow: tfjs-node-gpu through Google's download, tfjs-node when `npm run native` built it against
+ * `tensorflow[and-cuda]` (the GPU image), so a visible device with no GPU created is worth saying either way.
+ */
+function noGpuReason(short: string, lib: string): string {
   return nvidiaDeviceVisible()
-    ? 'tfjs-node-gpu loaded and an NVIDIA device is visible, but libtensorflow created no GPU device ' +
-        '(look in its stderr for "Could not load dynamic library" or "Skipping registering GPU devices")'
-    : 'tfjs-node-gpu loaded, but no NVIDIA device is visible (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES hides them)';
+    ? `${short} loaded and an NVIDIA device is visible, but ${lib} created no GPU device (a CPU-only build, or ` +
+        'look in its stderr for "Could not load dynamic library" or "Skipping registering GPU devices")'
+    : `${short} loaded, but no NVIDIA device is visible (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES hides them)`;
 }
 
 /** Tries tfjs-node-gpu, then tfjs-node. Returns the choice, or null with the reasons appended. */
@@ -220,8 +224,8 @@ async function useNative(load: ModuleLoader, reasons: string[]): Promise<Backend
   const lib = version ? `libtensorflow ${version}` : 'libtensorflow';
   if (onGpu) {
     reasons.push(`${short} loaded and ${lib} runs on a GPU device (isUsingGpuDevice)`);
-  } else if (pkg === '@tensorflow/tfjs-node-gpu') {
-    reasons.push(`${noGpuReason()}; using ${lib} on the CPU`);
+  } else if (pkg === '@tensorflow/tfjs-node-gpu' || nvidiaDeviceVisible()) {
+    reasons.push(`${noGpuReason(short, lib)}; using ${lib} on the CPU`);
   } else {
     reasons.push(`@tensorflow/tfjs-node loaded; using ${lib} on the CPU`);
   }
