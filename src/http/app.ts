@@ -210,7 +210,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ctx.body = body;
   };
   router.post('/process', processHandler);
-  // ADC also answers /process/ (CONTRACT §2.2); harmless and friendly to hand-written URLs.
+  // ADC also answers /process/ (docs/antenna-protocol.md#mount-at-the-root); harmless and friendly to
+  // hand-written URLs.
   router.post('/process/', processHandler);
 
   app.use(requestContext(deps.logger, deps.metrics));

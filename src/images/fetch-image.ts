@@ -190,7 +190,8 @@ export class ImageFetcher {
           method: 'GET',
           dispatcher: this.dispatcher,
           signal,
-          // No Authorization: presigned URLs carry their signature in the query string (CONTRACT §2.9).
+          // No Authorization: presigned URLs carry their signature in the query string
+          // (docs/antenna-protocol.md#downloading-images).
           headers: { 'user-agent': this.options.userAgent, accept: 'image/*,*/*;q=0.8' },
         });
       } catch (err) {

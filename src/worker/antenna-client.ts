@@ -1,7 +1,8 @@
 /**
- * HTTP client for Antenna's `/api/v2` pull-mode API (CONTRACT §6). Adds the Authorization header to every call,
- * always uses trailing slashes, follows redirects itself (keeping the credentials only on Antenna's own origin),
- * and turns every failure into an AntennaApiError that says whether a retry may help.
+ * HTTP client for Antenna's `/api/v2` pull-mode API (docs/antenna-protocol.md#pull-mode). Adds the
+ * Authorization header to every call, always uses trailing slashes, follows redirects itself (keeping the
+ * credentials only on Antenna's own origin), and turns every failure into an AntennaApiError that says
+ * whether a retry may help.
  *
  * The token lives only in a private field and the header; no message, error or log line contains it.
  */
@@ -12,7 +13,9 @@ export interface AntennaClientOptions {
   /** e.g. `https://antenna.example.org/api/v2` (with or without a trailing slash). */
   baseUrl: string;
   token: string;
-  /** `Token` today, `Api-Key` for Antenna releases that add it (CONTRACT §6.1). */
+  /**
+   * `Token` today, `Api-Key` for Antenna releases that add it (docs/antenna-protocol.md#auth-and-formats).
+   */
   authScheme: string;
   /** Whole-call limit (connect, headers and body), ms. */
   timeoutMs: number;
@@ -106,7 +109,7 @@ export class AntennaClient {
     return u;
   }
 
-  /** CONTRACT §6.3: 201 on success; idempotent. */
+  /** docs/antenna-protocol.md#registering-pipelines: 201 on success; idempotent. */
   registerPipelines(
     projectId: string,
     body: RegisterPipelinesRequest,
@@ -115,7 +118,7 @@ export class AntennaClient {
     return this.call('POST', this.url(['projects', projectId, 'pipelines']), JSON.stringify(body), signal);
   }
 
-  /** CONTRACT §6.4: one random matching job per call (`next` is never followed). */
+  /** docs/antenna-protocol.md#finding-jobs: one random matching job per call (`next` is never followed). */
   listJobs(slugs: string[], signal?: AbortSignal): Promise<ApiResponse> {
     return this.call(
       'GET',
@@ -130,8 +133,10 @@ export class AntennaClient {
     );
   }
 
-  /** CONTRACT §6.5: reserves up to `batchSize` tasks. Takes no abort signal: an answer lost on the way would
-   * leave its tasks reserved until Antenna's visibility timeout. */
+  /**
+   * docs/antenna-protocol.md#reserving-tasks: reserves up to `batchSize` tasks. Takes no abort signal: an
+   * answer lost on the way would leave its tasks reserved until Antenna's visibility timeout.
+   */
   reserveTasks(jobId: number | string, batchSize: number, clientInfo: ClientInfo): Promise<ApiResponse> {
     return this.call(
       'POST',
@@ -141,9 +146,9 @@ export class AntennaClient {
   }
 
   /**
-   * CONTRACT §6.6: `body` is the serialised `{"results": [...]}`, so a retry re-sends the same bytes. Any 2xx
-   * means Antenna took the results, whatever its body says (issue 10 §5: re-posting on an unreadable 2xx stored
-   * 7 copies); `timeoutMs` is sized for bodies of many MB.
+   * docs/antenna-protocol.md#posting-results: `body` is the serialised `{"results": [...]}`, so a retry
+   * re-sends the same bytes. Any 2xx means Antenna took the results, whatever its body says (issue 10 §5:
+   * re-posting on an unreadable 2xx stored 7 copies); `timeoutMs` is sized for bodies of many MB.
    */
   postResults(
     jobId: number | string,

@@ -1,7 +1,7 @@
 /**
  * Posts results to `POST /jobs/{id}/result/` and keeps each one in memory until Antenna has accepted it.
  * A post that fails for a reason a retry can fix (no answer, timeout, 5xx, 503) is re-sent later with backoff
- * and the same bytes (CONTRACT §6.6, §8 item 36). Posts go out one at a time, in order.
+ * and the same bytes (docs/antenna-protocol.md#posting-results). Posts go out one at a time, in order.
  *
  * Bodies stay under `maxBodyBytes` (WORKER_RESULT_MAX_MB; Antenna refuses 100 MB): results are serialised one at
  * a time and packed into a post until the next one would not fit. One image whose result alone is larger (a
@@ -28,7 +28,10 @@ import { Backoff, sleep, type BackoffOptions } from './backoff';
 import { errorItem } from './results';
 import type { ClientInfo, PullSuccessResult, ResultItem } from './types';
 
-/** Default largest body: WORKER_RESULT_MAX_MB's default, far below Antenna's 100 MB limit (CONTRACT §6.6). */
+/**
+ * Default largest body: WORKER_RESULT_MAX_MB's default, far below Antenna's 100 MB limit
+ * (docs/antenna-protocol.md#auth-and-formats).
+ */
 export const DEFAULT_RESULT_MAX_BYTES = settings.workerResultMaxMb.default * 1024 * 1024;
 
 export interface ResultOutboxOptions {

@@ -1,5 +1,5 @@
 /**
- * A fake of Antenna's pull-mode API (CONTRACT §6) on 127.0.0.1 with an ephemeral port, for the worker tests.
+ * A fake of Antenna's pull-mode API (docs/antenna-protocol.md#pull-mode) on 127.0.0.1 with an ephemeral port, for the worker tests.
  * It implements the quirks a worker must survive:
  *   - token auth on every call (401 without a header or with a wrong token), checked after
  *   - the trailing-slash 301 redirect (Django's APPEND_SLASH),
@@ -12,7 +12,8 @@
  *     nothing), acknowledgement of accepted results,
  *   - `POST /projects/{id}/pipelines/`: 201, or a non-JSON 500 for a classifier without a category map.
  * Faults (e.g. a 503 on the 3rd `/result/` call) are injected with `fault`. Everything it saw is recorded for
- * assertions, and `problems` lists accepted results Antenna would save wrongly (CONTRACT §3.1, §3.2).
+ * assertions, and `problems` lists accepted results Antenna would save wrongly
+ * (docs/antenna-protocol.md#result-envelope, #processed-images).
  */
 import { randomUUID } from 'crypto';
 import * as http from 'http';
@@ -342,7 +343,8 @@ export class FakeAntenna {
     const truthy = (k: string): boolean => ['1', 'true'].includes(q.get(k) ?? '');
     const matches = [...this.jobs.values()].filter(
       (j) =>
-        // Antenna can list jobs whose pipeline is unset (CONTRACT §6.4): the worker must skip them.
+        // Antenna can list jobs whose pipeline is unset (docs/antenna-protocol.md#finding-jobs): the worker must
+        // skip them.
         (slugs.length === 0 || j.pipelineSlug === null || slugs.includes(j.pipelineSlug)) &&
         (!truthy('incomplete_only') || !this.isComplete(j.id)) &&
         (this.options.ignoreDispatchMode ||

@@ -1,4 +1,7 @@
-/** The Antenna API client: credentials, trailing slashes, redirects and error classification (CONTRACT §6.1). */
+/**
+ * The Antenna API client: credentials, trailing slashes, redirects and error classification
+ * (docs/antenna-protocol.md#auth-and-formats).
+ */
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { AntennaApiError, AntennaClient } from '../../src/worker/antenna-client';
@@ -40,7 +43,7 @@ async function recorder(
   return { url, seen, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-test('builds the exact jobs query of CONTRACT §6.4, with the trailing slash', () => {
+test('builds the exact jobs query Antenna documents, with the trailing slash', () => {
   expect(client.url(['jobs'], { pipeline__slug__in: 'a,b', ids_only: '1' }).toString()).toBe(
     `${fake.apiUrl}/jobs/?pipeline__slug__in=a%2Cb&ids_only=1`,
   );

@@ -1,6 +1,6 @@
 /**
- * The pull worker against the fake Antenna (CONTRACT §6, §8 items 32-39), running the real service with the
- * `constant` pipeline and images from a local HTTP server.
+ * The pull worker against the fake Antenna (docs/antenna-protocol.md#pull-mode), running the real service with
+ * the `constant` pipeline and images from a local HTTP server.
  */
 import type { Service } from '../../src/bootstrap';
 import { ProcessingService } from '../../src/service/processing-service';
