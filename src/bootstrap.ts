@@ -244,7 +244,8 @@ export async function buildService(
   let engine: InferenceEngine;
   let pool: EnginePool | null = null;
   if (config.inferenceThread === 'worker' && !options.registry) {
-    // Model-free pipelines stay on this thread, so an inference thread crash never touches them (issue 10 §3).
+    // Model-free pipelines stay on this thread, so an inference thread crash never touches them
+    // (docs/memory.md#when-the-inference-thread-dies).
     const free = definitions.filter((d) => modelFree.has(d.slug));
     const models = definitions.filter((d) => !modelFree.has(d.slug));
     const routes: EngineRoute[] = [];

@@ -197,7 +197,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
         'process',
       );
     };
-    // Streamed one detection at a time (issue 10 §2): a 29,176-class response is hundreds of MB as one string.
+    // Streamed one detection at a time: a 29,176-class response is hundreds of MB as one string
+    // (docs/benchmarks.md#29176-class-responses).
     ctx.type = 'json';
     const body = jsonReadable(response, {
       streamed: 'detections',

@@ -80,7 +80,8 @@ export interface PipelineInput {
   rng?: Rng;
   /**
    * Called once per image as soon as it is done (its detections classified, or its failure known), before
-   * the run goes on to the next detector chunk. The pull worker posts each result from here (issue 10 §2).
+   * the run goes on to the next detector chunk. The pull worker posts each result from here,
+   * so the first results reach Antenna while the rest of the batch still runs.
    */
   onImageDone?: (done: ImageDone) => void;
 }

@@ -113,7 +113,8 @@ export type EngineEvent =
 
 /**
  * Errors after which the backend cannot be trusted: the wasm heap is corrupt or exhausted (every later op
- * fails the same way, issue 10 §1), or native TF ran out of host or device memory.
+ * fails the same way: docs/memory.md#when-the-backend-breaks-anyway), or native TF ran out of host or device
+ * memory.
  */
 const FATAL_BACKEND_ERROR =
   /memory access out of bounds|Cannot enlarge memory|Aborted\(|RuntimeError: unreachable|OOM when allocating|Resource ?exhausted|CUDA_ERROR_OUT_OF_MEMORY/i;

@@ -1,7 +1,8 @@
 /**
  * Writes a JSON object as a stream of text chunks, one element of one big array at a time, so that a response
- * with 29,176-class score vectors is never one giant string (V8 caps strings at ~512 MB: issue 10 §2 saw
- * `RangeError: Invalid string length`) and never blocks the event loop for longer than one element takes.
+ * with 29,176-class score vectors is never one giant string (V8 caps strings at ~512 MB, and a 21-image
+ * request to a 29,176-class classifier failed with `RangeError: Invalid string length` as one string) and
+ * never blocks the event loop for longer than one element takes.
  */
 import { Readable } from 'stream';
 import { stringifyFloat32Sliced, TimeSlicer } from './float32-json';

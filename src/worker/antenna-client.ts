@@ -147,8 +147,8 @@ export class AntennaClient {
 
   /**
    * docs/antenna-protocol.md#posting-results: `body` is the serialised `{"results": [...]}`, so a retry
-   * re-sends the same bytes. Any 2xx means Antenna took the results, whatever its body says (issue 10 §5:
-   * re-posting on an unreadable 2xx stored 7 copies); `timeoutMs` is sized for bodies of many MB.
+   * re-sends the same bytes. Any 2xx means Antenna took the results, whatever its body says (re-posting on
+   * an unreadable 2xx once stored 7 copies); `timeoutMs` is sized for bodies of many MB.
    */
   postResults(
     jobId: number | string,

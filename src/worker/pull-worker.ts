@@ -315,8 +315,8 @@ export class PullWorker {
   }
 
   /**
-   * Runs one batch through the pipeline and queues one result per task, each as soon as its image is done
-   * (issue 10 §2): the first results are on their way to Antenna while the rest of the batch still runs.
+   * Runs one batch through the pipeline and queues one result per task, each as soon as its image is done:
+   * the first results are on their way to Antenna while the rest of the batch still runs.
    * Never throws. Tasks that could not run because the engine was down (inference thread restarting, process
    * exiting) get no result: Antenna hands them out again after the visibility timeout, so healthy images are
    * never reported failed for it.

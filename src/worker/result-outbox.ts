@@ -3,15 +3,15 @@
  * A post that fails for a reason a retry can fix (no answer, timeout, 5xx, 503) is re-sent later with backoff
  * and the same bytes (docs/antenna-protocol.md#posting-results). Posts go out one at a time, in order.
  *
- * Bodies stay under `maxBodyBytes` (WORKER_RESULT_MAX_MB; Antenna refuses 100 MB): results are serialised one at
- * a time and packed into a post until the next one would not fit. One image whose result alone is larger (a
- * 29,176-class classifier adds ~0.5 MB per detection) is split into several results for the same task, each
- * with part of its detections, rather than failed (issue 10 §2). Only the body of the post in hand exists as
- * text; the rest waits as objects.
+ * Bodies stay under `maxBodyBytes` (WORKER_RESULT_MAX_MB; Antenna refuses 100 MB): results are serialised one
+ * at a time and packed into a post until the next one would not fit. One image whose result alone is larger
+ * (a 29,176-class classifier adds ~0.5 MB per detection) is split into several results for the same task,
+ * each with part of its detections, rather than failed (docs/pull-mode.md#robustness). Only the body of the
+ * post in hand exists as text; the rest waits as objects.
  *
- * Any 2xx is success, whatever its body (an unreadable one is logged at warn: issue 10 §5 saw 7 stored copies
- * of one result re-posted on a non-JSON 2xx). A post that got no answer in time may have been stored anyway:
- * its re-post is logged as a possible duplicate (Antenna's `save_results` dedupes replays).
+ * Any 2xx is success, whatever its body (an unreadable one is logged at warn: re-posting on a non-JSON 2xx
+ * once stored 7 copies of one result). A post that got no answer in time may have been stored anyway: its
+ * re-post is logged as a possible duplicate (Antenna's `save_results` dedupes replays).
  *
  * A 400 means Antenna could not read an item (every item was validated locally, so this is a contract drift):
  * the batch is re-posted item by item, so the good results still land, and an item that Antenna still rejects

@@ -1,6 +1,7 @@
 /**
- * Float32 printing and the streamed JSON writer (issue 10 §2): every value reads back as the same float32, in
- * the fewest significant digits, and the streamed text parses to the same value as JSON.stringify's.
+ * Float32 printing and the streamed JSON writer (docs/benchmarks.md#29176-class-responses): every value reads
+ * back as the same float32, in the fewest significant digits, and the streamed text parses to the same value
+ * as JSON.stringify's.
  */
 import { Writable } from 'stream';
 import { pipeline } from 'stream/promises';

@@ -1,8 +1,8 @@
 /**
- * Issue 10 §5 and the pull half of §2: each result is posted once (a 2xx is success whatever its body; a slow
- * answer within WORKER_RESULT_TIMEOUT_S is waited for), a re-post after a timeout is logged as a possible
- * duplicate, and no POST body is larger than WORKER_RESULT_MAX_MB: results are packed up to it and one result
- * larger than it is split by detections, never failed.
+ * Result delivery (docs/pull-mode.md#robustness): each result is posted once (a 2xx is success whatever its
+ * body; a slow answer within WORKER_RESULT_TIMEOUT_S is waited for), a re-post after a timeout is logged as a
+ * possible duplicate, and no POST body is larger than WORKER_RESULT_MAX_MB: results are packed up to it and
+ * one result larger than it is split by detections, never failed.
  */
 import type { DetectionResponse } from '../../src/contract/types';
 import { AntennaClient } from '../../src/worker/antenna-client';
