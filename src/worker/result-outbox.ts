@@ -6,8 +6,11 @@
  * Bodies stay under `maxBodyBytes` (WORKER_RESULT_MAX_MB; Antenna refuses 100 MB): results are serialised one
  * at a time and packed into a post until the next one would not fit. One image whose result alone is larger
  * (a 29,176-class classifier adds ~0.5 MB per detection) is split into several results for the same task,
- * each with part of its detections, rather than failed (docs/pull-mode.md#robustness). Only the body of the
- * post in hand exists as text; the rest waits as objects.
+ * each with part of its detections, rather than failed (docs/pull-mode.md#robustness). Each result is
+ * serialised once, cut around its detections, so it is sized while it is serialised: the split reuses the
+ * detections' text, and a result that waits for the next post keeps its text. Only the post in hand and the
+ * result at the head of the queue (or the parts of the one being split) exist as text; the rest waits as
+ * objects.
  *
  * Any 2xx is success, whatever its body (an unreadable one is logged at warn: re-posting on a non-JSON 2xx
  * once stored 7 copies of one result). A post that got no answer in time may have been stored anyway: its
@@ -19,9 +22,7 @@
  * of a job that no longer exists (404), and those still pending when the shutdown grace period ends (logged).
  */
 import { settings } from '../config';
-import type { DetectionResponse } from '../contract/types';
-import { stringifyFloat32Sliced, TimeSlicer } from '../util/float32-json';
-import { jsonText } from '../util/json-stream';
+import { jsonParts, jsonPartsText, type JsonParts } from '../util/json-stream';
 import type { Logger } from '../util/logger';
 import { AntennaApiError, type AntennaClient } from './antenna-client';
 import { Backoff, sleep, type BackoffOptions } from './backoff';
@@ -45,16 +46,28 @@ export interface ResultOutboxOptions {
   postTimeoutMs?: number;
 }
 
+/** A result item's JSON text, cut around its detections, with the byte size of each piece. */
+interface ItemText extends JsonParts {
+  /** Bytes of each element (detection). */
+  sizes: number[];
+  /** Bytes of the whole text. */
+  bytes: number;
+}
+
+/** A result waiting to be posted, and its text once it has been serialised (never twice). */
+interface Queued {
+  item: ResultItem;
+  text: ItemText | null;
+}
+
 /** Results of one batch not yet packed into a post. */
 interface QueuedBatch {
   jobId: number | string;
   /** The caller's batch these results belong to: later results of it join this entry while it waits. */
   group: object | null;
-  items: ResultItem[];
+  entries: Queued[];
   /** After a 400: each item in a post of its own, to find the one Antenna cannot read. */
   onePerPost: boolean;
-  /** The head item's text, kept when it did not fit the previous post. */
-  headText: string | null;
 }
 
 interface PendingPost {
@@ -70,12 +83,37 @@ interface PendingPost {
 const isSuccess = (item: ResultItem): item is ResultItem & { result: PullSuccessResult } =>
   !('error' in item.result);
 
-/** One result item as JSON, its detections serialised one at a time (yielding between them). */
-async function itemText(item: ResultItem): Promise<string> {
+/** The text of `whole` with only the detections at `at` (the text of one part of a split result). */
+function pick(whole: Omit<ItemText, 'bytes'>, at: number[]): ItemText {
+  const sizes = at.map((i) => whole.sizes[i]);
+  return {
+    head: whole.head,
+    elements: at.map((i) => whole.elements[i]),
+    tail: whole.tail,
+    sizes,
+    bytes:
+      Buffer.byteLength(whole.head) +
+      Buffer.byteLength(whole.tail) +
+      sizes.reduce((a, b) => a + b, 0) +
+      Math.max(0, at.length - 1),
+  };
+}
+
+/**
+ * One result item as JSON, its detections serialised one at a time (yielding between them) and kept apart, so
+ * that an item too large for a post can be split without serialising them again.
+ */
+async function itemText(item: ResultItem): Promise<ItemText> {
+  const head = `{"reply_subject":${JSON.stringify(item.reply_subject)},"result":`;
   const result = isSuccess(item)
-    ? await jsonText(item.result, { streamed: 'detections' })
-    : JSON.stringify(item.result);
-  return `{"reply_subject":${JSON.stringify(item.reply_subject)},"result":${result}}`;
+    ? await jsonParts(item.result, 'detections')
+    : { head: JSON.stringify(item.result), elements: [], tail: '' };
+  const sizes = result.elements.map((e) => Buffer.byteLength(e));
+  const whole = { head: head + result.head, elements: result.elements, tail: `${result.tail}}`, sizes };
+  return pick(
+    whole,
+    sizes.map((_, i) => i),
+  );
 }
 
 export class ResultOutbox {
@@ -94,7 +132,7 @@ export class ResultOutbox {
 
   /** Results queued or being posted. */
   get pendingResults(): number {
-    return this.queue.reduce((n, b) => n + b.items.length, 0) + (this.current?.items.length ?? 0);
+    return this.queue.reduce((n, b) => n + b.entries.length, 0) + (this.current?.items.length ?? 0);
   }
 
   /** Batches queued, plus the post in flight. */
@@ -109,11 +147,12 @@ export class ResultOutbox {
    */
   enqueue(jobId: number | string, items: ResultItem[], group: object | null = null): void {
     if (items.length === 0) return;
+    const entries = items.map((item) => ({ item, text: null }));
     const last = this.queue[this.queue.length - 1];
     if (group !== null && last?.group === group && last.jobId === jobId && !last.onePerPost) {
-      last.items.push(...items);
+      last.entries.push(...entries);
     } else {
-      this.queue.push({ jobId, group, items: [...items], onePerPost: false, headText: null });
+      this.queue.push({ jobId, group, entries, onePerPost: false });
     }
     this.kick();
   }
@@ -187,29 +226,26 @@ export class ResultOutbox {
     let bytes = head.length + Buffer.byteLength(tail);
     const items: ResultItem[] = [];
     const texts: string[] = [];
-    while (batch.items.length > 0) {
-      const item = batch.items[0];
-      const text = batch.headText ?? (await itemText(item));
-      batch.headText = null;
-      const size = Buffer.byteLength(text) + (items.length > 0 ? 1 : 0);
-      if (items.length > 0 && bytes + size > this.maxBodyBytes) {
-        batch.headText = text;
-        break;
-      }
-      if (items.length === 0 && bytes + size > this.maxBodyBytes && isSuccess(item)) {
-        const parts = await this.split(item, this.maxBodyBytes - bytes, Buffer.byteLength(text), batch.jobId);
+    while (batch.entries.length > 0) {
+      const entry = batch.entries[0];
+      // Kept on the entry: a result that does not fit this post waits for the next with its text.
+      const text = (entry.text ??= await itemText(entry.item));
+      const size = text.bytes + (items.length > 0 ? 1 : 0);
+      if (items.length > 0 && bytes + size > this.maxBodyBytes) break;
+      if (items.length === 0 && bytes + size > this.maxBodyBytes && isSuccess(entry.item)) {
+        const parts = this.split(entry.item, text, this.maxBodyBytes - bytes, batch.jobId);
         if (parts.length > 1) {
-          batch.items.splice(0, 1, ...parts);
+          batch.entries.splice(0, 1, ...parts);
           continue;
         }
       }
-      items.push(item);
-      texts.push(text);
+      items.push(entry.item);
+      texts.push(jsonPartsText(text));
       bytes += size;
-      batch.items.shift();
+      batch.entries.shift();
       if (batch.onePerPost) break;
     }
-    if (batch.items.length === 0) this.queue.shift();
+    if (batch.entries.length === 0) this.queue.shift();
     return {
       jobId: batch.jobId,
       items,
@@ -221,15 +257,18 @@ export class ResultOutbox {
 
   /**
    * Splits one image's result into results for the same task with consecutive runs of its detections, each
-   * under `budget` bytes where a single detection allows it. Returns `[item]` when it cannot be split.
+   * under `budget` bytes where a single detection allows it, from the text `item` was serialised to: each
+   * part's text is cut from it, never serialised again. Returns one entry, `item` as it is, when it cannot be
+   * split.
    */
-  private async split(
+  private split(
     item: ResultItem & { result: PullSuccessResult },
+    text: ItemText,
     budget: number,
-    totalBytes: number,
     jobId: number | string,
-  ): Promise<ResultItem[]> {
+  ): Queued[] {
     const { detections } = item.result;
+    const totalBytes = text.bytes;
     if (detections.length < 2) {
       this.options.logger.warn(
         {
@@ -240,23 +279,23 @@ export class ResultOutbox {
         },
         `result for image ${item.result.source_images[0].id} is larger than WORKER_RESULT_MAX_MB and cannot be split; posting it as it is`,
       );
-      return [item];
+      return [{ item, text }];
     }
-    const shell = Buffer.byteLength(await itemText({ ...item, result: { ...item.result, detections: [] } }));
-    const groups: DetectionResponse[][] = [[]];
+    // Each detection costs its text and a comma; the shell is the result with no detections.
+    const shell = Buffer.byteLength(text.head) + Buffer.byteLength(text.tail);
+    const groups: number[][] = [[]];
     let used = shell;
-    const slicer = new TimeSlicer(10);
-    for (const d of detections) {
-      const size = Buffer.byteLength(await stringifyFloat32Sliced(d, slicer)) + 1;
+    text.sizes.forEach((bytes, i) => {
+      const size = bytes + 1;
       const group = groups[groups.length - 1];
       if (group.length > 0 && used + size > budget) {
-        groups.push([d]);
+        groups.push([i]);
         used = shell + size;
       } else {
-        group.push(d);
+        group.push(i);
         used += size;
       }
-    }
+    });
     this.options.logger.warn(
       {
         job: jobId,
@@ -267,7 +306,10 @@ export class ResultOutbox {
       },
       `result for image ${item.result.source_images[0].id} (${detections.length} detections, ${totalBytes} bytes) is larger than WORKER_RESULT_MAX_MB; posting it in ${groups.length} parts`,
     );
-    return groups.map((group) => ({ ...item, result: { ...item.result, detections: group } }));
+    return groups.map((group) => ({
+      item: { ...item, result: { ...item.result, detections: group.map((i) => detections[i]) } },
+      text: pick(text, group),
+    }));
   }
 
   private async run(): Promise<void> {
@@ -336,7 +378,12 @@ export class ResultOutbox {
   private onRejected(post: PendingPost, err: AntennaApiError): QueuedBatch[] {
     const { logger } = this.options;
     const batch = (items: ResultItem[]): QueuedBatch[] => [
-      { jobId: post.jobId, group: null, items, onePerPost: true, headText: null },
+      {
+        jobId: post.jobId,
+        group: null,
+        entries: items.map((item) => ({ item, text: null })),
+        onePerPost: true,
+      },
     ];
     if (err.status === 404) {
       logger.warn(

@@ -4,6 +4,7 @@
  * possible duplicate, and no POST body is larger than WORKER_RESULT_MAX_MB: results are packed up to it and
  * one result larger than it is split by detections, never failed.
  */
+import { createHash } from 'crypto';
 import type { DetectionResponse } from '../../src/contract/types';
 import { AntennaClient } from '../../src/worker/antenna-client';
 import { ResultOutbox } from '../../src/worker/result-outbox';
@@ -184,4 +185,46 @@ test('results are packed under the body cap, and one result over it is split by 
   expect(messages(lines)).toContainEqual(
     expect.objectContaining({ level: 40, parts: parts.length, image: '1' }),
   );
+});
+
+/** `d` with a getter on `classifications` that counts each read: one read is one serialisation of `d`. */
+function counted(d: DetectionResponse, reads: number[], i: number): DetectionResponse {
+  const copy = { ...d };
+  // Redefining an existing key keeps its place, so the JSON text keeps its key order.
+  Object.defineProperty(copy, 'classifications', {
+    enumerable: true,
+    get() {
+      reads[i] = (reads[i] ?? 0) + 1;
+      return d.classifications;
+    },
+  });
+  return copy;
+}
+
+test('an oversized result is serialised once: each detection read once, the parts the bytes they always were', async () => {
+  const max = 64 * 1024;
+  const { outbox, subjects } = await setup({}, { maxBodyBytes: max });
+  const reads: number[] = [];
+  const big = Array.from({ length: 12 }, (_, i) => counted(detection('1', i, 600), reads, i));
+  // Image 2 first: image 1 is serialised while packing its post, does not fit, and waits for the next one.
+  outbox.enqueue(7, [
+    success(subjects[1], '2', [detection('2', 0, 10)]),
+    success(subjects[0], '1', big),
+    success(subjects[2], '3'),
+  ]);
+  expect(await outbox.drain(10_000)).toBe(true);
+  expect(reads).toEqual(big.map(() => 1));
+  // SHA-256 of each POST body as the serialiser wrote them before it sized while serialising (reply subjects,
+  // which carry the fake's clock, replaced by their index): image 2 alone, image 1 in three parts, the last
+  // with image 3. The split and its bytes are unchanged.
+  const bodies = fake.resultPosts.map((p) =>
+    subjects.reduce((raw, s, i) => raw.split(s).join(`<subject ${i}>`), p.raw),
+  );
+  expect(bodies.map((b) => Buffer.byteLength(b))).toEqual([802, 56363, 56443, 56667]);
+  expect(bodies.map((b) => createHash('sha256').update(b).digest('hex'))).toEqual([
+    'cb1fe675a2c87acf6be0a76dd431479c339f25532936603cc343642dc33e0744',
+    '438dfb0a611cc33de94fac09fefc72b5341d6b1ed879995f964617c7f3bed604',
+    '26f7ce35ff986a9906ebe20809743fb264c485dcc62879f64238a1c3cdc412f1',
+    '8ab1493e14ebab4acc6f7a22cb60dc12a674569f496e1e006a0f74b056c5baa8',
+  ]);
 });
