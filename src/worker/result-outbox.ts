@@ -13,8 +13,10 @@
  * objects.
  *
  * Any 2xx is success, whatever its body (an unreadable one is logged at warn: re-posting on a non-JSON 2xx
- * once stored 7 copies of one result). A post that got no answer in time may have been stored anyway: its
- * re-post is logged as a possible duplicate (Antenna's `save_results` dedupes replays).
+ * once stored 7 copies of one result); so is a 2xx whose body does not arrive in time. A post that got no
+ * answer in time may have been stored anyway: the line that reports it says its re-post may be a duplicate
+ * (Antenna's `save_results` dedupes replays). docs/pull-mode.md#timeouts-of-antenna-calls has every kind of
+ * timeout and what follows from it.
  *
  * A 400 means Antenna could not read an item (every item was validated locally, so this is a contract drift):
  * the batch is re-posted item by item, so the good results still land, and an item that Antenna still rejects
@@ -75,9 +77,6 @@ interface PendingPost {
   items: ResultItem[];
   /** Serialised once, so every retry sends the same bytes. */
   body: string;
-  attempts: number;
-  /** An earlier attempt got no answer in time: Antenna may have stored it. */
-  maybeStored: boolean;
 }
 
 const isSuccess = (item: ResultItem): item is ResultItem & { result: PullSuccessResult } =>
@@ -250,8 +249,6 @@ export class ResultOutbox {
       jobId: batch.jobId,
       items,
       body: `${head}${texts.join(',')}${tail}`,
-      attempts: 0,
-      maybeStored: false,
     };
   }
 
@@ -318,18 +315,6 @@ export class ResultOutbox {
       this.current ??= await this.nextPost();
       const post = this.current;
       if (!post) return;
-      if (post.attempts > 0 && post.maybeStored) {
-        logger.warn(
-          {
-            job: post.jobId,
-            results: post.items.length,
-            attempt: post.attempts + 1,
-            bytes: post.body.length,
-          },
-          `re-posting ${post.items.length} results for job ${post.jobId} after a POST that got no answer: possibly a duplicate (Antenna dedupes replays)`,
-        );
-      }
-      post.attempts++;
       try {
         const res = await client.postResults(
           post.jobId,
@@ -340,7 +325,9 @@ export class ResultOutbox {
         if (res.unreadable !== undefined) {
           logger.warn(
             { job: post.jobId, results: post.items.length, status: res.status, body: res.unreadable },
-            `Antenna answered the results for job ${post.jobId} with HTTP ${res.status} and a body that is not JSON; taken as accepted`,
+            res.timeout === 'body'
+              ? `Antenna answered the results for job ${post.jobId} with HTTP ${res.status}, but its body did not arrive in time; taken as accepted`
+              : `Antenna answered the results for job ${post.jobId} with HTTP ${res.status} and a body that is not JSON; taken as accepted`,
           );
         }
         this.current = null;
@@ -352,7 +339,6 @@ export class ResultOutbox {
         const e =
           err instanceof AntennaApiError ? err : new AntennaApiError('network', null, null, String(err));
         if (e.transient || e.status === 401 || e.status === 403) {
-          if (e.timedOut) post.maybeStored = true;
           const delay = this.backoff.next();
           logger.warn(
             {
@@ -361,8 +347,12 @@ export class ResultOutbox {
               attempt: this.backoff.failures,
               retryInMs: Math.round(delay),
               error: e.message,
+              timeout: e.timeout ?? undefined,
             },
-            `posting ${post.items.length} results for job ${post.jobId} failed; retrying with the same body`,
+            // A post that got no answer may have been stored: its re-post may be a duplicate.
+            e.timeout === 'answer'
+              ? `posting ${post.items.length} results for job ${post.jobId} got no answer in time; re-posting the same body, possibly a duplicate (Antenna dedupes replays)`
+              : `posting ${post.items.length} results for job ${post.jobId} failed; retrying with the same body`,
           );
           await sleep(delay, this.giveUp.signal);
           continue;

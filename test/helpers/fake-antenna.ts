@@ -35,9 +35,10 @@ export interface FakeAntennaOptions {
   ignoreDispatchMode?: boolean;
   /**
    * How the `call`-th `/result/` POST (1-based) that Antenna accepts is answered: after `delayMs` (the results
-   * are stored at once, as Antenna queues them before it answers), and/or with a non-JSON 200 body.
+   * are stored at once, as Antenna queues them before it answers), with a non-JSON 200 body, and/or with the
+   * status line and the first half of the body at once and the rest `holdBodyMs` later.
    */
-  resultAnswer?: (call: number) => { delayMs?: number; nonJson?: boolean } | null;
+  resultAnswer?: (call: number) => { delayMs?: number; nonJson?: boolean; holdBodyMs?: number } | null;
 }
 
 export interface FakeJobInput {
@@ -231,7 +232,12 @@ export class FakeAntenna {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', this.base);
-      const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      const send = (
+        status: number,
+        body: unknown,
+        headers: Record<string, string> = {},
+        holdBodyMs = 0,
+      ): void => {
         this.requests.push({
           method: req.method ?? '',
           path: url.pathname + url.search,
@@ -241,7 +247,10 @@ export class FakeAntenna {
         const text = typeof body === 'string' ? body : JSON.stringify(body);
         const type = typeof body === 'string' ? 'text/html; charset=utf-8' : 'application/json';
         res.writeHead(status, { 'content-type': type, ...headers });
-        res.end(text);
+        if (holdBodyMs <= 0) return void res.end(text);
+        const half = Math.floor(text.length / 2);
+        res.write(text.slice(0, half));
+        setTimeout(() => res.end(text.slice(half)), holdBodyMs);
       };
       this.route(req, url, Buffer.concat(chunks).toString('utf8'), send);
     });
@@ -251,7 +260,7 @@ export class FakeAntenna {
     req: http.IncomingMessage,
     url: URL,
     raw: string,
-    send: (status: number, body: unknown, headers?: Record<string, string>) => void,
+    send: (status: number, body: unknown, headers?: Record<string, string>, holdBodyMs?: number) => void,
   ): void {
     // Django's APPEND_SLASH answers before authentication.
     if (!url.pathname.endsWith('/')) {
@@ -405,11 +414,16 @@ export class FakeAntenna {
     return send(200, { tasks: out });
   }
 
-  private results(jobId: number, raw: string, body: unknown, send: (s: number, b: unknown) => void): void {
+  private results(
+    jobId: number,
+    raw: string,
+    body: unknown,
+    send: (s: number, b: unknown, headers?: Record<string, string>, holdBodyMs?: number) => void,
+  ): void {
     const job = this.jobs.get(jobId);
-    const reply = (status: number, b: unknown): void => {
+    const reply = (status: number, b: unknown, holdBodyMs = 0): void => {
       this.resultPosts.push({ jobId, raw, status });
-      send(status, b);
+      send(status, b, {}, holdBodyMs);
     };
     if (!job) return reply(404, { detail: 'No Job matches the given query.' });
     if (!isObject(body))
@@ -454,7 +468,8 @@ export class FakeAntenna {
     const answerBody = answer?.nonJson
       ? '<html><body>OK</body></html>'
       : { status: 'accepted', job_id: jobId, results_queued: queued.length, tasks: queued };
-    if (answer?.delayMs) setTimeout(() => reply(200, answerBody), answer.delayMs);
-    else reply(200, answerBody);
+    const hold = answer?.holdBodyMs ?? 0;
+    if (answer?.delayMs) setTimeout(() => reply(200, answerBody, hold), answer.delayMs);
+    else reply(200, answerBody, hold);
   }
 }

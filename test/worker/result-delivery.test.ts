@@ -1,8 +1,9 @@
 /**
  * Result delivery (docs/pull-mode.md#robustness): each result is posted once (a 2xx is success whatever its
- * body; a slow answer within WORKER_RESULT_TIMEOUT_S is waited for), a re-post after a timeout is logged as a
- * possible duplicate, and no POST body is larger than WORKER_RESULT_MAX_MB: results are packed up to it and
- * one result larger than it is split by detections, never failed.
+ * body, or when its body does not arrive; a slow answer within WORKER_RESULT_TIMEOUT_S is waited for), a
+ * re-post after no answer is logged once as a possible duplicate, and no POST body is larger than
+ * WORKER_RESULT_MAX_MB: results are packed up to it and one result larger than it is split by detections,
+ * never failed.
  */
 import { createHash } from 'crypto';
 import type { DetectionResponse } from '../../src/contract/types';
@@ -124,7 +125,7 @@ test('an answer slower than the API timeout but within the result timeout: waite
   expect(messages(lines).filter((l) => l.level >= 40)).toEqual([]);
 });
 
-test('no answer within the result timeout: re-posted with the same bytes and logged as a possible duplicate', async () => {
+test('no answer within the result timeout: re-posted with the same bytes, one line says it may be a duplicate', async () => {
   const { outbox, subjects, lines } = await setup(
     { resultAnswer: (call) => (call === 1 ? { delayMs: 1500 } : null) },
     { postTimeoutMs: 400 },
@@ -134,20 +135,32 @@ test('no answer within the result timeout: re-posted with the same bytes and log
   // The first copy was stored although its answer came too late; the second is the replay Antenna dedupes.
   await fake.waitFor(() => fake.resultPosts.length === 2, 5000);
   expect(new Set(fake.resultPosts.map((p) => p.raw)).size).toBe(1);
-  const logged = messages(lines);
-  expect(logged).toContainEqual(
+  expect(messages(lines).filter((l) => l.level >= 40)).toEqual([
     expect.objectContaining({
       level: 40,
-      msg: 'posting 1 results for job 7 failed; retrying with the same body',
-      error: expect.stringContaining('no answer within 400 ms') as string,
+      msg: 'posting 1 results for job 7 got no answer in time; re-posting the same body, possibly a duplicate (Antenna dedupes replays)',
+      error: 'POST /api/v2/jobs/7/result/: no answer within 400 ms',
+      timeout: 'answer',
     }),
+  ]);
+});
+
+test('a 2xx whose body does not arrive within the result timeout is success: posted once, one line', async () => {
+  const { outbox, subjects, lines } = await setup(
+    { resultAnswer: () => ({ holdBodyMs: 1500 }) },
+    { postTimeoutMs: 400 },
   );
-  expect(logged).toContainEqual(
+  outbox.enqueue(7, [success(subjects[0], '1')]);
+  expect(await outbox.drain(10_000)).toBe(true);
+  expect(fake.resultPosts.map((p) => p.status)).toEqual([200]);
+  expect(fake.acceptedPerReplySubject().get(subjects[0])).toBe(1);
+  expect(messages(lines).filter((l) => l.level >= 40)).toEqual([
     expect.objectContaining({
       level: 40,
-      msg: 're-posting 1 results for job 7 after a POST that got no answer: possibly a duplicate (Antenna dedupes replays)',
+      msg: 'Antenna answered the results for job 7 with HTTP 200, but its body did not arrive in time; taken as accepted',
+      body: 'POST /api/v2/jobs/7/result/: HTTP 200, but its body did not arrive within 400 ms',
     }),
-  );
+  ]);
 });
 
 test('results are packed under the body cap, and one result over it is split by detections, never failed', async () => {
