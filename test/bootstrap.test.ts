@@ -141,22 +141,17 @@ describe('startEngines', () => {
   const free = [bySlug('constant'), bySlug('random-detection-random-species')];
   const modelFree = new Set(free.map((d) => d.slug));
 
-  test('with inference threads, model-free pipelines stay on this thread and no thread is started for them', async () => {
-    const { engine, pool } = startEngines(free, modelFree, setup(true));
+  test.each<[string, boolean, typeof EngineRouter | typeof LocalEngine]>([
+    [
+      'with inference threads, model-free pipelines stay on this thread, behind the router',
+      true,
+      EngineRouter,
+    ],
+    ['without inference threads, one engine on this thread runs every pipeline', false, LocalEngine],
+  ])('%s; no inference thread is started', async (_name, threads, kind) => {
+    const { engine, pool } = startEngines(free, modelFree, setup(threads));
     try {
-      expect(engine).toBeInstanceOf(EngineRouter);
-      expect(pool).toBeNull();
-      await Promise.all(free.map((d) => engine.whenReady(d.slug)));
-      expect(engine.readySlugs()).toEqual(['constant', 'random-detection-random-species']);
-    } finally {
-      await engine.close();
-    }
-  });
-
-  test('without inference threads one engine on this thread runs every pipeline', async () => {
-    const { engine, pool } = startEngines(free, modelFree, setup(false));
-    try {
-      expect(engine).toBeInstanceOf(LocalEngine);
+      expect(engine).toBeInstanceOf(kind);
       expect(pool).toBeNull();
       await Promise.all(free.map((d) => engine.whenReady(d.slug)));
       expect(engine.readySlugs()).toEqual(['constant', 'random-detection-random-species']);
