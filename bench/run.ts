@@ -260,8 +260,8 @@ async function main(): Promise<void> {
   }
 }
 
-// Then issue 12's side-by-side runs (bench/scaling.ts; BENCH_SCALING=0 skips them), once this server has stopped,
-// and with BENCH_WIDE=1 the 29,176-class response case (bench/wide-classifier.ts, issue 10 §2).
+// Then the scaling comparisons (bench/scaling.ts; BENCH_SCALING=0 skips them), once this server has stopped,
+// and with BENCH_WIDE=1 the 29,176-class response case (bench/wide-classifier.ts).
 main()
   .then(runScalingBenches)
   .then(async () =>

@@ -334,8 +334,8 @@ export class ObjectDetector implements Detector {
         }
         if (keep && !keep.includes(labels[id])) continue;
         if (this.labels) {
-          // A graph that gives one class per box has one score: the others are reported as 0 (CONTRACT C3 wants
-          // the full vector in category-map order).
+          // A graph that gives one class per box has one score: the others are reported as 0 (Antenna wants
+          // the full vector in category-map order: docs/antenna-protocol.md#classifications).
           const scores = row.classScores ?? labels.map((_, q) => (q === id ? row.score : 0));
           label = { scores };
         }

@@ -5,7 +5,7 @@
  * Decoder order in `auto`: native TF decode when tfjs-node(-gpu) is the backend (JPEG, PNG, GIF and BMP; the
  * rest goes to the next decoder), else sharp (libvips, shipped in its npm packages, about 80 ms for a 4K JPEG),
  * else jimp (pure JS, about 900 ms). EXIF orientation is never applied: Antenna crops the stored pixel grid with
- * our boxes (CONTRACT §2.9).
+ * our boxes (docs/antenna-protocol.md#downloading-images).
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeTf, type NativeTfModule } from '../tf/backend';

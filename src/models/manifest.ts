@@ -342,7 +342,7 @@ export interface LoadedManifest {
 /** Thrown when a model directory is unusable; the message names the file and the problem. */
 export class ManifestError extends Error {}
 
-/** Checks the category-map invariants Antenna relies on (CONTRACT §2.5, §8 item 3). */
+/** Checks the category-map invariants Antenna relies on (docs/antenna-protocol.md#category-maps). */
 export function checkCategoryMap(map: AlgorithmCategoryMap, where: string): void {
   if (!validateCategoryMap(map)) {
     throw new ManifestError(`${where}: ${ajv.errorsText(validateCategoryMap.errors)}`);
@@ -434,7 +434,8 @@ async function readCategoryMap(dir: string, file: string): Promise<AlgorithmCate
     throw new ManifestError(`${mapFile}: ${(err as Error).message}`);
   }
   checkCategoryMap(map, mapFile);
-  // /info always sends every key of the map (CONTRACT §2.1), so optional ones left out of the file become null.
+  // /info always sends every key of the map (docs/antenna-protocol.md#transport), so optional ones left out
+  // of the file become null.
   return { ...map, version: map.version ?? null, description: map.description ?? null, uri: map.uri ?? null };
 }
 

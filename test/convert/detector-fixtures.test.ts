@@ -30,7 +30,7 @@ import {
 import { runOrt } from './helpers';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'onnx', 'yolo-tiny.onnx');
-// The ONNX fixtures arrive with the converter's detector ops (issue 9); without them there is nothing to convert.
+// The ONNX fixtures arrive with the converter's detector ops; without them there is nothing to convert.
 const withFixture = fs.existsSync(FIXTURE) ? describe : describe.skip;
 const TITLE = fs.existsSync(FIXTURE)
   ? 'ultralytics fixture: convert --kind detector, serve, compare with onnxruntime'

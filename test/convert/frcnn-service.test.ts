@@ -1,8 +1,9 @@
 /**
- * Issue 9, end to end for torchvision Faster R-CNN: the committed export (test/fixtures/onnx/frcnn-tiny.onnx, from
- * scripts/export-onnx-fixtures.py) converted by the real CLI with `--kind detector` and no other flag, then served by
- * ObjectDetector and through `POST /process` (alone and followed by a classifier) on PNG images of several sizes
- * and aspect ratios, against onnxruntime on the same ONNX file and the same RGB floats in [0, 1].
+ * Detector conversion end to end for torchvision Faster R-CNN: the committed export
+ * (test/fixtures/onnx/frcnn-tiny.onnx, from scripts/export-onnx-fixtures.py) converted by the real CLI with
+ * `--kind detector` and no other flag, then served by ObjectDetector and through `POST /process` (alone and
+ * followed by a classifier) on PNG images of several sizes and aspect ratios, against onnxruntime on the same
+ * ONNX file and the same RGB floats in [0, 1].
  */
 import * as fs from 'fs';
 import * as os from 'os';

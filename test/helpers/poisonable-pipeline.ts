@@ -1,5 +1,6 @@
 /**
- * A test pipeline whose detector can break the backend the way a wasm heap overflow does (issue 10 §1).
+ * A test pipeline whose detector can break the backend the way a wasm heap overflow does
+ * (docs/memory.md#when-the-backend-breaks-anyway).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DetectedBox, Detector } from '../../src/algorithms/algorithm';

@@ -1,6 +1,6 @@
 /**
  * LocalEngine on the real wasm backend with real JPEG decoding: admission by the memory budget, images too
- * large for it, and the rebuild of a backend that a bad image left unusable (issue 10 §1).
+ * large for it, and the rebuild of a backend that a bad image left unusable (docs/memory.md).
  */
 import * as tf from '@tensorflow/tfjs';
 import { readImageHeader } from '../../src/images/sniff';

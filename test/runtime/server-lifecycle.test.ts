@@ -160,7 +160,7 @@ async function startDripServer(): Promise<{ url: string; close(): Promise<void> 
   };
 }
 
-describe('server process: shutdown with a stalled download (issue 10 §4)', () => {
+describe('server process: shutdown with a stalled download', () => {
   let images: ImageServer;
   let drip: Awaited<ReturnType<typeof startDripServer>>;
   let child: ChildProcess;

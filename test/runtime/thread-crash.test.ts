@@ -1,5 +1,5 @@
 /**
- * A crashed inference thread fails only its own work (issue 10 §3, issue 11 item 3).
+ * A crashed inference thread fails only its own work (docs/memory.md#when-the-inference-thread-dies).
  *
  * The WorkerEngine is real; the threads are small fakes that speak the real protocol (worker-protocol.ts), so
  * a crash can be placed exactly: while one job runs and another is queued. One test uses the real inference

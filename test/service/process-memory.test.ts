@@ -1,5 +1,6 @@
 /**
- * POST /process with images too large for the memory budget, on the default model pipeline (issue 10 §1):
+ * POST /process with images too large for the memory budget, on the default model pipeline
+ * (docs/memory.md#the-budget):
  * they get their own per-image error, and the other images of the request, and later requests, are answered.
  */
 import request from 'supertest';

@@ -1,7 +1,7 @@
 /**
  * The service as `npm start` builds it (inference thread on): when the thread dies, model-free pipelines keep
  * answering, /readyz drops the model pipeline until the new thread has it warm, and then it answers again
- * (issue 10 §3).
+ * (docs/memory.md#when-the-inference-thread-dies).
  */
 import request from 'supertest';
 import type { Service } from '../../src/bootstrap';
