@@ -81,6 +81,7 @@ describe('engineEventHandler', () => {
     backend: 'cpu',
     package: '@tensorflow/tfjs',
     gpu: false,
+    tensorflow: null,
     reasons: ['cpu requested'],
   };
   const backend = (choice: BackendChoice): WorkerEngineEvent => ({
