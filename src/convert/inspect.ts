@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { readManifest } from '../models/manifest';
+import { integerInput, readManifest } from '../models/manifest';
 import { checkManifestAgainstModel, type TensorFacts } from './manifest-check';
 import { graphHasNms } from './model-dir';
 import { readUltralyticsMetadata } from './ultralytics-metadata';
@@ -174,7 +174,10 @@ async function inspectGraphModel(jsonPath: string): Promise<InspectReport> {
       const inp = manifest.input;
       details.push([
         'preprocessing',
-        `${inp.width !== undefined ? `${inp.width}×${inp.height}` : 'native size'} ${inp.resize} ${inp.color_order}, scale ${inp.scale}, mean [${inp.mean.join(', ')}], std [${inp.std.join(', ')}]`,
+        `${inp.width !== undefined ? `${inp.width}×${inp.height}` : 'native size'} ${inp.resize} ${inp.color_order}, ` +
+          (integerInput(inp)
+            ? `${inp.dtype} 0..255 as they are`
+            : `scale ${inp.scale}, mean [${inp.mean?.join(', ')}], std [${inp.std?.join(', ')}]`),
       ]);
       if (manifest.kind === 'classifier') {
         details.push(['output', `${manifest.output.name ?? '(only output)'} as ${manifest.output.kind}`]);
