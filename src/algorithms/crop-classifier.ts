@@ -140,6 +140,7 @@ export class CropClassifier implements Classifier {
     });
     const order: number[] = []; // row of the crops → region index
     const perImage: tf.Tensor4D[] = [];
+    let crops: tf.Tensor4D | null = null;
     try {
       for (const [image, indices] of byImage) {
         perImage.push(
@@ -152,10 +153,11 @@ export class CropClassifier implements Classifier {
         order.push(...indices);
       }
       // [N, inputH, inputW, 3] normalised, rows in `order`
-      const crops = perImage.length === 1 ? perImage[0] : tf.concat(perImage);
+      crops = perImage.length === 1 ? perImage[0] : tf.concat(perImage);
       return { crops, order };
     } finally {
-      if (perImage.length > 1) tf.dispose(perImage);
+      // Keeps only what is returned: a failed decode leaves the earlier images' crops behind.
+      tf.dispose(perImage.filter((t) => t !== crops));
     }
   }
 
