@@ -142,25 +142,30 @@ const log = (line: string): void => {
   process.stderr.write(`[convert] ${line}\n`);
 };
 
+/** Flags both converters take: the output, the labels and the algorithm's identity. */
+const IDENTITY_FLAGS = {
+  out: { type: 'string' },
+  labels: { type: 'string' },
+  key: { type: 'string' },
+  name: { type: 'string' },
+  version: { type: 'string' },
+  'version-name': { type: 'string' },
+  description: { type: 'string' },
+  uri: { type: 'string' },
+  'taxon-rank': { type: 'string' },
+  kind: { type: 'string' },
+} as const;
+
 async function onnxCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
-      out: { type: 'string' },
-      labels: { type: 'string' },
-      key: { type: 'string' },
-      name: { type: 'string' },
-      version: { type: 'string' },
-      'version-name': { type: 'string' },
-      description: { type: 'string' },
-      uri: { type: 'string' },
+      ...IDENTITY_FLAGS,
       'input-size': { type: 'string' },
       mean: { type: 'string' },
       std: { type: 'string' },
-      'taxon-rank': { type: 'string' },
       'output-kind': { type: 'string' },
-      kind: { type: 'string' },
       scale: { type: 'string' },
       resize: { type: 'string' },
       'pad-value': { type: 'string' },
@@ -296,19 +301,6 @@ async function detectorCommand(
       `${result.categoryMap ? `${result.categoryMap.labels.length} class labels` : 'classes ignored'})`,
   );
 }
-
-const IDENTITY_FLAGS = {
-  out: { type: 'string' },
-  labels: { type: 'string' },
-  key: { type: 'string' },
-  name: { type: 'string' },
-  version: { type: 'string' },
-  'version-name': { type: 'string' },
-  description: { type: 'string' },
-  uri: { type: 'string' },
-  'taxon-rank': { type: 'string' },
-  kind: { type: 'string' },
-} as const;
 
 async function savedModelCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
