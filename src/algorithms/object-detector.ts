@@ -25,14 +25,11 @@ import { clampBox } from './geometry/clamp-box';
 import { decodeBox } from './geometry/decode-box';
 import { mapBoxToSource } from './geometry/map-box-to-source';
 import { computeResizeGeometry, type ResizeGeometry } from './geometry/resize-geometry';
-import { loadAndWarmUp, type ModelRunner } from './model-runner';
+import { loadAndWarmUp, NATIVE_WARM_UP_SIZE, type ModelRunner } from './model-runner';
 import { prepareDetectorInput } from './preprocess';
 
 /** Used when neither the request nor the manifest sets a cap. */
 export const DEFAULT_MAX_DETECTIONS = 500;
-
-/** Warm-up image size for `resize: none` manifests that give no width/height. */
-export const NATIVE_WARM_UP_SIZE = 64;
 
 /** The thresholds one run applies: request `config` first, then the manifest's defaults. */
 export interface DetectionSettings {
@@ -303,6 +300,12 @@ export class ObjectDetector implements Detector {
     }
     const map = this.loaded.categoryMap;
     if (!this.readsClasses || !map) return;
+    if (width !== null && (this.manifest.class_labels?.first_id ?? 0) !== 0) {
+      throw new Error(
+        `detector ${this.descriptor.key}: class_labels.first_id offsets class ids, but the model gives ${width} ` +
+          'class scores per box, read in category-map order; remove first_id',
+      );
+    }
     if (width !== null && width !== map.labels.length) {
       throw new Error(
         `detector ${this.descriptor.key}: the model gives ${width} class scores per box but class_labels' ` +
@@ -320,16 +323,19 @@ export class ObjectDetector implements Detector {
     const { output } = this.manifest;
     const keep = this.keep;
     const labels = this.loaded.categoryMap?.labels ?? [];
+    const firstId = this.manifest.class_labels?.first_id ?? 0;
     const candidates: Omit<DetectedBox, 'inferenceTime'>[] = [];
     const classOf: number[] = []; // per candidate, for per-class NMS
     for (const row of rows) {
       let label: DetectedBox['label'];
       if (this.readsClasses) {
-        const id = row.classId ?? -1;
+        // Category-map entry of the class: ids count from first_id (1 in TF Object Detection API exports).
+        const id = row.classId === null ? -1 : row.classId - firstId;
         if (!(Number.isInteger(id) && id >= 0 && id < labels.length)) {
           throw new Error(
-            `detector ${this.descriptor.key}: the model gave class ${id}, outside class_labels' category map ` +
-              `(${labels.length} labels)`,
+            `detector ${this.descriptor.key}: the model gave class ${row.classId}, outside class_labels' ` +
+              `category map (${labels.length} labels` +
+              (firstId !== 0 ? `, ids ${firstId} to ${firstId + labels.length - 1})` : ')'),
           );
         }
         if (keep && !keep.includes(labels[id])) continue;

@@ -25,25 +25,41 @@ export type BatchMode = 'dynamic' | 'single' | 'none';
  */
 export type ResizeMode = 'stretch' | 'letterbox' | 'letterbox-center' | 'none';
 
-/** Pixel values the model expects. Applied in this order: colour order, scale, mean/std. */
+/**
+ * The input tensor's dtype. `float32`: pixels are normalised (scale, mean, std). `uint8` and `int32`: the 0..255
+ * values are fed as whole numbers with no normalisation, as TF Object Detection API exports take them (uint8).
+ */
+export type InputDtype = 'float32' | 'uint8' | 'int32';
+
+/** Pixel values the model expects. Applied in this order: colour order, scale, mean/std (float inputs only). */
 export interface PixelNormalization {
   /** Channel order the model expects. Decoded images are RGB. */
   color_order: 'RGB' | 'BGR';
-  /** Multiplier applied to 0..255 pixel values first (1/255 for [0,1] models, 1 for [0,255]). */
-  scale: number;
-  /** Per-channel mean and std applied after scaling, in the model's channel order. */
-  mean: [number, number, number];
-  std: [number, number, number];
+  /** Default `float32`. */
+  dtype?: InputDtype;
+  /** Multiplier applied to 0..255 pixel values first (1/255 for [0,1] models, 1 for [0,255]). Float inputs only. */
+  scale?: number;
+  /** Per-channel mean and std applied after scaling, in the model's channel order. Float inputs only. */
+  mean?: [number, number, number];
+  std?: [number, number, number];
   /** Input tensor name, when the model has several or the signature key differs. */
   name?: string;
 }
 
-/** A classifier's crops: cut with cropAndResize (aspect not kept) and fed as NHWC batches. */
+/** True when the input takes whole 0..255 values as they are (uint8 or int32), with no normalisation. */
+export const integerInput = (input: PixelNormalization): boolean =>
+  input.dtype === 'uint8' || input.dtype === 'int32';
+
+/**
+ * A classifier's crops, fed as NHWC batches: `stretch` cuts each box with cropAndResize to width×height (aspect
+ * not kept); `none` cuts each box at its own whole-pixel size (for graphs that resize inside), and only crops of
+ * one size share a call.
+ */
 export interface ClassifierInput extends PixelNormalization {
-  /** Model input width and height in pixels. */
-  width: number;
-  height: number;
-  resize: 'stretch';
+  /** Model input width and height in pixels. Required with `stretch`; with `none` they size the warm-up crop. */
+  width?: number;
+  height?: number;
+  resize: 'stretch' | 'none';
 }
 
 /** How a detector's input is built from a decoded image. */
@@ -99,6 +115,11 @@ export interface DetectorOutput {
   /** Optional class-id tensor; used only when the manifest has `class_labels`, otherwise ignored as in ADC. */
   classes?: string;
   packed?: PackedOutput;
+  /**
+   * Optional `[B]` tensor of valid rows per image (TF Object Detection API `num_detections`): rows at or past it
+   * are padding and are never read.
+   */
+  num_detections?: string;
   /** Box layout inside the last dimension. */
   box_format: 'yxyx' | 'xyxy' | 'xywh' | 'cxcywh';
   /** `normalized`: fractions of the model input; `pixels`: pixels of the model input (source pixels with `none`). */
@@ -125,6 +146,11 @@ export interface DetectorClassLabels {
   report: boolean;
   /** Labels to keep; detections of other classes are dropped before NMS. */
   keep?: string[];
+  /**
+   * The class id the model gives the category map's first entry (class ids, not per-class score columns). Default
+   * 0; the TF Object Detection API numbers classes from 1, so its label list ["insect", "other"] names ids 1 and 2.
+   */
+  first_id?: number;
 }
 
 /** Classifier output: one tensor [B, C] in category-map order. */
@@ -194,28 +220,30 @@ const triple = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems
 
 const pixelProperties = {
   color_order: { type: 'string', enum: ['RGB', 'BGR'] },
+  dtype: { type: 'string', enum: ['float32', 'uint8', 'int32'] },
   scale: { type: 'number', exclusiveMinimum: 0 },
   mean: triple,
   std: triple,
   name: { type: 'string' },
 } as const;
 
-// A classifier crops with cropAndResize and feeds NHWC batches: every other input field would be ignored.
+// A classifier crops and feeds NHWC batches: every other input field would be ignored. scale, mean and std are
+// required for float inputs only, and width and height with stretch only (inputProblems).
 const classifierInputSchema = {
   type: 'object',
-  required: ['width', 'height', 'color_order', 'resize', 'scale', 'mean', 'std'],
+  required: ['color_order', 'resize'],
   additionalProperties: false,
   properties: {
     width: { type: 'integer', minimum: 1 },
     height: { type: 'integer', minimum: 1 },
-    resize: { type: 'string', enum: ['stretch'] },
+    resize: { type: 'string', enum: ['stretch', 'none'] },
     ...pixelProperties,
   },
 } as const;
 
 const detectorInputSchema = {
   type: 'object',
-  required: ['color_order', 'resize', 'scale', 'mean', 'std'],
+  required: ['color_order', 'resize'],
   additionalProperties: false,
   properties: {
     width: { type: 'integer', minimum: 1 },
@@ -238,6 +266,7 @@ const detectorOutputSchema = {
     boxes: { type: 'string', minLength: 1 },
     scores: { type: 'string', minLength: 1 },
     classes: { type: 'string', minLength: 1 },
+    num_detections: { type: 'string', minLength: 1 },
     packed: {
       type: 'object',
       required: ['tensor', 'box'],
@@ -291,6 +320,7 @@ const detectorSchema = {
         category_map: { type: 'string', minLength: 1 },
         report: { type: 'boolean' },
         keep: { type: 'array', items: { type: 'string' }, minItems: 1 },
+        first_id: { type: 'integer', minimum: 0 },
       },
     },
   },
@@ -359,18 +389,44 @@ export function checkCategoryMap(map: AlgorithmCategoryMap, where: string): void
 }
 
 /**
- * Rules JSON Schema cannot say well: combinations of detector fields. Returns the problems, each naming the
- * field; a field the service would ignore is a problem too, so that a manifest never promises what is not done.
+ * Input rules both kinds share: normalisation is for float inputs only (an integer input is fed as it is), and
+ * a size is needed unless the model takes images at their own size.
  */
-export function detectorManifestProblems(m: DetectorManifest): string[] {
+export function inputProblems(input: ManifestInput): string[] {
   const problems: string[] = [];
-  const { input, output } = m;
+  const fields = (['scale', 'mean', 'std'] as const).filter((f) => input[f] !== undefined);
+  if (integerInput(input)) {
+    if (fields.length > 0) {
+      problems.push(
+        `input.${fields.join(', input.')}: input.dtype "${input.dtype}" feeds the 0..255 values as they are, ` +
+          'with no normalisation; remove them',
+      );
+    }
+  } else {
+    const missing = (['scale', 'mean', 'std'] as const).filter((f) => input[f] === undefined);
+    if (missing.length > 0) {
+      problems.push(
+        `input.${missing.join(', input.')} required for a float input (or set input.dtype "uint8" or "int32" ` +
+          'for a model that takes whole 0..255 values)',
+      );
+    }
+  }
   if (input.resize !== 'none' && (input.width === undefined || input.height === undefined)) {
     problems.push(`input.width and input.height are required with resize "${input.resize}"`);
   }
   if ((input.width === undefined) !== (input.height === undefined)) {
     problems.push('input.width and input.height go together');
   }
+  return problems;
+}
+
+/**
+ * Rules JSON Schema cannot say well: combinations of detector fields. Returns the problems, each naming the
+ * field; a field the service would ignore is a problem too, so that a manifest never promises what is not done.
+ */
+export function detectorManifestProblems(m: DetectorManifest): string[] {
+  const { input, output } = m;
+  const problems = inputProblems(input);
   if (input.pad_value !== undefined && input.resize !== 'letterbox' && input.resize !== 'letterbox-center') {
     problems.push(`input.pad_value is only used by letterbox resizing, but resize is "${input.resize}"`);
   }
@@ -421,6 +477,12 @@ export function detectorManifestProblems(m: DetectorManifest): string[] {
     if (!labels.report && labels.keep === undefined) {
       problems.push('class_labels would be ignored: set report to true or give keep');
     }
+    if ((labels.first_id ?? 0) !== 0 && output.classes === undefined && p?.class === undefined) {
+      problems.push(
+        'class_labels.first_id offsets class ids, but the outputs give none (set output.classes or packed.class); ' +
+          'per-class score columns are read in category-map order',
+      );
+    }
   }
   return problems;
 }
@@ -461,6 +523,8 @@ export function validateManifestJson(raw: unknown, where: string): ModelManifest
   }
   if (kind === 'classifier') {
     if (!validateClassifier(raw)) throw new ManifestError(`${where}: ${schemaErrors(validateClassifier.errors)}`);
+    const problems = inputProblems(raw.input);
+    if (problems.length > 0) throw new ManifestError(`${where}: ${problems.join('; ')}`);
     return raw;
   }
   throw new ManifestError(`${where}: kind must be "detector" or "classifier", got ${JSON.stringify(kind)}`);

@@ -188,7 +188,7 @@ it('inspects a SavedModel from saved_model.pb alone', async () => {
   expect(text).toContain(
     '  manifest names: input.name "input", output names "logits" (signature keys of serving_default)\n',
   );
-  expect(text).toContain('note: a SavedModel runs only on tfjs-node(-gpu)');
+  expect(text).toContain('note: a SavedModel runs only on the native backend (libtensorflow)');
 });
 
 it('reports a path that is no model', async () => {

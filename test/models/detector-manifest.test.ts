@@ -126,6 +126,89 @@ describe('bad detector fields are errors naming the field', () => {
   });
 });
 
+/** A TF Object Detection API export as `npm run convert -- saved-model` writes it (uint8, own size, 1-based ids). */
+const odApi = (): Record<string, unknown> => ({
+  ...frcnn(),
+  format: 'tf-saved-model',
+  model_path: 'saved_model',
+  input: { color_order: 'RGB', resize: 'none', dtype: 'uint8', batch: 'single', name: 'input_tensor' },
+  output: {
+    boxes: 'detection_boxes',
+    scores: 'detection_scores',
+    classes: 'detection_classes',
+    num_detections: 'num_detections',
+    box_format: 'yxyx',
+    coordinates: 'normalized',
+    nms: 'in-graph',
+    score_threshold: 0.5,
+    max_detections: 100,
+  },
+  class_labels: { category_map: 'category_map.json', report: true, first_id: 1 },
+});
+
+describe('integer inputs, num_detections and first_id', () => {
+  it('a TF Object Detection API manifest passes: uint8 input with no normalisation', () => {
+    expect(() => validateManifestJson(odApi(), 'm.json')).not.toThrow();
+  });
+
+  it.each<[string, Patch, string]>([
+    [
+      'normalisation on an integer input',
+      (m) => Object.assign(m.input, { scale: 1, mean: [0, 0, 0] }),
+      'input.scale, input.mean: input.dtype "uint8" feeds the 0..255 values as they are, with no normalisation; remove them',
+    ],
+    [
+      'a float input without normalisation',
+      (m) => delete m.input.dtype,
+      'input.scale, input.mean, input.std required for a float input (or set input.dtype "uint8" or "int32"',
+    ],
+    ['a dtype tfjs-node cannot feed', (m) => (m.input.dtype = 'float16'), 'input.dtype must be equal to one of'],
+    ['a negative first_id', (m) => (m.class_labels.first_id = -1), 'class_labels.first_id must be >= 0'],
+    [
+      'first_id without class ids',
+      (m) => {
+        delete m.output.classes;
+        m.output.scores = 'detection_multiclass_scores';
+      },
+      'class_labels.first_id offsets class ids, but the outputs give none',
+    ],
+    ['an empty num_detections name', (m) => (m.output.num_detections = ''), 'output.num_detections must NOT have fewer'],
+  ])('%s', (_, patch, message) => {
+    expect(() => validateManifestJson(patched(odApi, patch), 'm.json')).toThrow(message);
+  });
+});
+
+describe('classifier inputs: integer dtype, and own-size crops', () => {
+  const classifier = (): Record<string, unknown> =>
+    JSON.parse(fs.readFileSync(path.join(MODELS, 'species-classifier', 'manifest.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  it('resize "none" needs no size; an int32 input needs no normalisation', () => {
+    const own = patched(classifier, (m) => {
+      m.input.resize = 'none';
+      delete m.input.width;
+      delete m.input.height;
+    });
+    expect(() => validateManifestJson(own, 'm.json')).not.toThrow();
+    const int = patched(classifier, (m) => {
+      m.input.dtype = 'int32';
+      delete m.input.scale;
+      delete m.input.mean;
+      delete m.input.std;
+    });
+    expect(() => validateManifestJson(int, 'm.json')).not.toThrow();
+  });
+
+  it.each<[string, Patch, string]>([
+    ['stretch without a size', (m) => delete m.input.height, 'input.width and input.height are required with resize "stretch"'],
+    ['a float input without std', (m) => delete m.input.std, 'input.std required for a float input'],
+    ['normalisation on an int32 input', (m) => (m.input.dtype = 'int32'), 'input.scale, input.mean, input.std: input.dtype "int32"'],
+  ])('%s', (_, patch, message) => {
+    expect(() => validateManifestJson(patched(classifier, patch), 'm.json')).toThrow(message);
+  });
+});
+
 describe('classifier manifests refuse detector-only fields', () => {
   const classifier = (): Record<string, unknown> =>
     JSON.parse(fs.readFileSync(path.join(MODELS, 'species-classifier', 'manifest.json'), 'utf8')) as Record<
