@@ -36,6 +36,8 @@ export interface ReadOptions {
   batched: boolean;
   /** Rows scoring below this are skipped (NaN too). */
   scoreThreshold: number;
+  /** Rows scoring exactly `scoreThreshold` are skipped too (`score > threshold`, as ADC keeps boxes). */
+  strictThreshold?: boolean;
   /** Read class ids / vectors (the manifest has `class_labels`); otherwise classes are ignored, as in ADC. */
   classes: boolean;
 }
@@ -174,9 +176,17 @@ interface IndexedRow {
   row: RawDetection;
 }
 
-/** The rows of each image that score at least the threshold: the best class's score with per-class columns. */
+/**
+ * The rows of each image that score at least the threshold (above it when strict): the best class's score with
+ * per-class columns.
+ */
 function collectRows(b: number, k: number, options: ReadOptions, src: RowSource): IndexedRow[][] {
   const nc = src.classCount;
+  const t = options.scoreThreshold;
+  // Written so that NaN never passes.
+  const passes = options.strictThreshold
+    ? (score: number): boolean => score > t
+    : (score: number) => score >= t;
   const result: IndexedRow[][] = [];
   for (let i = 0; i < b; i++) {
     const rows: IndexedRow[] = [];
@@ -194,13 +204,13 @@ function collectRows(b: number, k: number, options: ReadOptions, src: RowSource)
             classId = q;
           }
         }
-        if (options.classes && score >= options.scoreThreshold) {
+        if (options.classes && passes(score)) {
           classScores = Array.from({ length: nc }, (_, q) => src.score(i, j, q));
         }
       } else {
         classId = src.classId(i, j);
       }
-      if (!(score >= options.scoreThreshold)) continue;
+      if (!passes(score)) continue;
       rows.push({
         index: j,
         row: { box: src.box(i, j), score, classId: options.classes ? classId : null, classScores },

@@ -31,22 +31,30 @@ import { prepareDetectorInput } from './preprocess';
 /** Used when neither the request nor the manifest sets a cap. */
 export const DEFAULT_MAX_DETECTIONS = 500;
 
-/** The thresholds one run applies: request `config` first, then the manifest's defaults. */
+/** The thresholds one run applies: request `config` first (unless the manifest refuses), then the manifest's. */
 export interface DetectionSettings {
-  /** Boxes with score ≥ this are kept (inclusive, unlike ADC's strict `>`). */
+  /** Boxes with score ≥ this are kept, or > this with `strictThreshold`. */
   scoreThreshold: number;
+  /** The manifest's `score_threshold_strict`: ADC keeps `score > 0.8`. */
+  strictThreshold: boolean;
   /** Null when the graph runs NMS itself. */
   iouThreshold: number | null;
   maxDetections: number;
 }
 
-/** Resolves the per-request settings: `config.detection_threshold` and `config.max_detections` win. */
+/**
+ * Resolves the per-request settings: `config.detection_threshold` and `config.max_detections` win, unless the
+ * manifest sets `request_overrides: false`.
+ */
 export function detectionSettings(manifest: DetectorManifest, config: RequestConfig): DetectionSettings {
-  const inGraph = manifest.output.nms === 'in-graph';
+  const { output } = manifest;
+  const inGraph = output.nms === 'in-graph';
+  const request = output.request_overrides === false ? {} : config;
   return {
-    scoreThreshold: config.detection_threshold ?? manifest.output.score_threshold,
-    iouThreshold: inGraph ? null : (manifest.output.iou_threshold ?? null),
-    maxDetections: config.max_detections ?? manifest.output.max_detections ?? DEFAULT_MAX_DETECTIONS,
+    scoreThreshold: request.detection_threshold ?? output.score_threshold,
+    strictThreshold: output.score_threshold_strict === true,
+    iouThreshold: inGraph ? null : (output.iou_threshold ?? null),
+    maxDetections: request.max_detections ?? output.max_detections ?? DEFAULT_MAX_DETECTIONS,
   };
 }
 
@@ -184,12 +192,23 @@ export class ObjectDetector implements Detector {
    * Reads one call's outputs into candidate rows per image, checking their shapes against the manifest and the
    * class-score width against the labels; errors name the detector.
    */
-  private readOutputs(data: OutputData[], batch: number, scoreThreshold: number): RawDetection[][] {
+  private readOutputs(
+    data: OutputData[],
+    batch: number,
+    scoreThreshold: number,
+    strictThreshold = false,
+  ): RawDetection[][] {
     const { output } = this.manifest;
     const batched = this.batchMode !== 'none';
     let raw: RawDetection[][];
     try {
-      raw = readDetections(output, data, { batch, batched, scoreThreshold, classes: this.readsClassIds });
+      raw = readDetections(output, data, {
+        batch,
+        batched,
+        scoreThreshold,
+        strictThreshold,
+        classes: this.readsClassIds,
+      });
     } catch (err) {
       throw new Error(`detector ${this.descriptor.key}: ${(err as Error).message}`);
     }
@@ -218,8 +237,9 @@ export class ObjectDetector implements Detector {
   }
 
   /**
-   * Splits the images into model calls: batches of `batchSize` when the batch is dynamic (and, with native-size
-   * input, only images of one size share a call), one image per call when the graph takes one.
+   * Splits the images into model calls: batches of `batchSize` when the batch is dynamic (and, where each image
+   * has its own input size, `none` and `shorter-side`, only images of one input size share a call), one image
+   * per call when the graph takes one.
    */
   private plan(images: PipelineImage[], batchSize: number): PipelineImage[][] {
     if (this.batchMode !== 'dynamic') return images.map((image) => [image]);
@@ -227,13 +247,14 @@ export class ObjectDetector implements Detector {
     const groups: PipelineImage[][] = [];
     for (let start = 0; start < images.length; start += size) {
       const chunk = images.slice(start, start + size);
-      if (this.manifest.input.resize !== 'none') {
+      if (this.manifest.input.resize !== 'none' && this.manifest.input.resize !== 'shorter-side') {
         groups.push(chunk);
         continue;
       }
       const bySize = new Map<string, PipelineImage[]>();
       for (const image of chunk) {
-        const key = `${image.width}x${image.height}`;
+        const g = this.geometry(image.width, image.height);
+        const key = `${g.inputWidth}x${g.inputHeight}`;
         bySize.set(key, [...(bySize.get(key) ?? []), image]);
       }
       groups.push(...bySize.values());
@@ -243,7 +264,18 @@ export class ObjectDetector implements Detector {
 
   private geometry(width: number, height: number): ResizeGeometry {
     const { input } = this.manifest;
-    return computeResizeGeometry(width, height, input.width ?? width, input.height ?? height, input.resize);
+    const limits =
+      input.min_size !== undefined && input.max_size !== undefined
+        ? { minSize: input.min_size, maxSize: input.max_size }
+        : undefined;
+    return computeResizeGeometry(
+      width,
+      height,
+      input.width ?? width,
+      input.height ?? height,
+      input.resize,
+      limits,
+    );
   }
 
   /** `[b, H, W, 3]` prepared images → the model's input: NCHW when asked, without the batch dim when it has none. */
@@ -280,7 +312,7 @@ export class ObjectDetector implements Detector {
       batch.dispose();
     }
     const seconds = (performance.now() - started) / 1000 / pixels.length;
-    const raw = this.readOutputs(data, pixels.length, settings.scoreThreshold);
+    const raw = this.readOutputs(data, pixels.length, settings.scoreThreshold, settings.strictThreshold);
     const perImage: DetectedBox[][] = [];
     for (let i = 0; i < pixels.length; i++) {
       const kept = await this.postprocess(raw[i], geometries[i], settings);

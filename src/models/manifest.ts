@@ -20,10 +20,12 @@ export type BatchMode = 'dynamic' | 'single' | 'none';
 
 /**
  * `stretch`: resize to width×height ignoring aspect. `letterbox`: keep aspect, pad bottom/right.
- * `letterbox-center`: keep aspect, pad evenly on both sides (ultralytics). `none`: feed the decoded image at
- * its own size (the graph resizes and normalises; detectors only).
+ * `letterbox-center`: keep aspect, pad evenly on both sides (ultralytics). `shorter-side`: keep aspect, the
+ * shorter side to `min_size` unless the longer would pass `max_size`, sizes floored (torchvision's detection
+ * transform; detectors only). `none`: feed the decoded image at its own size (the graph resizes and normalises;
+ * detectors only).
  */
-export type ResizeMode = 'stretch' | 'letterbox' | 'letterbox-center' | 'none';
+export type ResizeMode = 'stretch' | 'letterbox' | 'letterbox-center' | 'shorter-side' | 'none';
 
 /**
  * The input tensor's dtype. `float32`: pixels are normalised (scale, mean, std). `uint8` and `int32`: the 0..255
@@ -51,15 +53,28 @@ export const integerInput = (input: PixelNormalization): boolean =>
   input.dtype === 'uint8' || input.dtype === 'int32';
 
 /**
- * A classifier's crops, fed as NHWC batches: `stretch` cuts each box with cropAndResize to width×height (aspect
- * not kept); `none` cuts each box at its own whole-pixel size (for graphs that resize inside), and only crops of
- * one size share a call.
+ * How `stretch` brings a crop to the model's size:
+ * - `bilinear` (default): one tf.image.cropAndResize per image, sampling the box's exact (fractional) extent;
+ * - `bilinear-antialias`: the box's whole pixels resized as PyTorch's `interpolate(antialias=True)` does a float
+ *   tensor (torchvision's `Resize(antialias=True)` after `ToTensor`);
+ * - `pil-bilinear`: the box's whole pixels resized as Pillow's `resize(BILINEAR)` does an 8-bit image
+ *   (torchvision's `Resize` before `ToTensor`), rounded to whole values.
+ * The last two cut the box as `PIL.Image.crop` of its integer coordinates does, with no padding.
+ */
+export type CropInterpolation = 'bilinear' | 'bilinear-antialias' | 'pil-bilinear';
+
+/**
+ * A classifier's crops, fed as NHWC batches: `stretch` brings each box to width×height (aspect not kept) by
+ * `interpolation`; `none` cuts each box at its own whole-pixel size (for graphs that resize inside), and only
+ * crops of one size share a call.
  */
 export interface ClassifierInput extends PixelNormalization {
   /** Model input width and height in pixels. Required with `stretch`; with `none` they size the warm-up crop. */
   width?: number;
   height?: number;
   resize: 'stretch' | 'none';
+  /** With `stretch`; default `bilinear`. */
+  interpolation?: CropInterpolation;
 }
 
 /** How a detector's input is built from a decoded image. */
@@ -68,6 +83,9 @@ export interface DetectorInput extends PixelNormalization {
   width?: number;
   height?: number;
   resize: ResizeMode;
+  /** `shorter-side`: the shorter side's target and the longer side's limit, in pixels (torchvision: 800, 1333). */
+  min_size?: number;
+  max_size?: number;
   /** Letterbox padding in 0..255 pixel units, before scale, mean and std (ultralytics uses 114). Default 0. */
   pad_value?: number;
   /** Default `NHWC`. */
@@ -128,8 +146,15 @@ export interface DetectorOutput {
   nms?: 'service' | 'in-graph';
   /** Service NMS per class (boxes of different classes never suppress each other), as ultralytics does. */
   nms_per_class?: boolean;
-  /** Defaults the service applies; per-request `config` may override threshold and cap. */
+  /** Defaults the service applies; per-request `config` may override threshold and cap (see request_overrides). */
   score_threshold: number;
+  /** `true`: keep scores strictly above the threshold (ADC's `score > 0.8`). Default false: at or above. */
+  score_threshold_strict?: boolean;
+  /**
+   * `false`: the request's `detection_threshold` and `max_detections` are ignored, for a service whose answers
+   * must not depend on what a client sends (ADC's detector). Default true.
+   */
+  request_overrides?: boolean;
   /** Service NMS only (an error with `nms: in-graph`). */
   iou_threshold?: number;
   max_detections: number;
@@ -237,6 +262,7 @@ const classifierInputSchema = {
     width: { type: 'integer', minimum: 1 },
     height: { type: 'integer', minimum: 1 },
     resize: { type: 'string', enum: ['stretch', 'none'] },
+    interpolation: { type: 'string', enum: ['bilinear', 'bilinear-antialias', 'pil-bilinear'] },
     ...pixelProperties,
   },
 } as const;
@@ -248,7 +274,9 @@ const detectorInputSchema = {
   properties: {
     width: { type: 'integer', minimum: 1 },
     height: { type: 'integer', minimum: 1 },
-    resize: { type: 'string', enum: ['stretch', 'letterbox', 'letterbox-center', 'none'] },
+    resize: { type: 'string', enum: ['stretch', 'letterbox', 'letterbox-center', 'shorter-side', 'none'] },
+    min_size: { type: 'integer', minimum: 1 },
+    max_size: { type: 'integer', minimum: 1 },
     pad_value: { type: 'number', minimum: 0, maximum: 255 },
     layout: { type: 'string', enum: ['NHWC', 'NCHW'] },
     batch: { type: 'string', enum: ['dynamic', 'single', 'none'] },
@@ -285,6 +313,8 @@ const detectorOutputSchema = {
     nms: { type: 'string', enum: ['service', 'in-graph'] },
     nms_per_class: { type: 'boolean' },
     score_threshold: { type: 'number', minimum: 0, maximum: 1 },
+    score_threshold_strict: { type: 'boolean' },
+    request_overrides: { type: 'boolean' },
     iou_threshold: { type: 'number', minimum: 0, maximum: 1 },
     max_detections: { type: 'integer', minimum: 1 },
   },
@@ -411,7 +441,11 @@ export function inputProblems(input: ManifestInput): string[] {
       );
     }
   }
-  if (input.resize !== 'none' && (input.width === undefined || input.height === undefined)) {
+  if (
+    input.resize !== 'none' &&
+    input.resize !== 'shorter-side' &&
+    (input.width === undefined || input.height === undefined)
+  ) {
     problems.push(`input.width and input.height are required with resize "${input.resize}"`);
   }
   if ((input.width === undefined) !== (input.height === undefined)) {
@@ -430,6 +464,16 @@ export function detectorManifestProblems(m: DetectorManifest): string[] {
   if (input.pad_value !== undefined && input.resize !== 'letterbox' && input.resize !== 'letterbox-center') {
     problems.push(`input.pad_value is only used by letterbox resizing, but resize is "${input.resize}"`);
   }
+  const sides = (['min_size', 'max_size'] as const).filter((f) => input[f] !== undefined);
+  if (input.resize === 'shorter-side') {
+    if (sides.length !== 2) problems.push('input.min_size and input.max_size are required with resize "shorter-side"');
+    if (input.width !== undefined) {
+      problems.push('input.width and input.height are not used with resize "shorter-side" (min_size and max_size are)');
+    }
+  } else if (sides.length > 0) {
+    problems.push(`input.${sides.join(', input.')}: only used with resize "shorter-side", but resize is "${input.resize}"`);
+  }
+
   const separate = output.boxes !== undefined || output.scores !== undefined || output.classes !== undefined;
   if (separate && output.packed) {
     problems.push('output: give either boxes/scores(/classes) or packed, not both');
@@ -524,6 +568,12 @@ export function validateManifestJson(raw: unknown, where: string): ModelManifest
   if (kind === 'classifier') {
     if (!validateClassifier(raw)) throw new ManifestError(`${where}: ${schemaErrors(validateClassifier.errors)}`);
     const problems = inputProblems(raw.input);
+    if (raw.input.interpolation !== undefined && raw.input.resize !== 'stretch') {
+      problems.push(
+        `input.interpolation: only used with resize "stretch" (it says how a crop is brought to the input size), ` +
+          `but resize is "${raw.input.resize}"`,
+      );
+    }
     if (problems.length > 0) throw new ManifestError(`${where}: ${problems.join('; ')}`);
     return raw;
   }

@@ -4,7 +4,7 @@ import { cropBoxToNormalized } from '../../src/algorithms/geometry/crop-box';
 import { decodeBox } from '../../src/algorithms/geometry/decode-box';
 import { iou } from '../../src/algorithms/geometry/iou';
 import { mapBoxToSource } from '../../src/algorithms/geometry/map-box-to-source';
-import { computeResizeGeometry } from '../../src/algorithms/geometry/resize-geometry';
+import { computeResizeGeometry, shorterSideSize } from '../../src/algorithms/geometry/resize-geometry';
 import { wholePixelCrop } from '../../src/algorithms/geometry/whole-pixel-crop';
 
 const box = (x1: number, y1: number, x2: number, y2: number) => ({ x1, y1, x2, y2 });
@@ -61,6 +61,28 @@ describe('computeResizeGeometry', () => {
       scaleX: 1,
       scaleY: 1,
     });
+  });
+
+  // Sizes PyTorch 1.13 / torchvision 0.14's _resize_image_and_masks(image, 800.0, 1333.0) gave for these images.
+  it.each([
+    [4096, 2160, 1333, 702],
+    [1024, 768, 1066, 800],
+    [1600, 1200, 1066, 800],
+    [4000, 3000, 1066, 799],
+    [500, 500, 800, 800],
+    [1333, 999, 1067, 799],
+  ])('shorter-side resizes %ix%i to %ix%i, as torchvision does', (w, h, iw, ih) => {
+    expect(shorterSideSize(w, h, { minSize: 800, maxSize: 1333 })).toEqual([iw, ih]);
+    const g = computeResizeGeometry(w, h, 0, 0, 'shorter-side', { minSize: 800, maxSize: 1333 });
+    expect(g).toMatchObject({
+      inputWidth: iw,
+      inputHeight: ih,
+      contentWidth: iw,
+      contentHeight: ih,
+      offsetX: 0,
+      offsetY: 0,
+    });
+    expect(g.scaleX).toBeCloseTo(iw / w, 12);
   });
 
   it('rejects non-positive sizes', () => {

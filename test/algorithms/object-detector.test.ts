@@ -133,7 +133,24 @@ describe('detectionSettings', () => {
     if (manifest.kind !== 'detector') throw new Error('expected a detector manifest');
     expect(detectionSettings(manifest, {})).toEqual({
       scoreThreshold: manifest.output.score_threshold,
+      strictThreshold: false,
       iouThreshold: manifest.output.iou_threshold,
+      maxDetections: manifest.output.max_detections,
+    });
+  });
+
+  it('lets the request override threshold and cap unless the manifest refuses, and carries strictness', async () => {
+    const { manifest } = await readManifest(path.join(MODELS, 'moth-detector'));
+    if (manifest.kind !== 'detector') throw new Error('expected a detector manifest');
+    const config = { detection_threshold: 0.1, max_detections: 3 };
+    expect(detectionSettings(manifest, config)).toMatchObject({ scoreThreshold: 0.1, maxDetections: 3 });
+    const fixed = {
+      ...manifest,
+      output: { ...manifest.output, request_overrides: false, score_threshold_strict: true },
+    };
+    expect(detectionSettings(fixed, config)).toMatchObject({
+      scoreThreshold: manifest.output.score_threshold,
+      strictThreshold: true,
       maxDetections: manifest.output.max_detections,
     });
   });

@@ -209,6 +209,50 @@ describe('classifier inputs: integer dtype, and own-size crops', () => {
   });
 });
 
+describe("torchvision's detection resize, a strict threshold, fixed settings, and crop interpolation", () => {
+  const classifier = (): Record<string, unknown> =>
+    JSON.parse(fs.readFileSync(path.join(MODELS, 'species-classifier', 'manifest.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  const adcDetector = (): Record<string, unknown> =>
+    patched(frcnn, (m) => {
+      m.input.resize = 'shorter-side';
+      m.input.min_size = 800;
+      m.input.max_size = 1333;
+      delete m.input.width;
+      delete m.input.height;
+      m.output.score_threshold_strict = true;
+      m.output.request_overrides = false;
+    }) as Record<string, unknown>;
+
+  it('an ADC-style detector and a classifier with each interpolation pass', () => {
+    expect(() => validateManifestJson(adcDetector(), 'm.json')).not.toThrow();
+    for (const interpolation of ['bilinear', 'bilinear-antialias', 'pil-bilinear']) {
+      expect(() => validateManifestJson(patched(classifier, (m) => (m.input.interpolation = interpolation)), 'm.json')).not.toThrow();
+    }
+  });
+
+  it.each<[string, () => Record<string, unknown>, Patch, string]>([
+    ['shorter-side without max_size', adcDetector, (m) => delete m.input.max_size, 'input.min_size and input.max_size are required with resize "shorter-side"'],
+    ['shorter-side with a width', adcDetector, (m) => ((m.input.width = 800), (m.input.height = 800)), 'input.width and input.height are not used with resize "shorter-side"'],
+    ['min_size with another resize', yolo, (m) => (m.input.min_size = 800), 'input.min_size: only used with resize "shorter-side", but resize is "letterbox-center"'],
+    ['a non-boolean strict flag', adcDetector, (m) => (m.output.score_threshold_strict = 'yes'), 'output.score_threshold_strict must be boolean'],
+    ['an unknown interpolation', classifier, (m) => (m.input.interpolation = 'bicubic'), 'input.interpolation must be equal to one of the allowed values'],
+    [
+      'interpolation with own-size crops',
+      classifier,
+      (m) => {
+        m.input.resize = 'none';
+        m.input.interpolation = 'pil-bilinear';
+      },
+      'input.interpolation: only used with resize "stretch"',
+    ],
+  ])('%s', (_, base, patch, message) => {
+    expect(() => validateManifestJson(patched(base, patch), 'm.json')).toThrow(message);
+  });
+});
+
 describe('classifier manifests refuse detector-only fields', () => {
   const classifier = (): Record<string, unknown> =>
     JSON.parse(fs.readFileSync(path.join(MODELS, 'species-classifier', 'manifest.json'), 'utf8')) as Record<
