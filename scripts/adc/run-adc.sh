@@ -35,8 +35,9 @@ state=$(realpath -m "${ADC_STATE:-scratch/adc}")
 python=$state/venv/bin/python
 [ -f "$src/trapdata/api/api.py" ] || { echo "run-adc: $src is not an ADC checkout" >&2; exit 2; }
 
-if ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
-  echo "run-adc: installing Debian's python3-torch and python3-torchvision" >&2
+if ! /usr/bin/python3 -c 'import torch, torchvision, ensurepip' 2>/dev/null; then
+  echo "run-adc: installing Debian's python3-torch, python3-torchvision and python3-venv" >&2
+  apt-get update -qq >&2
   apt-get install -y -qq python3-torch python3-torchvision python3-venv >&2
 fi
 
