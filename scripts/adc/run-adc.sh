@@ -9,7 +9,7 @@
 #                scripts/adc/make-checkpoints.py
 #   PORT         ADC listens on 127.0.0.1:PORT, in the foreground; it answers GET /livez once every model is loaded
 #                (ADC loads all of them, for /info, before it listens)
-#   ADC_STATE    (environment) where the venv and ADC's TORCH_HOME live; default scratch/adc (ignored by git)
+#   ADC_STATE    (environment) where the venv and ADC's TORCH_HOME live; default scratch/adc in this repository (ignored by git)
 #
 # Python: ADC asks for torch>=2.5, but the wheel indexes here hold only CUDA builds of torch/torchvision, so this
 # uses Debian's python3-torch 1.13 and python3-torchvision 0.14 (installed with apt-get when missing) through a venv
@@ -31,7 +31,7 @@ src=$(realpath "$1")
 checkpoints=$(realpath "$2")
 port=$3
 here=$(dirname "$(realpath "$0")")
-state=$(realpath -m "${ADC_STATE:-scratch/adc}")
+state=$(realpath -m "${ADC_STATE:-$here/../../scratch/adc}")
 python=$state/venv/bin/python
 [ -f "$src/trapdata/api/api.py" ] || { echo "run-adc: $src is not an ADC checkout" >&2; exit 2; }
 
