@@ -149,6 +149,15 @@ const defaultLoad: ModuleLoader = (name) => {
   return require(name) as unknown;
 };
 
+/**
+ * The message of an error from libtensorflow without the wrapper tfjs-node's addon puts around it
+ * (`Invalid TF_Status: 3\nMessage: Invalid PNG data, size 205`; 3 is TF's INVALID_ARGUMENT): what reaches a
+ * per-image error reads as TensorFlow's own words, on one line. Other messages are returned as they are.
+ */
+export function tensorflowErrorMessage(message: string): string {
+  return /^Invalid TF_Status: \d+\nMessage: ([^]*)$/.exec(message)?.[1] ?? message;
+}
+
 /** libtensorflow's version as its addon reports it (`TF_Version()`), or null when the backend does not say. */
 export function tensorflowVersion(backend: unknown): string | null {
   if (backend === null || typeof backend !== 'object' || !('binding' in backend)) return null;
