@@ -6,22 +6,13 @@
  * another); a model-free request is in flight meanwhile.
  */
 import { spawn, type ChildProcess } from 'child_process';
-import * as net from 'net';
 import * as path from 'path';
+import { freePort } from '../../bench/harness';
 import { itWithNative } from '../helpers/backend';
 import { startImageServer, type ImageServer } from '../helpers/image-server';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MODEL = 'tfjs_synthetic_moths_2026';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the inference thread dies on native TF', () => {
   let images: ImageServer;
