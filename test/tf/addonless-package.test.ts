@@ -82,8 +82,6 @@ describe('a tfjs-node package without its addon', () => {
       ? 'is refused without being required: no kernel registered twice, and the backend log says why'
       : 'is refused without being required (SKIPPED: npm installed no @tensorflow/tfjs-node here to copy)',
     async () => {
-      const gpu = path.join(dir, 'node_modules', '@tensorflow', 'tfjs-node-gpu');
-
       // Control: requiring the packages as the loader once did prints the defect in this very layout.
       const before = await exec(REQUIRE_BOTH);
       expect(before.stderr).toMatch(/The kernel '\w+' for backend 'tensorflow' is already registered/);
@@ -95,16 +93,17 @@ describe('a tfjs-node package without its addon', () => {
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       const log = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('TensorFlow.js backend: '));
-      // The copy is what the service found as tfjs-node-gpu (npm run native removes the checkout's own).
+      // The copy, or an addon-less tfjs-node-gpu npm left in this checkout, which comes first.
       const reasons = log?.reasons as string[];
-      expect(reasons[0]).toMatch(/^tfjs-node-gpu: installed without its native addon /);
-      expect(reasons[0]).toContain(`${gpu}${path.sep}lib${path.sep}`);
+      expect(reasons[0]).toMatch(
+        /^tfjs-node-gpu: installed without its native addon \S+\/tfjs-node-gpu\/lib\/napi-v\d+\/tfjs_binding\.node /,
+      );
       if (nativeBuilt()) {
         expect(log).toMatchObject({ backend: 'tensorflow', package: '@tensorflow/tfjs-node' });
       } else {
         expect(log).toMatchObject({ backend: 'wasm' });
         expect(reasons[1]).toMatch(/^tfjs-node: installed without its native addon /);
-        // Neither copy registered anything.
+        // Neither package registered anything.
         expect(lines.at(-1)).toEqual({ kernels: 0 });
       }
     },
