@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadGraphModelFromDir } from '../models/graph-model-loader';
 import { integerInput, type LoadedManifest } from '../models/manifest';
 import { resolveSignature, type ResolvedSignature } from '../models/saved-model-signature';
-import { nativeTf, type NativeTfModule } from '../tf/backend';
+import { nativeTf, signatureShape, type NativeTfModule } from '../tf/backend';
 
 /** A loaded model that maps one input batch to named outputs. */
 export interface ModelRunner {
@@ -66,7 +66,7 @@ function savedModelRunner(
 ): ModelRunner {
   return {
     // The signature's inputs carry tensor names, not keys; with one input its shape is the one fed.
-    inputShape: declaredShape(model.inputs.length === 1 ? model.inputs[0].shape : undefined),
+    inputShape: signatureShape(model.inputs.length === 1 ? model.inputs[0].shape : undefined),
     run(input, outputs) {
       const wanted = (outputs ?? signature.outputKeys).map((o) => ({ name: o, key: signature.outputKey(o) }));
       const unknown = wanted.filter((w) => w.key === null).map((w) => w.name);

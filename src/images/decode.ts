@@ -8,7 +8,7 @@
  * our boxes (docs/antenna-protocol.md#downloading-images).
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeTf, type NativeTfModule } from '../tf/backend';
+import { nativeTf, tensorflowErrorMessage, type NativeTfModule } from '../tf/backend';
 import { sniffFormat, type ImageFormat } from './sniff';
 
 export type DecoderName = 'tensorflow' | 'sharp' | 'jimp';
@@ -149,7 +149,7 @@ function nativeDecoder(native: NativeTfModule, fallback: ImageDecoder): ImageDec
         // channels=3 converts grey and RGBA to RGB; expandAnimations=false keeps a GIF's first frame, 3-D.
         return native.node.decodeImage(bytes, 3, 'int32', false) as tf.Tensor3D;
       } catch (err) {
-        nativeError = (err as Error).message;
+        nativeError = tensorflowErrorMessage((err as Error).message);
       }
       try {
         return await fallback.decode(bytes);

@@ -6,12 +6,12 @@
  */
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { makeConst } from '../../src/convert/tensor';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { loadConversion, maxAbsDiff, runBothOnImage } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 type Indices = 'expand' | 'mul-constant-of-shape' | 'per-column';
