@@ -24,7 +24,8 @@ The weights are seeded random, reproducible on one torch version, and shaped so 
 - Classifier heads: random directions orthogonal to the mean feature, so the top label depends on the crop, scaled
   to logits with a standard deviation of 1 on the synthetic crops. Crops of samples/trap-4k-1.jpg vary more (mean
   logit standard deviations of 2 for the moth/non-moth filter, 6 to 8 for the species models), so most softmax
-  maxima stay between 0.05 and 0.99 instead of saturating, and the top labels differ from crop to crop.
+  maxima stay between 0.05 and 0.99 instead of saturating, and the top labels differ from crop to crop. The ConvNeXt
+  head gets a standard deviation of 3, as its LayerNorms do not spread trap crops further.
 - Detector: RPN objectness scaled to a standard deviation of 3 (no near-ties when proposals are ranked); box
   regression deltas of standard deviation 1; the foreground logit is w.(f - mean f) + b, with b found by bisection so
   that a synthetic 4096x2160 trap image keeps --boxes detections above ADC's 0.8 threshold after NMS.
@@ -215,7 +216,9 @@ def make_classifier(key, classes, img, boxes, seed):
     batch = crops(img, boxes, rng, adc_transform(size, resize, mean_std))
     randomise_norms(model, gen)
     measure_batchnorm(model, batch)
-    centred_linear(head, head_inputs(model, head, batch), 1.0, gen)
+    # ConvNeXt's LayerNorms keep trap crops' features as close together as the synthetic crops' (logit std 0.9 on
+    # trap-4k-1 at a target of 1, so near-uniform scores over 16 orders); the BatchNorm ResNets spread them 2-8x.
+    centred_linear(head, head_inputs(model, head, batch), 3.0 if arch == "convnext" else 1.0, gen)
     with torch.no_grad():
         top = model(batch).argmax(1)
     return model.state_dict(), f"{len(top.unique())} distinct top-1 labels over {len(top)} calibration crops"
