@@ -235,22 +235,37 @@ describe('checkpoints that do not fit', () => {
   const folder = tmp();
   afterAll(() => fs.rmSync(folder, { recursive: true, force: true }));
 
+  /**
+   * Imports a folder `name` holding the moth/non-moth checkpoint rewritten by `edit` (Python, with `s` the state
+   * dict read and `out` the file to write) and its category map, or `labels` in its place.
+   */
+  async function importEdited(
+    name: string,
+    edit: string,
+    labels?: string,
+  ): Promise<{ dir: string; status: number; stderr: string }> {
+    const dir = path.join(folder, name);
+    fs.mkdirSync(dir);
+    if (labels) fs.writeFileSync(path.join(dir, BINARY_LABELS), labels);
+    else fs.copyFileSync(path.join(CHECKPOINTS, BINARY_LABELS), path.join(dir, BINARY_LABELS));
+    const script = `import argparse, sys, torch\ns = torch.load(sys.argv[1])\nout = sys.argv[2]\n${edit}`;
+    const args = ['-c', script, path.join(CHECKPOINTS, BINARY_WEIGHTS), path.join(dir, BINARY_WEIGHTS)];
+    expect(spawnSync(python ?? 'python3', args, { encoding: 'utf8' }).stderr).toBe('');
+    return { dir, ...(await importAdc(dir, path.join(dir, 'out'))) };
+  }
+
   maybe(
     title('a category map of another length: the file and the head’s shapes'),
     async () => {
-      const dir = path.join(folder, 'shape');
-      fs.mkdirSync(dir);
-      fs.symlinkSync(path.join(CHECKPOINTS, BINARY_WEIGHTS), path.join(dir, BINARY_WEIGHTS));
-      fs.writeFileSync(path.join(dir, BINARY_LABELS), '{"moth": 0, "nonmoth": 1, "other": 2}');
-      const r = await importAdc(dir, path.join(dir, 'out'));
+      const r = await importEdited('shape', 'torch.save(s, out)', '{"moth": 0, "nonmoth": 1, "other": 2}');
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(
-        `error: ${path.join(dir, BINARY_WEIGHTS)} does not fit ADC's torchvision-resnet50 for moth_nonmoth_classifier: ` +
+        `error: ${path.join(r.dir, BINARY_WEIGHTS)} does not fit ADC's torchvision-resnet50 for moth_nonmoth_classifier: ` +
           'shape differences: fc.weight [2, 2048] in the file, [3, 2048] in the model, fc.bias [2] in the file, [3] in ' +
-          `the model (the model's 3 classes come from the 3 labels of ${path.join(dir, BINARY_LABELS)}`,
+          `the model (the model's 3 classes come from the 3 labels of ${path.join(r.dir, BINARY_LABELS)}`,
       );
-      expect(r.stderr).toContain(`nothing was written to ${path.join(dir, 'out')}`);
-      expect(fs.existsSync(path.join(dir, 'out'))).toBe(false);
+      expect(r.stderr).toContain(`nothing was written to ${path.join(r.dir, 'out')}`);
+      expect(fs.existsSync(path.join(r.dir, 'out'))).toBe(false);
     },
     120_000,
   );
@@ -258,25 +273,13 @@ describe('checkpoints that do not fit', () => {
   maybe(
     title('a missing and an unexpected key: the file and both keys'),
     async () => {
-      const dir = path.join(folder, 'keys');
-      fs.mkdirSync(dir);
-      fs.copyFileSync(path.join(CHECKPOINTS, BINARY_LABELS), path.join(dir, BINARY_LABELS));
-      const edit = spawnSync(
-        python ?? 'python3',
-        [
-          '-c',
-          'import sys, torch; s = torch.load(sys.argv[1]); del s["fc.bias"]; s["head.weight"] = s["fc.weight"]; ' +
-            'torch.save(s, sys.argv[2])',
-          path.join(CHECKPOINTS, BINARY_WEIGHTS),
-          path.join(dir, BINARY_WEIGHTS),
-        ],
-        { encoding: 'utf8' },
+      const r = await importEdited(
+        'keys',
+        'del s["fc.bias"]\ns["head.weight"] = s["fc.weight"]\ntorch.save(s, out)',
       );
-      expect(edit.stderr).toBe('');
-      const r = await importAdc(dir, path.join(dir, 'out'));
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(
-        `error: ${path.join(dir, BINARY_WEIGHTS)} does not fit ADC's torchvision-resnet50 for moth_nonmoth_classifier: ` +
+        `error: ${path.join(r.dir, BINARY_WEIGHTS)} does not fit ADC's torchvision-resnet50 for moth_nonmoth_classifier: ` +
           'missing keys: fc.bias; unexpected keys: head.weight\n',
       );
     },
@@ -286,26 +289,14 @@ describe('checkpoints that do not fit', () => {
   maybe(
     title('a checkpoint that pickles more than data is refused, naming the file and what it references'),
     async () => {
-      const dir = path.join(folder, 'pickle');
-      fs.mkdirSync(dir);
-      fs.copyFileSync(path.join(CHECKPOINTS, BINARY_LABELS), path.join(dir, BINARY_LABELS));
       // As torch.load(weights_only=True) in ADC's torch, only tensors, numbers, strings and containers are read.
-      const edit = spawnSync(
-        python ?? 'python3',
-        [
-          '-c',
-          'import argparse, sys, torch; s = torch.load(sys.argv[1]); ' +
-            'torch.save({"model_state_dict": s, "args": argparse.Namespace(lr=0.1)}, sys.argv[2])',
-          path.join(CHECKPOINTS, BINARY_WEIGHTS),
-          path.join(dir, BINARY_WEIGHTS),
-        ],
-        { encoding: 'utf8' },
+      const r = await importEdited(
+        'pickle',
+        'torch.save({"model_state_dict": s, "args": argparse.Namespace(lr=0.1)}, out)',
       );
-      expect(edit.stderr).toBe('');
-      const r = await importAdc(dir, path.join(dir, 'out'));
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(
-        `error: ${path.join(dir, BINARY_WEIGHTS)}: cannot be read as ADC reads it: it references argparse.Namespace; ` +
+        `error: ${path.join(r.dir, BINARY_WEIGHTS)}: cannot be read as ADC reads it: it references argparse.Namespace; ` +
           'only tensors, numbers, strings, lists and dicts are read',
       );
     },
