@@ -17,9 +17,21 @@ export function normalizePixels<T extends tf.Tensor>(
   let x: tf.Tensor = tf.cast(pixels, 'float32');
   if (input.color_order === 'BGR') x = tf.reverse(x, -1);
   // (x·scale − mean) / std, folded into one multiply and one subtract per channel.
-  const mul = tf.tensor1d(input.std.map((s) => input.scale / s));
-  const sub = tf.tensor1d(input.mean.map((m, i) => m / input.std[i]));
-  return tf.sub<T>(tf.mul(x, mul), sub);
+  const mul = channelOperand(input.std.map((s) => input.scale / s));
+  const sub = channelOperand(input.mean.map((m, i) => m / input.std[i]));
+  if (mul !== 1) x = tf.mul(x, mul);
+  if (sub !== 0) x = tf.sub(x, sub);
+  return x as T;
+}
+
+/**
+ * A per-channel operand as a scalar when every channel has the same value (a plain number, `1` or `0` when the
+ * op can be skipped), else a `[C]` tensor. The values are the same either way; on a 4096×2160 image a broadcast
+ * against `[3]` took libtensorflow twice as long as one against a scalar (and a detector exported with its own
+ * normalisation has scale 1/255, mean 0, std 1: one multiply, no subtract).
+ */
+function channelOperand(values: number[]): number | tf.Tensor1D {
+  return values.every((v) => v === values[0]) ? values[0] : tf.tensor1d(values);
 }
 
 /**
