@@ -21,7 +21,7 @@ import { promisify } from 'util';
 import { Worker, isMainThread, parentPort, workerData } from 'worker_threads';
 import { resnet50 } from '../test/convert/models';
 import { convertOnnxToModelDir } from '../src/convert/model-dir';
-import { availableCores } from '../src/runtime/engine-pool';
+import { availableCores } from '../src/util/available-cores';
 import { machine, root } from './harness';
 
 const execFileAsync = promisify(execFile);

@@ -315,6 +315,18 @@ export const settings = {
     optionalText,
     'Passed to libtensorflow: `true` makes TF allocate GPU memory as needed instead of all at once.',
   ),
+  tfIntraOpThreads: setting(
+    'TF_NUM_INTRAOP_THREADS',
+    'auto',
+    autoOr(integer(1, 1024)),
+    "Passed to libtensorflow (native backend): threads that split one op, one pool shared by every inference thread. `auto`: the cores this process may use (affinity mask and cgroup CPU quota); TF's own default counts the host's cores, not a container's quota.",
+  ),
+  tfInterOpThreads: setting(
+    'TF_NUM_INTEROP_THREADS',
+    'auto',
+    autoOr(integer(1, 1024)),
+    'Passed to libtensorflow (native backend): threads that run independent ops at once, a pool per inference thread; TF.js graph models run op by op and leave it idle, SavedModels use it. `auto`: as TF_NUM_INTRAOP_THREADS.',
+  ),
 };
 
 type Settings = typeof settings;
