@@ -327,6 +327,12 @@ export const settings = {
     autoOr(integer(1, 1024)),
     'Passed to libtensorflow (native backend): threads that run independent ops at once, a pool per inference thread; TF.js graph models run op by op and leave it idle, SavedModels use it. `auto`: as TF_NUM_INTRAOP_THREADS.',
   ),
+  tfCpuAllocatorUseBfc: setting(
+    'TF_CPU_ALLOCATOR_USE_BFC',
+    true,
+    bool,
+    "Passed to libtensorflow (native backend): `true` pools CPU memory for reuse (TF's BFC allocator); `false` maps every large tensor afresh, which page-faults: 25% more CPU per Faster R-CNN image on our VM, for RSS held at the peak working set instead (docs/benchmarks.md).",
+  ),
 };
 
 type Settings = typeof settings;

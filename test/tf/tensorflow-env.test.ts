@@ -1,6 +1,7 @@
 /**
  * libtensorflow's environment as the service sets it before tfjs-node loads: thread pools sized to the cores
- * the process may use unless the operator chose, and its INFO logging off unless asked for.
+ * the process may use and the pooling CPU allocator unless the operator chose, and its INFO logging off unless
+ * asked for.
  */
 import { applyTensorFlowEnv } from '../../src/tf/tensorflow-env';
 
@@ -13,6 +14,15 @@ describe('applyTensorFlowEnv', () => {
     expect(env.TF_NUM_INTRAOP_THREADS).toBe('3');
     expect(env.TF_NUM_INTEROP_THREADS).toBe('3');
     expect(env.TF_CPP_MIN_LOG_LEVEL).toBe('1');
+    expect(env.TF_CPU_ALLOCATOR_USE_BFC).toBe('true');
+  });
+
+  it("keeps the operator's allocator choice from the environment, and writes a configured one", () => {
+    const env: NodeJS.ProcessEnv = { TF_CPU_ALLOCATOR_USE_BFC: 'false' };
+    applyTensorFlowEnv({ tfForceGpuAllowGrowth: null }, env, cores);
+    expect(env.TF_CPU_ALLOCATOR_USE_BFC).toBe('false');
+    applyTensorFlowEnv({ tfForceGpuAllowGrowth: null, tfCpuAllocatorUseBfc: true }, env, cores);
+    expect(env.TF_CPU_ALLOCATOR_USE_BFC).toBe('true');
   });
 
   it('keeps numbers the operator put in the environment, and replaces `auto` there by the core count', () => {
