@@ -5,6 +5,9 @@
  *   - on tfjs-wasm in k = 1..N inference threads (each a worker thread with its own backend and model copy,
  *     as INFERENCE_THREADS runs them), all computing at once;
  *   - on tfjs-wasm in one thread with the threaded SIMD build and k XNNPACK threads (WASM_THREADS=k);
+ *   - on native TensorFlow (tfjs-node built by `npm run native`) in one thread, as INFERENCE_THREADS=auto runs it,
+ *     with libtensorflow's intra-op pool at k threads (TF_NUM_INTRAOP_THREADS=k, which libtensorflow reads when
+ *     it loads, hence a child process per k); the column says why when the addon is not built;
  *   - on onnxruntime-node with k intra-op threads, on the same ONNX file;
  *   - on PyTorch CPU with torch.set_num_threads(k) (scripts/torch-bench.py on Debian's python3-torch, the same
  *     torchvision layout; the column is skipped with a note when torch cannot be imported).
@@ -22,8 +25,8 @@ import { promisify } from 'util';
 import { Worker, isMainThread, parentPort, workerData } from 'worker_threads';
 import { resnet50 } from '../test/convert/models';
 import { convertOnnxToModelDir } from '../src/convert/model-dir';
-import { availableCores } from '../src/runtime/engine-pool';
-import { machine, root } from './harness';
+import { availableCores } from '../src/util/available-cores';
+import { benchChild, machine, nativeUnavailable, RESULT_MARKER, root } from './harness';
 
 const execFileAsync = promisify(execFile);
 const env = (name: string, def: string): string => process.env[name] ?? def;
@@ -57,15 +60,19 @@ async function timeLoop(step: () => Promise<void>, batch: number, seconds: numbe
 
 // ---- inside a tfjs worker thread ---------------------------------------------------------------------------
 
-/** One tfjs inference thread: load, warm, say ready, wait for go, run the timed loop, report. */
-async function tfjsThread(job: StageJob): Promise<void> {
-  const port = parentPort!;
+/**
+ * Loads the converted model on `backend` and warms it up; `step` runs one batch of `[batch, size, size, 3]`
+ * NHWC float32 crops (the layout the service feeds its classifiers) and reads the result back.
+ */
+async function loadStage(
+  job: StageJob,
+  backend: 'wasm' | 'tensorflow',
+): Promise<{ step: () => Promise<void>; dispose: () => void }> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/tf/backend');
   const { loadGraphModelFromDir } = await import('../src/models/graph-model-loader');
-  await initBackend('wasm', { wasmThreads: job.wasmThreads });
+  await initBackend(backend, { wasmThreads: job.wasmThreads });
   const model = await loadGraphModelFromDir(job.modelDir);
-  // [batch, size, size, 3] NHWC float32, the layout the service feeds its classifiers.
   const x = tf.randomUniform([job.batch, job.size, job.size, 3]);
   const step = async (): Promise<void> => {
     const y = model.execute(x) as import('@tensorflow/tfjs').Tensor;
@@ -73,11 +80,23 @@ async function tfjsThread(job: StageJob): Promise<void> {
     y.dispose();
   };
   await step();
+  return {
+    step,
+    dispose: () => {
+      x.dispose();
+      model.dispose();
+    },
+  };
+}
+
+/** One tfjs inference thread: load, warm, say ready, wait for go, run the timed loop, report. */
+async function tfjsThread(job: StageJob): Promise<void> {
+  const port = parentPort!;
+  const stage = await loadStage(job, 'wasm');
   port.postMessage({ type: 'ready' });
   await new Promise((r) => port.once('message', r));
-  const timed = await timeLoop(step, job.batch, job.seconds);
-  x.dispose();
-  model.dispose();
+  const timed = await timeLoop(stage.step, job.batch, job.seconds);
+  stage.dispose();
   port.postMessage({ type: 'done', timed });
 }
 
@@ -87,7 +106,23 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === 'tfjs-st
   });
 }
 
+// ---- in a native child process ------------------------------------------------------------------------------
+
+/** tfjs-node in this (child) process, libtensorflow's threads as the environment set them: timed loop. */
+async function nativeChild(job: StageJob): Promise<Timed> {
+  const stage = await loadStage(job, 'tensorflow');
+  return timeLoop(stage.step, job.batch, job.seconds);
+}
+
 // ---- main thread -------------------------------------------------------------------------------------------
+
+/** Native TensorFlow with k intra-op threads (a child process each: the pool is sized when TF loads). */
+async function nativeThreads(job: StageJob, k: number): Promise<Timed> {
+  return benchChild<Timed>('classifier-stage', {
+    BENCH_STAGE_NATIVE_JOB: JSON.stringify(job),
+    TF_NUM_INTRAOP_THREADS: String(k),
+  });
+}
 
 /** Starts this file as a worker thread (compiled JS, or TypeScript through ts-node from sources). */
 function spawnThread(job: StageJob): Worker {
@@ -177,6 +212,8 @@ export interface StageRow {
   threads: number;
   tfjsWasm: number;
   tfjsWasmThreadedBuild: number;
+  /** tfjs-node, one inference thread, k intra-op threads; null when the native backend is not built. */
+  tfjsNative: number | null;
   ort: number;
   torch: number | null;
   tfjsRssPerThreadMiB: number;
@@ -187,6 +224,8 @@ export interface StageReport {
   size: number;
   rows: StageRow[];
   torchNote: string | null;
+  /** Why the native column is empty, or null. */
+  nativeNote: string | null;
   lines: string[];
 }
 
@@ -211,10 +250,12 @@ export async function runClassifierStageBench(): Promise<StageReport> {
     const job: StageJob = { modelDir, batch, size, seconds, wasmThreads: 1 };
     const rows: StageRow[] = [];
     let torchNote: string | null = null;
+    const nativeNote = nativeUnavailable();
     for (let k = 1; k <= n; k++) {
       const tfjs = await tfjsThreads(job, k);
       // One inference thread on k cores: the wasm backend's threaded SIMD build (WASM_THREADS=k).
       const xnn = k > 1 ? await tfjsThreads({ ...job, wasmThreads: k }, 1) : tfjs;
+      const native = nativeNote === null ? await nativeThreads(job, k) : null;
       const ort = await ortThreads(onnxPath, job, k);
       const torch = await torchThreads(job, k);
       if ('skipped' in torch) torchNote = torch.skipped;
@@ -222,6 +263,7 @@ export async function runClassifierStageBench(): Promise<StageReport> {
         threads: k,
         tfjsWasm: tfjs.cropsPerSecond,
         tfjsWasmThreadedBuild: xnn.cropsPerSecond,
+        tfjsNative: native?.cropsPerSecond ?? null,
         ort: ort.cropsPerSecond,
         torch: 'skipped' in torch ? null : torch.cropsPerSecond,
         tfjsRssPerThreadMiB: tfjs.rssPerThreadMiB,
@@ -231,23 +273,33 @@ export async function runClassifierStageBench(): Promise<StageReport> {
     }
     const best = (r: StageRow): number => Math.max(r.tfjsWasm, r.tfjsWasmThreadedBuild);
     const f = (v: number | null): string => (v === null ? '-' : v.toFixed(1));
+    const ratio = (a: number | null, b: number | null): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
     const lines = [
       `classifier stage: ResNet-50 ${size} px, batch ${batch}, random weights; crops/s (all threads together)`,
-      '  threads | tfjs-wasm (k inference threads) | tfjs-wasm (1 thread, WASM_THREADS=k) | onnxruntime-node (k intra-op) | PyTorch CPU (k threads) | best tfjs/PyTorch | best tfjs/ORT | tfjs RSS per thread',
+      '  threads | tfjs-wasm (k inference threads) | tfjs-wasm (1 thread, WASM_THREADS=k) | tfjs-node native (1 thread, k TF intra-op) | onnxruntime-node (k intra-op) | PyTorch CPU (k threads) | best wasm/PyTorch | native/PyTorch | native/ORT | tfjs-wasm RSS per thread',
       ...rows.map(
         (r) =>
-          `  ${r.threads} | ${f(r.tfjsWasm)} | ${f(r.tfjsWasmThreadedBuild)} | ${f(r.ort)} | ${f(r.torch)} | ${r.torch ? (best(r) / r.torch).toFixed(2) + 'x' : '-'} | ${(best(r) / r.ort).toFixed(2)}x | ${r.tfjsRssPerThreadMiB.toFixed(0)} MiB`,
+          `  ${r.threads} | ${f(r.tfjsWasm)} | ${f(r.tfjsWasmThreadedBuild)} | ${f(r.tfjsNative)} | ${f(r.ort)} | ${f(r.torch)} | ${ratio(best(r), r.torch)} | ${ratio(r.tfjsNative, r.torch)} | ${ratio(r.tfjsNative, r.ort)} | ${r.tfjsRssPerThreadMiB.toFixed(0)} MiB`,
       ),
       ...(torchNote ? [`  PyTorch column skipped: ${torchNote}`] : []),
-      `  target: tfjs >= 0.5x PyTorch on the same number of cores`,
+      ...(nativeNote ? [`  native column skipped: ${nativeNote}`] : []),
+      `  targets: tfjs-wasm >= 0.5x PyTorch, native >= 1x PyTorch, on the same number of cores`,
     ];
-    return { batch, size, rows, torchNote, lines };
+    return { batch, size, rows, torchNote, nativeNote, lines };
   } finally {
     await fsp.rm(tmp, { recursive: true, force: true });
   }
 }
 
-if (isMainThread && require.main === module) {
+if (isMainThread && require.main === module && process.env.BENCH_STAGE_NATIVE_JOB) {
+  nativeChild(JSON.parse(process.env.BENCH_STAGE_NATIVE_JOB) as StageJob).then(
+    (timed) => process.stdout.write(`${RESULT_MARKER}${JSON.stringify(timed)}\n`),
+    (err: Error) => {
+      process.stderr.write(`${err.stack ?? err.message}\n`);
+      process.exit(1);
+    },
+  );
+} else if (isMainThread && require.main === module) {
   runClassifierStageBench().then(
     (r) => process.stdout.write(`${JSON.stringify(machine())}\n${r.lines.join('\n')}\n`),
     (err: Error) => {

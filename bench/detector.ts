@@ -1,7 +1,8 @@
 /**
  * Detector benchmark (docs/benchmarks.md#detector): ms per 4096×2160 image for torchvision's Faster R-CNN
- * MobileNetV3-Large FPN in the AMI configuration (random weights; scripts/export-bench-detector.py), run two
- * ways in the same process on the same ONNX file and the same decoded pixels:
+ * MobileNetV3-Large FPN in the AMI configuration, or its ResNet-50 FPN (ADC's production detector), both with
+ * random weights (scripts/export-bench-detector.py), run two ways in the same process on the same ONNX file and
+ * the same decoded pixels:
  *
  * - this project: `convertOnnxDetectorToModelDir` (what `npm run convert -- onnx … --kind detector` does), then
  *   `ObjectDetector.run` on the TF.js backend (wasm by default): the service's whole detect stage, normalisation
@@ -9,7 +10,10 @@
  * - onnxruntime-node (CPU execution provider) on the ONNX file: HWC int → CHW float32 in [0, 1], then `run`.
  *
  * Runs alternate (ours, then onnxruntime, per image) so that load from other work on the machine hits both alike;
- * the report gives medians and the ratio. Decoding the JPEG is outside both timings.
+ * the report gives medians, the ratio of the medians and the median of the per-image ratios (each from two runs
+ * seconds apart, so the least moved by a change of load), and the CPU time of each run (process.cpuUsage: what
+ * the run cost the machine, which load does not inflate the way it inflates wall time). Decoding the JPEG is
+ * outside both timings.
  *
  * Run it on its own (no npm script needed):
  *
@@ -19,12 +23,13 @@
  * Settings (environment):
  * - BENCH_DETECTOR_ONNX: default bench-results/frcnn-mobilenet-ami.onnx; made by
  *   `/usr/bin/python3 scripts/export-bench-detector.py` when missing and torch is installed (BENCH_PYTHON names
- *   another interpreter);
+ *   another interpreter); bench-results/frcnn-resnet50-fpn.onnx is made with `--arch resnet50`;
  * - BENCH_DETECTOR_IMAGES: timed images per runtime, default 3, cycling over samples/trap-4k-*.jpg;
  * - BENCH_ORT_THREADS: onnxruntime intra-op thread counts to time, comma-separated, default "1,0" (1 is like for
  *   like with wasm's default single thread; 0 is onnxruntime's default, one per core);
  * - TFJS_BACKEND (default wasm) and WASM_THREADS (XNNPACK threads on wasm, default 1), as in the service.
- * Report: bench-results/detector.json (not committed).
+ * Report: bench-results/detector.json (not committed; BENCH_DETECTOR_REPORT names another file). Run by
+ * bench/backends.ts as a child process per backend, it also prints its summary on a RESULT_MARKER line.
  */
 import { execFile } from 'child_process';
 import { existsSync, promises as fsp } from 'fs';
@@ -40,6 +45,7 @@ import type { PipelineImage } from '../src/images/pipeline-image';
 import { initBackend, type BackendPreference } from '../src/tf/backend';
 import { projectRoot } from '../src/util/paths';
 import { seededRng } from '../src/util/rng';
+import { RESULT_MARKER } from './harness';
 
 type Ort = typeof import('onnxruntime-node');
 type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
@@ -52,6 +58,12 @@ const ORT_THREADS = env('BENCH_ORT_THREADS', '1,0').split(',').map(Number);
 const BACKEND = env('TFJS_BACKEND', 'wasm') as BackendPreference;
 const WASM_THREADS = Number(env('WASM_THREADS', '1'));
 const EXPORT_SCRIPT = 'scripts/export-bench-detector.py';
+/** The export script's `--arch` for each file it writes by default. */
+const EXPORT_ARCH: Record<string, string> = {
+  'frcnn-mobilenet-ami.onnx': 'mobilenet',
+  'frcnn-resnet50-fpn.onnx': 'resnet50',
+};
+const REPORT = path.resolve(root, env('BENCH_DETECTOR_REPORT', 'bench-results/detector.json'));
 /** Debian's python3 sees python3-torch; the pyenv python3 on PATH does not (docs/benchmarks.md). */
 const PYTHON = env('BENCH_PYTHON', '/usr/bin/python3');
 
@@ -70,9 +82,11 @@ interface Detections {
 /** Makes the ONNX file with torch when it is missing; returns why not when it cannot. */
 async function ensureOnnx(): Promise<string | null> {
   if (existsSync(ONNX)) return null;
+  const arch = EXPORT_ARCH[path.basename(ONNX)] ?? 'mobilenet';
+  const args = ['--arch', arch, '--out', ONNX];
   const how =
     `make it with Debian's torch: apt-get install python3-torch python3-torchvision python3-onnx, then ` +
-    `${PYTHON} ${EXPORT_SCRIPT} --out ${path.relative(root, ONNX)}`;
+    `${PYTHON} ${EXPORT_SCRIPT} --arch ${arch} --out ${path.relative(root, ONNX)}`;
   try {
     await promisify(execFile)(PYTHON, ['-c', 'import torch, torchvision, onnx']);
   } catch {
@@ -81,7 +95,7 @@ async function ensureOnnx(): Promise<string | null> {
   process.stdout.write(
     `exporting ${path.relative(root, ONNX)} with ${PYTHON} ${EXPORT_SCRIPT} (about a minute)\n`,
   );
-  await promisify(execFile)(PYTHON, [path.join(root, EXPORT_SCRIPT), '--out', ONNX], {
+  await promisify(execFile)(PYTHON, [path.join(root, EXPORT_SCRIPT), ...args], {
     maxBuffer: 16 * 2 ** 20,
   });
   return null;
@@ -121,6 +135,8 @@ interface Agreement {
   /** Largest corner difference (px) and score difference over the matched boxes. */
   box: number;
   score: number;
+  /** For each of ours left unmatched: the corner difference (px) to the nearest onnxruntime box. */
+  unmatchedNearest: number[];
 }
 
 /**
@@ -131,6 +147,7 @@ function compare(a: Detections, b: Detections): Agreement {
   let matched = 0;
   let box = 0;
   let score = 0;
+  const unmatchedNearest: number[] = [];
   a.boxes.forEach((mine, i) => {
     let best = Infinity;
     let bestScore = Infinity;
@@ -142,9 +159,19 @@ function compare(a: Detections, b: Detections): Agreement {
       matched++;
       box = Math.max(box, best);
       score = Math.max(score, bestScore);
+    } else {
+      unmatchedNearest.push(best);
     }
   });
-  return { count: [a.scores.length, b.scores.length], matched, box, score };
+  return { count: [a.scores.length, b.scores.length], matched, box, score, unmatchedNearest };
+}
+
+/** "0.012–0.4 px away" over every unmatched box of every image, or "none". */
+function unmatchedRange(agreement: Agreement[]): string {
+  const all = agreement.flatMap((a) => a.unmatchedNearest);
+  if (all.length === 0) return 'none';
+  const fmt = (v: number): string => (v < 1 ? v.toPrecision(2) : v.toFixed(0));
+  return `${fmt(Math.min(...all))}–${fmt(Math.max(...all))} px away (${all.length} boxes)`;
 }
 
 const fromService = (found: DetectedBox[]): Detections => ({
@@ -152,12 +179,47 @@ const fromService = (found: DetectedBox[]): Detections => ({
   scores: found.map((d) => d.score),
 });
 
-/** Runs the detector benchmark, prints the report and writes bench-results/detector.json. */
-export async function runDetectorBench(): Promise<void> {
+/** Wall and CPU time of one call. */
+async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await f();
+  const cpu = process.cpuUsage(c0);
+  return { value, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+/** What bench/backends.ts reads back from one run (the full report is in the JSON file). */
+export interface DetectorSummary {
+  model: string;
+  backend: string;
+  /** Why nothing was timed (no ONNX file and no torch to make it), or null. */
+  skipped: string | null;
+  conversionError: string | null;
+  /** Medians per 4K image; ours is null when the conversion failed. */
+  ours: { ms: number; cpuMs: number } | null;
+  onnxruntime: { intraOpThreads: number | 'default'; ms: number; cpuMs: number }[];
+  /** Median over images of ours ÷ the first onnxruntime setting, each pair timed back to back. */
+  pairedRatio: number | null;
+  /** Of our detections per image, the fewest that matched an onnxruntime box; and the count per image. */
+  agreement: { minMatched: number; detections: number } | null;
+}
+
+/** Runs the detector benchmark, prints the report, writes the JSON report and returns the summary. */
+export async function runDetectorBench(): Promise<DetectorSummary> {
+  const skipped = (why: string): DetectorSummary => ({
+    model: path.basename(ONNX),
+    backend: BACKEND,
+    skipped: why,
+    conversionError: null,
+    ours: null,
+    onnxruntime: [],
+    pairedRatio: null,
+    agreement: null,
+  });
   const missing = await ensureOnnx();
   if (missing) {
     process.stdout.write(`detector bench skipped: ${missing}\n`);
-    return;
+    return skipped(missing);
   }
   const samples = (await fsp.readdir(path.join(root, 'samples')))
     .filter((f) => /^trap-4k-.*\.jpg$/.test(f))
@@ -182,7 +244,7 @@ export async function runDetectorBench(): Promise<void> {
     const result = await convertOnnxDetectorToModelDir({
       onnxPath: ONNX,
       outDir,
-      algorithm: { key: 'bench-frcnn-mobilenet', name: 'bench-frcnn-mobilenet', version: 1 },
+      algorithm: { key: `bench-${path.basename(ONNX, '.onnx')}`, name: path.basename(ONNX), version: 1 },
     });
     conversionSeconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
@@ -216,7 +278,9 @@ export async function runDetectorBench(): Promise<void> {
   };
 
   const ours: number[] = [];
+  const oursCpu: number[] = [];
   const onnxruntime: number[][] = ORT_THREADS.map(() => []);
+  const onnxruntimeCpu: number[][] = ORT_THREADS.map(() => []);
   const agreement: Agreement[] = [];
   // Run 0 warms every runtime up on a 4K image (first allocation of the large buffers); it is not counted.
   for (let run = 0; run <= IMAGES; run++) {
@@ -227,17 +291,22 @@ export async function runDetectorBench(): Promise<void> {
     try {
       let mine: Detections | null = null;
       if (detector) {
-        const t0 = performance.now();
-        const [found] = await detector.run([image], options);
-        if (run > 0) ours.push(performance.now() - t0);
-        mine = fromService(found);
+        const d = detector;
+        const t = await timed(() => d.run([image], options));
+        if (run > 0) {
+          ours.push(t.ms);
+          oursCpu.push(t.cpuMs);
+        }
+        mine = fromService(t.value[0]);
       }
       let reference: Detections | null = null;
       for (const [k, session] of sessions.entries()) {
-        const t1 = performance.now();
-        const theirs = await runOrt(session, pixels);
-        if (run > 0) onnxruntime[k].push(performance.now() - t1);
-        reference ??= theirs;
+        const t = await timed(() => runOrt(session, pixels));
+        if (run > 0) {
+          onnxruntime[k].push(t.ms);
+          onnxruntimeCpu[k].push(t.cpuMs);
+        }
+        reference ??= t.value;
       }
       if (mine && reference) agreement.push(compare(mine, reference));
       process.stdout.write(
@@ -254,6 +323,7 @@ export async function runDetectorBench(): Promise<void> {
 
   const oursMs = median(ours);
   const ortMs = onnxruntime.map(median);
+  const pairedRatio = detector ? median(ours.map((t, i) => t / onnxruntime[0][i])) : null;
   const report = {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version },
@@ -267,11 +337,13 @@ export async function runDetectorBench(): Promise<void> {
       onnxruntime: ORT_THREADS.map((threads, k) => ({ intraOpThreads: threads || 'default', ms: ortMs[k] })),
     },
     ratioToFirstOnnxruntime: detector ? oursMs / ortMs[0] : null,
-    runs: { ours, onnxruntime },
+    pairedRatioToFirstOnnxruntime: pairedRatio,
+    cpuMsPerImage: { ours: detector ? median(oursCpu) : null, onnxruntime: onnxruntimeCpu.map(median) },
+    runs: { ours, onnxruntime, oursCpu, onnxruntimeCpu },
     agreement,
   };
-  await fsp.mkdir(path.join(root, 'bench-results'), { recursive: true });
-  await fsp.writeFile(path.join(root, 'bench-results', 'detector.json'), JSON.stringify(report, null, 2));
+  await fsp.mkdir(path.dirname(REPORT), { recursive: true });
+  await fsp.writeFile(REPORT, JSON.stringify(report, null, 2));
   const worst = agreement.reduce(
     (w, a) => ({ box: Math.max(w.box, a.box), score: Math.max(w.score, a.score) }),
     { box: 0, score: 0 },
@@ -281,29 +353,56 @@ export async function runDetectorBench(): Promise<void> {
       `per runtime, ${report.machine.cpus} CPUs (${report.machine.model}), Node ${process.version}`,
     conversionError
       ? `ours: the converter failed: ${conversionError}`
-      : `ours (converter + ObjectDetector on ${backendLabel}): median ${oursMs.toFixed(0)} ms/image ` +
-        `(conversion ${conversionSeconds.toFixed(1)} s, load + warm-up ${compileSeconds.toFixed(1)} s)`,
+      : `ours (converter + ObjectDetector on ${backendLabel}): median ${oursMs.toFixed(0)} ms/image, ` +
+        `${median(oursCpu).toFixed(0)} ms CPU (conversion ${conversionSeconds.toFixed(1)} s, load + warm-up ` +
+        `${compileSeconds.toFixed(1)} s)`,
     ...ORT_THREADS.map(
       (t, k) =>
         `onnxruntime-node ${report.onnxruntimeVersion} (CPU, ${ortLabel(t).slice('onnxruntime '.length)}): ` +
-        `median ${ortMs[k].toFixed(0)} ms/image` +
-        (detector ? `; ours / this: ${(oursMs / ortMs[k]).toFixed(2)}x` : ''),
+        `median ${ortMs[k].toFixed(0)} ms/image, ${median(onnxruntimeCpu[k]).toFixed(0)} ms CPU` +
+        (detector ? `; ours / this: ${(oursMs / ortMs[k]).toFixed(2)}x` : '') +
+        (detector && k === 0 ? ` (median of per-image ratios ${pairedRatio?.toFixed(2)}x)` : ''),
     ),
     ...(detector
       ? [
           `agreement per image, warm-up included (ours vs ${ortLabel(ORT_THREADS[0])}): ${agreement
             .map((a) => `${a.count.join(' vs ')} detections, ${a.matched} of ours matched`)
             .join('; ')}; matched boxes within ${worst.box.toExponential(1)} px, scores within ` +
-            `${worst.score.toExponential(1)} (a match: every corner within 0.01 px, score within 1e-4)`,
+            `${worst.score.toExponential(1)} (a match: every corner within 0.01 px, score within 1e-4); ` +
+            `unmatched: nearest onnxruntime box ${unmatchedRange(agreement)}`,
         ]
       : []),
   ];
   process.stdout.write(lines.join('\n') + '\n');
+  return {
+    model: path.basename(ONNX),
+    backend: backendLabel,
+    skipped: null,
+    conversionError,
+    ours: detector ? { ms: oursMs, cpuMs: median(oursCpu) } : null,
+    onnxruntime: ORT_THREADS.map((threads, k) => ({
+      intraOpThreads: threads || 'default',
+      ms: ortMs[k],
+      cpuMs: median(onnxruntimeCpu[k]),
+    })),
+    pairedRatio,
+    agreement: detector
+      ? {
+          minMatched: Math.min(...agreement.map((a) => a.matched)),
+          detections: Math.max(...agreement.map((a) => a.count[0])),
+        }
+      : null,
+  };
 }
 
 if (require.main === module) {
-  runDetectorBench().catch((err: Error) => {
-    process.stderr.write(`${err.stack ?? err.message}\n`);
-    process.exit(1);
-  });
+  runDetectorBench()
+    .then((summary) => {
+      if (process.env.BENCH_CHILD === '1')
+        process.stdout.write(`${RESULT_MARKER}${JSON.stringify(summary)}\n`);
+    })
+    .catch((err: Error) => {
+      process.stderr.write(`${err.stack ?? err.message}\n`);
+      process.exit(1);
+    });
 }

@@ -3,13 +3,16 @@
  * process (compiled `dist/src/server.js`), one `/process` call, and a Prometheus metric read back.
  */
 import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { imageSize } from 'image-size';
+import { nativeAddonPath } from '../src/tf/backend';
 import { projectRoot } from '../src/util/paths';
+import { stopChildOnExit } from './child-cleanup';
 
 export const root = projectRoot();
 
@@ -143,4 +146,57 @@ export function machine(): Record<string, unknown> {
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
     node: process.version,
   };
+}
+
+/**
+ * Why the native (tfjs-node) column cannot run here, or null when `npm run native` has built tfjs-node's addon
+ * in this checkout. The benches print the reason in place of the column.
+ */
+export function nativeUnavailable(): string | null {
+  const addon = nativeAddonPath('@tensorflow/tfjs-node');
+  if (addon === null)
+    return '@tensorflow/tfjs-node is not installed (`npm run native` installs and builds it)';
+  if (!fs.existsSync(addon))
+    return `tfjs-node's addon ${addon} is missing: \`npm run native\` has not been run`;
+  return null;
+}
+
+/** The line a bench child process prints its result on (JSON after the marker). */
+export const RESULT_MARKER = 'BENCH_RESULT ';
+
+/**
+ * Runs one of the bench scripts (`name`: e.g. `detector`) in a child process with `env` added, the compiled
+ * JS next to this file or, from sources, the TypeScript through ts-node. Its output goes to stderr as it comes,
+ * except the line marked RESULT_MARKER, whose JSON it resolves with. The child is stopped when this process is
+ * interrupted. Rejects with the child's exit code when it prints no result.
+ */
+export async function benchChild<T>(
+  name: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<T> {
+  const ts = path.extname(__filename) === '.ts';
+  const file = path.join(__dirname, `${name}${ts ? '.ts' : '.js'}`);
+  const child = spawn(
+    process.execPath,
+    [...(ts ? ['-r', 'ts-node/register/transpile-only'] : []), file, ...args],
+    { cwd: root, env: { ...process.env, BENCH_CHILD: '1', ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const stop = stopChildOnExit(child, `the ${name} bench child`);
+  let result: T | undefined;
+  let pending = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.startsWith(RESULT_MARKER)) result = JSON.parse(line.slice(RESULT_MARKER.length)) as T;
+      else process.stderr.write(`    ${line}\n`);
+    }
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  stop();
+  if (result === undefined)
+    throw new Error(`bench/${name} (${JSON.stringify(env)}) exited with ${code} and no result`);
+  return result;
 }

@@ -4,7 +4,8 @@
  * throughput, latency, per-stage time (from the Server-Timing header), memory and /readyz latency under load.
  *
  * Settings (environment): BENCH_PIPELINE (default tfjs_synthetic_moths_2026), BENCH_REQUESTS (sequential
- * requests, default 1000), BENCH_CONCURRENT_REQUESTS (default 100), BENCH_CONCURRENCY (default 4),
+ * requests, default 300: RSS is flat after the first ~100, and the whole `npm run bench` stays near a quarter
+ * of an hour; 1000 was the old default), BENCH_CONCURRENT_REQUESTS (default 40), BENCH_CONCURRENCY (default 4),
  * BENCH_SAMPLES (glob-free directory, default samples/), TFJS_BACKEND (default wasm).
  */
 import { spawn } from 'child_process';
@@ -15,12 +16,13 @@ import { stopChildOnExit } from './child-cleanup';
 import { fourKSamples, freePort, quantile, root } from './harness';
 import { Progress, formatDuration } from './progress';
 import { serveDirectory } from './sample-server';
+import { runBackendBenches } from './backends';
 import { runScalingBenches } from './scaling';
 
 const env = (name: string, def: string): string => process.env[name] ?? def;
 const PIPELINE = env('BENCH_PIPELINE', 'tfjs_synthetic_moths_2026');
-const SEQUENTIAL = Number(env('BENCH_REQUESTS', '1000'));
-const CONCURRENT = Number(env('BENCH_CONCURRENT_REQUESTS', '100'));
+const SEQUENTIAL = Number(env('BENCH_REQUESTS', '300'));
+const CONCURRENT = Number(env('BENCH_CONCURRENT_REQUESTS', '40'));
 const CONCURRENCY = Number(env('BENCH_CONCURRENCY', '4'));
 const SAMPLES = path.resolve(root, env('BENCH_SAMPLES', 'samples'));
 
@@ -114,7 +116,10 @@ async function jimpDecodeSeconds(file: string, runs = 3): Promise<number> {
 
 async function main(): Promise<void> {
   // BENCH_DETECTOR=1: bench/detector.ts instead (converter + ObjectDetector vs onnxruntime on a Faster R-CNN).
-  if (process.env.BENCH_DETECTOR === '1') return (await import('./detector')).runDetectorBench();
+  if (process.env.BENCH_DETECTOR === '1') {
+    await (await import('./detector')).runDetectorBench();
+    return;
+  }
   const files = await fourKSamples(SAMPLES);
   const sampleServer = await serveDirectory(SAMPLES);
   const samples = { urls: files.map((f) => sampleServer.url(path.basename(f))) };
@@ -260,10 +265,12 @@ async function main(): Promise<void> {
   }
 }
 
-// Then the scaling comparisons (bench/scaling.ts; BENCH_SCALING=0 skips them), once this server has stopped,
-// and with BENCH_WIDE=1 the 29,176-class response case (bench/wide-classifier.ts).
+// Then the side-by-side runs once this server has stopped: threads and the classifier stage (bench/scaling.ts;
+// BENCH_SCALING=0 skips them), the backends with native TensorFlow (bench/backends.ts; BENCH_BACKENDS=0), and
+// with BENCH_WIDE=1 the 29,176-class response case (bench/wide-classifier.ts).
 main()
   .then(runScalingBenches)
+  .then(runBackendBenches)
   .then(async () =>
     process.env.BENCH_WIDE === '1' ? (await import('./wide-classifier')).runWideClassifierBench() : null,
   )

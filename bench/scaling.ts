@@ -7,12 +7,13 @@
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { runClassifierStageBench } from './classifier-stage';
+import { runClassifierStageBench, type StageReport } from './classifier-stage';
 import { machine, root } from './harness';
 import { runThreadsBench } from './threads';
 
-export async function runScalingBenches(): Promise<void> {
-  if (process.env.BENCH_SCALING === '0') return;
+/** Runs both; returns the classifier-stage report (for bench/backends.ts), or null when BENCH_SCALING=0. */
+export async function runScalingBenches(): Promise<StageReport | null> {
+  if (process.env.BENCH_SCALING === '0') return null;
   const host = machine();
   process.stderr.write(`scaling benches on ${JSON.stringify(host)}\n`);
   const threads = await runThreadsBench();
@@ -32,6 +33,7 @@ export async function runScalingBenches(): Promise<void> {
     ...stage.lines,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  return stage;
 }
 
 if (require.main === module) {

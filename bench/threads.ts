@@ -12,7 +12,7 @@
  * Run alone: `node dist/bench/threads.js`.
  */
 import * as path from 'path';
-import { availableCores } from '../src/runtime/engine-pool';
+import { availableCores } from '../src/util/available-cores';
 import {
   drive,
   fourKSamples,
@@ -54,7 +54,7 @@ export interface ThreadsReport {
 }
 
 /** Waits until each of `threads` threads has every pipeline warm (the pool serves as soon as one has). */
-async function allThreadsWarm(base: string, threads: number): Promise<void> {
+export async function allThreadsWarm(base: string, threads: number): Promise<void> {
   const t0 = performance.now();
   for (;;) {
     const ready = await metricSeries(base, 'inference_thread_pipelines_ready');

@@ -180,7 +180,7 @@ export const settings = {
     'INFERENCE_THREADS',
     'auto',
     autoOr(integer(1, 64)),
-    'Inference threads, each with its own backend and copy of the models (`worker` mode). `auto`: one per available core up to 8 on wasm/cpu, 1 on tfjs-node (libtensorflow already uses every core). `1`: one thread.',
+    'Inference threads, each with its own backend and copy of the models (`worker` mode). `auto`: one per available core up to 8 on wasm/cpu; 1 on tfjs-node, whose one intra-op pool (TF_NUM_INTRAOP_THREADS) already spreads each op over every core and is shared by all inference threads. `1`: one thread.',
   ),
   wasmThreads: setting(
     'WASM_THREADS',
@@ -314,6 +314,30 @@ export const settings = {
     null as string | null,
     optionalText,
     'Passed to libtensorflow: `true` makes TF allocate GPU memory as needed instead of all at once.',
+  ),
+  tfIntraOpThreads: setting(
+    'TF_NUM_INTRAOP_THREADS',
+    'auto',
+    autoOr(integer(1, 1024)),
+    "Passed to libtensorflow (native backend): threads that split one op, one pool shared by every inference thread. `auto`: the cores this process may use (affinity mask and cgroup CPU quota); TF's own default counts the host's cores, not a container's quota.",
+  ),
+  tfInterOpThreads: setting(
+    'TF_NUM_INTEROP_THREADS',
+    'auto',
+    autoOr(integer(1, 1024)),
+    'Passed to libtensorflow (native backend): threads that run independent ops at once, a pool per inference thread; TF.js graph models run op by op and leave it idle, SavedModels use it. `auto`: as TF_NUM_INTRAOP_THREADS.',
+  ),
+  tfCpuAllocatorUseBfc: setting(
+    'TF_CPU_ALLOCATOR_USE_BFC',
+    true,
+    bool,
+    "Passed to libtensorflow (native backend): `true` pools CPU memory for reuse (TF's BFC allocator); `false` maps every large tensor afresh, which page-faults: 25% more CPU per Faster R-CNN image on our VM, for RSS held at the peak working set instead (docs/benchmarks.md).",
+  ),
+  tfEnableOnednnOpts: setting(
+    'TF_ENABLE_ONEDNN_OPTS',
+    false,
+    bool,
+    "Passed to libtensorflow (native backend): oneDNN's kernels where TF has them (its own default on x86). Off here: op by op, as TF.js graph models run, it cost ADC's ResNet-50 Faster R-CNN 40-60% more CPU per image on our VM; the MobileNetV3 Faster R-CNN ran 10-15% faster with it (docs/benchmarks.md).",
   ),
 };
 

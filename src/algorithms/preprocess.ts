@@ -33,9 +33,21 @@ export function normalizePixels<T extends tf.Tensor>(
   const scale = input.scale ?? 1;
   const mean = input.mean ?? [0, 0, 0];
   const std = input.std ?? [1, 1, 1];
-  const mul = tf.tensor1d(std.map((s) => scale / s));
-  const sub = tf.tensor1d(mean.map((m, i) => m / std[i]));
-  return tf.sub<T>(tf.mul(x, mul), sub);
+  const mul = channelOperand(std.map((s) => scale / s));
+  const sub = channelOperand(mean.map((m, i) => m / std[i]));
+  if (mul !== 1) x = tf.mul(x, mul);
+  if (sub !== 0) x = tf.sub(x, sub);
+  return x as T;
+}
+
+/**
+ * A per-channel operand as a scalar when every channel has the same value (a plain number, `1` or `0` when the
+ * op can be skipped), else a `[C]` tensor. The values are the same either way; on a 4096×2160 image a broadcast
+ * against `[3]` took libtensorflow twice as long as one against a scalar (and a detector exported with its own
+ * normalisation has scale 1/255, mean 0, std 1: one multiply, no subtract).
+ */
+function channelOperand(values: number[]): number | tf.Tensor1D {
+  return values.every((v) => v === values[0]) ? values[0] : tf.tensor1d(values);
 }
 
 /**

@@ -13,9 +13,8 @@
  * multi-threaded build needs a web Worker; docs/benchmarks.md), so a 16-core host served one core's worth.
  * Threads share one HTTP server, one /readyz and one pull worker, and cost only their models and working set.
  */
-import * as fs from 'fs';
-import * as os from 'os';
 import type { BackendChoice } from '../tf/backend';
+import { availableCores } from '../util/available-cores';
 import {
   sumStats,
   type EngineJob,
@@ -59,22 +58,6 @@ export interface EnginePoolOptions {
 
 /** Default thread cap: each thread holds its own models and working set (docs/scale-out.md). */
 export const MAX_AUTO_THREADS = 8;
-
-/**
- * CPU cores this process may use: the affinity mask (`os.availableParallelism`), lowered by a cgroup v2 CPU
- * quota (`docker run --cpus`, Kubernetes limits), which the affinity mask does not show.
- */
-export function availableCores(): number {
-  let cores = os.availableParallelism();
-  try {
-    const [quota, period] = fs.readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/);
-    if (quota !== 'max' && Number(period) > 0)
-      cores = Math.min(cores, Math.ceil(Number(quota) / Number(period)));
-  } catch {
-    // no cgroup v2 CPU controller (not Linux, or cgroup v1): the affinity mask is all we know
-  }
-  return Math.max(1, cores);
-}
 
 /**
  * INFERENCE_THREADS=auto: one thread on libtensorflow (tfjs-node, tfjs-node-gpu), which already spreads each

@@ -86,6 +86,8 @@ export const NHWC: readonly number[] = Object.freeze([0, 2, 3, 1]);
 /** Counters reported after conversion. */
 export interface ConversionStats {
   foldedBatchNorms: number;
+  /** Per-channel normalisations moved from before the model's resize to after it (normalize-after-resize.ts). */
+  normalizationsAfterResize: number;
   foldedConstantNodes: number;
   foldedIntoConv: number;
   fusedActivations: number;
@@ -124,6 +126,7 @@ export function countConsumers(nodes: onnx.INodeProto[], outputs: string[]): Map
 export class ConvertContext {
   readonly stats: ConversionStats = {
     foldedBatchNorms: 0,
+    normalizationsAfterResize: 0,
     foldedConstantNodes: 0,
     foldedIntoConv: 0,
     fusedActivations: 0,

@@ -1,8 +1,8 @@
 /**
  * ONNX → TF.js graph model, in memory.
  *
- * Steps: decode the protobuf; fold BatchNormalization into the preceding Conv (ONNX level, exact in float64);
- * walk the nodes in their (topological) order, folding nodes whose inputs are all constant and translating the
+ * Steps: decode the protobuf; fold BatchNormalization into the preceding Conv (ONNX level, exact in float64); move
+ * an input normalisation past the model's own resize (normalize-after-resize.ts); walk the nodes in their (topological) order, folding nodes whose inputs are all constant and translating the
  * rest with the op handlers; declare the outputs; drop dead nodes. The model input becomes an NHWC placeholder
  * [-1, H, W, C] (a rank-3 CHW image, as torchvision detection exports take, becomes an HWC placeholder with its
  * dynamic height and width kept): the service feeds NHWC, and with the layout tags of context.ts no transpose is
@@ -23,6 +23,7 @@ import {
 } from './context';
 import { FOLDABLE_OPS, foldNode } from './fold';
 import { handlerFor, RUNTIME_OPS } from './handlers';
+import { moveNormalizationPastResize } from './normalize-after-resize';
 import {
   attrsOf,
   decodeOnnxModel,
@@ -295,8 +296,11 @@ export function convertOnnx(
   for (const init of graph.initializer ?? []) consts.set(init.name ?? '', tensorFromProto(init));
   const graphOutputs = (graph.output ?? []).map((o) => o.name ?? '');
   const folded = foldBatchNorms([...(graph.node ?? [])], consts, graphOutputs);
-  const nodes = folded.nodes;
   if (folded.folded > 0) log(`folded ${folded.folded} BatchNormalization nodes into their convolutions`);
+  const normalization = moveNormalizationPastResize(folded.nodes, consts, graph.input ?? [], graphOutputs);
+  const nodes = normalization.nodes;
+  if (normalization.moved > 0)
+    log(`moved ${normalization.moved} input normalization(s) past the model's resize`);
 
   // The image input.
   const realInputs = (graph.input ?? []).filter((i) => !consts.has(i.name ?? ''));
@@ -363,6 +367,7 @@ export function convertOnnx(
   };
   const ctx = new ConvertContext(tf, countConsumers(nodes, graphOutputs), fixedBatch, values, subgraph);
   ctx.stats.foldedBatchNorms = folded.folded;
+  ctx.stats.normalizationsAfterResize = normalization.moved;
   ctx.batchAsNaN = rank === 4;
   const inputName = sanitizeName(onnxInputName);
   const hwc = [inShape[hAxis], inShape[wAxis], inShape[cAxis]];

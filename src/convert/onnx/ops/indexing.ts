@@ -5,6 +5,7 @@
  * Each op keeps the input's layout tag: an ONNX axis is mapped to its TF axis through `perm`, so a split or slice
  * along the channels of an NHWC-tagged feature map works on TF axis 3 with no transpose.
  */
+import type { TfDataType } from '../../../models/graph-model-writer';
 import { constValues, normAxis, sliceBounds } from '../../tensor';
 import { ConversionError, ConvertContext, NodeInfo, RtValue, Value } from '../context';
 import { getAttr } from '../onnx-proto';
@@ -12,6 +13,7 @@ import { stridedSliceAttrs, tfAttr } from '../tf-graph';
 import { constant, OpHandler, optionalConst, runtime, T } from './common';
 
 const INT32_MAX = 2147483647;
+const INT32 = tfAttr.T('DT_INT32');
 /** Bounds at or beyond this mean "to the end" (exporters write INT64_MAX or INT32_MAX). */
 const INT_BIG = INT32_MAX;
 const clampInt32 = (v: number): number => Math.max(-INT32_MAX, Math.min(INT32_MAX, v));
@@ -330,16 +332,17 @@ function sliceDynamic(n: NodeInfo, inputs: (Value | null)[], v: RtValue, ctx: Co
 }
 
 /**
- * ONNX ScatterElements (reduction none) → TensorScatterUpdate.
+ * ONNX ScatterElements (reduction none) → TensorScatterUpdate, or a gather (below).
  *
  * Row scatter, when provable at conversion (see `rowScatterIndices`): on axis 0 with indices that are the same
  * along every row (torchvision's MultiScaleRoIAlign: `result.scatter(0, idx.view(-1, 1, 1, 1).expand(K, C, 7, 7),
- * level_result)`), whole rows are written: `TensorScatterUpdate(data, rows [K, 1], updates [K, …])`. That moves
- * K index values instead of building a coordinate per element (12.5 M for 1000 RoIs of 256×7×7: three broadcast
- * Adds, an Expand and a Concat that took 60% of a 4K Faster R-CNN run on wasm). The kernel checks that `updates`
- * is `[K, …data.shape[1:]]`; ONNX would also allow updates narrower than data along the other axes, which
- * torchvision never writes: such a graph fails at run time with TF.js' shape error rather than computing a wrong
- * result.
+ * level_result)`), whole rows are written with K `[K, 1]` row indices instead of a coordinate per element (12.5 M
+ * for 1000 RoIs of 256×7×7: three broadcast Adds, an Expand and a Concat that took 60% of a 4K Faster R-CNN run
+ * on wasm). The rows keep the updates' layout (RoiAlign's NHWC), so no transpose is needed and a Flatten → Gemm
+ * after it permutes the weight rows instead; a chain of row scatters onto a ConstantOfShape becomes one gather
+ * (`rowScatter`). The kernels check that `updates` is `[K, …data.shape[1:]]`; ONNX would also allow updates
+ * narrower than data along the other axes, which torchvision never writes: such a graph fails at run time with
+ * TF.js' shape error rather than computing a wrong result.
  *
  * Otherwise, full coordinates: element e of `indices` at position (i0, …, ir−1) writes to (i0, …, indices[e], …,
  * ir−1), the index replacing position `axis`. The other coordinates are iotas over indices' own (run-time) shape.
@@ -358,21 +361,17 @@ export const scatterElements: OpHandler = (n, inputs, ctx) => {
   const axis = normAxis(getAttr.int(n.attrs, 'axis', 0), rank);
   const g = ctx.graph;
   const b = `${n.name}/`;
-  const data = ctx.withPerm(data0, identityOrder(rank), `${b}data`);
   const ind0 = ctx.withPerm(runtime(n, inputs, 1, ctx), identityOrder(rank), `${b}indices`);
-  const upd = ctx.withPerm(runtime(n, inputs, 2, ctx), identityOrder(rank), `${b}updates`);
-  const rows = axis === 0 ? rowScatterIndices(ind0, upd, rank, ctx, `${b}rows`) : null;
-  if (rows) {
-    return [
-      ctx.emit(
-        n.name,
-        'TensorScatterUpdate',
-        [data.ref, rows, upd.ref],
-        { T: T(), Tindices: tfAttr.T('DT_INT32') },
-        { shape: data.shape, perm: identityOrder(rank), dtype: data.dtype },
-      ),
-    ];
+  const upd0 = ctx.plain(runtime(n, inputs, 2, ctx), `${b}updates`);
+  // Whole rows are laid out like the updates (RoiAlign writes NHWC) when that keeps the rows on TF axis 0.
+  const rowPerm = upd0.perm[0] === 0 ? upd0.perm : identityOrder(rank);
+  if (axis === 0) {
+    const updRows = ctx.withPerm(upd0, rowPerm, `${b}updates`);
+    const rows = rowScatterIndices(ind0, updRows, rank, ctx, `${b}rows`);
+    if (rows) return [rowScatter(n, data0, rows, updRows, ctx)];
   }
+  const data = ctx.withPerm(data0, identityOrder(rank), `${b}data`);
+  const upd = ctx.withPerm(upd0, identityOrder(rank), `${b}updates`);
   const ind =
     ind0.dtype === 'int32'
       ? ind0.ref
@@ -447,6 +446,126 @@ export const scatterElements: OpHandler = (n, inputs, ctx) => {
 };
 
 const identityOrder = (rank: number): number[] => Array.from({ length: rank }, (_, i) => i);
+
+/**
+ * Row scatters onto a Fill, as the parts written so far (the data a row scatter writes into is recorded under its
+ * TF tensor, so the next scatter of a chain extends it).
+ */
+interface RowAssembly {
+  /** `[1, …]`: one row of the fill value, in `perm`. */
+  fillRow: string;
+  /** `[1]` int32: how many rows the data has. */
+  rowCount: string;
+  /** Each scatter's `[K, 1]` row indices and `[K, …]` updates, in order. */
+  parts: { rows: string; updates: string }[];
+  perm: number[];
+}
+
+const tfType = (dtype: RtValue['dtype']): TfDataType =>
+  dtype === 'float32' ? 'DT_FLOAT' : dtype === 'int32' ? 'DT_INT32' : 'DT_BOOL';
+
+const assemblies = new WeakMap<ConvertContext['graph'], Map<string, RowAssembly>>();
+
+/**
+ * `TensorScatterUpdate(data, rows, updates)` along axis 0, laid out like `updates` (whose TF axis 0 is the rows).
+ *
+ * When `data` is a Fill (ONNX ConstantOfShape) or the result of such a scatter, the chain becomes one gather:
+ * `Gather(Concat([fill row, updates₁, …, updatesⱼ]), position)`, where `position[r]` is 1 + the index of the last
+ * update row written to row r among the concatenated ones, or 0 (the fill row) when none is. torchvision's
+ * MultiScaleRoIAlign writes each level's RoIs into a zero tensor this way; as scatters, each level copied the
+ * whole `[1000, 256, 7, 7]` result (50 MB), even a level with no RoI, and the zeros were written first. The
+ * gather writes it once. Later writes win as in sequential scatters: `position` is itself built by one scatter of
+ * the concatenated row indices, which TF applies in order.
+ */
+function rowScatter(n: NodeInfo, data0: RtValue, rows: string, upd: RtValue, ctx: ConvertContext): RtValue {
+  const g = ctx.graph;
+  const b = `${n.name}/`;
+  const shape = [data0.shape[0], ...data0.shape.slice(1).map((d, i) => (d >= 0 ? d : upd.shape[i + 1]))];
+  const like = { shape, perm: upd.perm, dtype: data0.dtype };
+  const known = assemblies.get(g)?.get(data0.ref) ?? fillAssembly(data0, upd.perm, ctx, `${b}fill`);
+  if (!known || known.perm.some((p, i) => p !== upd.perm[i])) {
+    const data = ctx.withPerm(data0, upd.perm, `${b}data`);
+    return ctx.emit(
+      n.name,
+      'TensorScatterUpdate',
+      [data.ref, rows, upd.ref],
+      { T: T(), Tindices: INT32 },
+      like,
+    );
+  }
+  const a: RowAssembly = { ...known, parts: [...known.parts, { rows, updates: upd.ref }] };
+  const concat = (name: string, refs: string[], type: TfDataType): string =>
+    refs.length === 1
+      ? refs[0]
+      : g.op(`${b}${name}`, 'ConcatV2', [...refs, g.constInt(`${b}${name}_axis`, [], [0])], {
+          T: tfAttr.T(type),
+          N: tfAttr.i(refs.length),
+          Tidx: INT32,
+        });
+  // [ΣK, 1] every row written, in order; position[r] = 1 + (last k with allRows[k] = r), else 0.
+  const allRows = concat(
+    'all_rows',
+    a.parts.map((p) => p.rows),
+    'DT_INT32',
+  );
+  const written = g.op(`${b}written`, 'Shape', [allRows], { T: INT32, out_type: INT32 });
+  const count = g.sliceInt32Vector(`${b}written_count`, written, 0, 1, { shrink: true });
+  const one = g.constInt(`${b}one`, [], [1]);
+  const upTo = g.op(`${b}written_end`, 'AddV2', [count, one], { T: INT32 });
+  const rowOfUpdate = g.op(`${b}update_positions`, 'Range', [one, upTo, one], { Tidx: INT32 });
+  const none = g.op(`${b}no_update`, 'Fill', [a.rowCount, g.constInt(`${b}zero`, [], [0])], {
+    T: INT32,
+    index_type: INT32,
+  });
+  const position = g.op(`${b}position`, 'TensorScatterUpdate', [none, allRows, rowOfUpdate], {
+    T: INT32,
+    Tindices: INT32,
+  });
+  const dtype = tfType(data0.dtype);
+  const source = concat('sources', [a.fillRow, ...a.parts.map((p) => p.updates)], dtype);
+  const out = ctx.emit(
+    n.name,
+    'GatherV2',
+    [source, position, g.constInt(`${b}gather_axis`, [], [0])],
+    { Tparams: tfAttr.T(dtype), Tindices: INT32, Taxis: INT32, batch_dims: tfAttr.i(0) },
+    like,
+  );
+  if (!assemblies.has(g)) assemblies.set(g, new Map());
+  assemblies.get(g)!.set(out.ref, a);
+  return out;
+}
+
+/** The start of an assembly when `data` is a TF Fill (ONNX ConstantOfShape at run time); else null. */
+function fillAssembly(data: RtValue, perm: number[], ctx: ConvertContext, base: string): RowAssembly | null {
+  if (!isFill(data.ref, ctx) || data.perm.some((p, i) => p !== i)) return null;
+  const g = ctx.graph;
+  const [dims, value] = ctx.graph.node(data.ref).inputs;
+  const rowDims = g.op(
+    `${base}/row_dims`,
+    'GatherV2',
+    [
+      dims,
+      g.constInt(`${base}/row_order`, [perm.length - 1], perm.slice(1)),
+      g.constInt(`${base}/axis`, [], [0]),
+    ],
+    { Tparams: INT32, Tindices: INT32, Taxis: INT32, batch_dims: tfAttr.i(0) },
+  );
+  const rowShape = g.op(
+    `${base}/row_shape`,
+    'ConcatV2',
+    [g.constInt(`${base}/one_row`, [1], [1]), rowDims, g.constInt(`${base}/concat_axis`, [], [0])],
+    { T: INT32, N: tfAttr.i(2), Tidx: INT32 },
+  );
+  return {
+    fillRow: g.op(`${base}/row`, 'Fill', [rowShape, value], {
+      T: tfAttr.T(tfType(data.dtype)),
+      index_type: INT32,
+    }),
+    rowCount: g.sliceInt32Vector(`${base}/row_count`, dims, 0, 1),
+    parts: [],
+    perm,
+  };
+}
 
 /**
  * The row of each index row, `[K, 1]` int32, when `indices` (rank `rank`, ONNX order) is provably the same along
