@@ -478,7 +478,7 @@ export function detectorManifestProblems(m: DetectorManifest): string[] {
     problems.push(`input.pad_value is only used by letterbox resizing, but resize is "${input.resize}"`);
   }
   if (input.interpolation !== undefined && input.resize === 'none') {
-    problems.push('input.interpolation is not used with resize "none"');
+    problems.push('input.interpolation: not used with resize "none" (the image is fed at its own size)');
   }
   const sides = (['min_size', 'max_size'] as const).filter((f) => input[f] !== undefined);
   if (input.resize === 'shorter-side') {

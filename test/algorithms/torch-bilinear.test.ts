@@ -8,7 +8,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { linearAxis, resizeBilinearTorch, type SourceIndexMath } from '../../src/algorithms/torch-bilinear';
-import { normalizePixels } from '../../src/algorithms/preprocess';
+import { normalizePixels, prepareDetectorInput } from '../../src/algorithms/preprocess';
+import { computeResizeGeometry } from '../../src/algorithms/geometry/resize-geometry';
+import type { DetectorInput } from '../../src/models/manifest';
 import { initTestBackend, testBackend } from '../helpers/backend';
 import { expectNoLeak } from './helpers';
 
@@ -90,6 +92,43 @@ describe.each([
       expect(maxDiff(resize(r, c, math, true), floats(c.normalised_then_resized))).toBeLessThan(1e-6);
     },
   );
+});
+
+describe('prepareDetectorInput follows input.interpolation', () => {
+  // A 4K-like ratio on a small image: 4096x2160 scaled by 1/8 is 512x270.
+  const r = load(2);
+  const limits = { minSize: 88, maxSize: 167 };
+  const input = (interpolation?: DetectorInput['interpolation']): DetectorInput => ({
+    resize: 'shorter-side',
+    min_size: limits.minSize,
+    max_size: limits.maxSize,
+    color_order: 'RGB',
+    scale: 1 / 255,
+    mean: r.mean,
+    std: r.std,
+    ...(interpolation ? { interpolation } : {}),
+  });
+  const geometry = computeResizeGeometry(512, 270, 0, 0, 'shorter-side', limits);
+  const image = (): tf.Tensor3D => tf.randomUniform([270, 512, 3], 0, 256, 'int32', 7);
+  const prepared = (i: DetectorInput): Float32Array =>
+    tf.tidy(() => prepareDetectorInput(image(), i, geometry).dataSync() as Float32Array);
+  const expected = (math: SourceIndexMath | 'tf'): Float32Array =>
+    tf.tidy(() => {
+      const size: [number, number] = [geometry.contentHeight, geometry.contentWidth];
+      const resized =
+        math === 'tf'
+          ? tf.image.resizeBilinear(image(), size, false, true)
+          : resizeBilinearTorch(image(), ...size, math);
+      return normalizePixels(resized, input()).dataSync() as Float32Array;
+    });
+
+  it('shorter-side resizes as PyTorch 2 by default, as PyTorch 1 or TensorFlow when asked', () => {
+    expect(maxDiff(prepared(input()), expected('float32'))).toBe(0);
+    expect(maxDiff(prepared(input('torch-bilinear')), expected('float32'))).toBe(0);
+    expect(maxDiff(prepared(input('torch1-bilinear')), expected('float64'))).toBe(0);
+    expect(maxDiff(prepared(input('bilinear')), expected('tf'))).toBe(0);
+    expect(maxDiff(expected('float32'), expected('float64'))).toBeGreaterThan(0);
+  });
 });
 
 describe('linearAxis', () => {
