@@ -11,7 +11,7 @@
  * and 2.x differ from each other as much (SourceIndexMath).
  * Here the source indices and weights are ATen's, rounded as ATen rounds them, and the weighted sums follow its
  * order: along x within each of the two rows, then the two rows. ATen fuses each `t0·w0 + t1·w1` into one
- * multiply-add where the compiler may; TensorFlow.js has no fused op, so a value can differ in its last bit
+ * multiply-add where the compiler may; this rounds the product first, so a value can differ in its last bit
  * (1.5e-5 on 0..255, 3e-7 after ImageNet normalisation).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -69,8 +69,11 @@ export function linearAxis(inSize: number, outSize: number, math: SourceIndexMat
 
 /**
  * Resizes `[H, W, C]` pixels to `[outHeight, outWidth, C]` float32 as PyTorch's `upsample_bilinear2d` does
- * (align_corners=False). Gathers and elementwise float32 multiplies and adds only, so every backend gives the same
- * bits. Call inside `tf.tidy`.
+ * (align_corners=False): per output pixel `t0 = p[y0][x0]·wx0 + p[y0][x1]·wx1`, `t1` likewise on row `y1`, then
+ * `t0·wy0 + t1·wy1`, each product and sum rounded to float32 (a double rounded once to float32 is the float32
+ * result for one product or sum of float32 values, so `Math.fround` of each step is exact). In plain JS on the
+ * pixels: the same bits on every backend, and faster than gathers, which take wasm seconds on a 4K image.
+ * Returns a new tensor; call inside `tf.tidy`.
  */
 export function resizeBilinearTorch(
   pixels: tf.Tensor3D,
@@ -78,19 +81,30 @@ export function resizeBilinearTorch(
   outWidth: number,
   math: SourceIndexMath = 'float32',
 ): tf.Tensor3D {
-  const [height, width] = pixels.shape;
+  const [height, width, channels] = pixels.shape;
   const x = linearAxis(width, outWidth, math);
   const y = linearAxis(height, outHeight, math);
-  const image = tf.cast(pixels, 'float32');
-  // Along x first, on every input row: [H, outW, C]. Weights broadcast as [1, outW, 1].
-  const wx0 = tf.tensor3d(x.w0, [1, outWidth, 1]);
-  const wx1 = tf.tensor3d(x.w1, [1, outWidth, 1]);
-  const rows = tf.add<tf.Tensor3D>(
-    tf.mul(tf.gather(image, x.i0, 1), wx0),
-    tf.mul(tf.gather(image, x.i1, 1), wx1),
-  );
-  // Then the two rows of each output row: [outH, outW, C], weights as [outH, 1, 1].
-  const wy0 = tf.tensor3d(y.w0, [outHeight, 1, 1]);
-  const wy1 = tf.tensor3d(y.w1, [outHeight, 1, 1]);
-  return tf.add(tf.mul(tf.gather(rows, y.i0, 0), wy0), tf.mul(tf.gather(rows, y.i1, 0), wy1));
+  const src = pixels.dataSync(); // HWC
+  const out = new Float32Array(outHeight * outWidth * channels);
+  const f = Math.fround;
+  const stride = width * channels;
+  let o = 0;
+  for (let oy = 0; oy < outHeight; oy++) {
+    const row0 = y.i0[oy] * stride;
+    const row1 = y.i1[oy] * stride;
+    const wy0 = y.w0[oy];
+    const wy1 = y.w1[oy];
+    for (let ox = 0; ox < outWidth; ox++) {
+      const col0 = x.i0[ox] * channels;
+      const col1 = x.i1[ox] * channels;
+      const wx0 = x.w0[ox];
+      const wx1 = x.w1[ox];
+      for (let c = 0; c < channels; c++) {
+        const t0 = f(f(src[row0 + col0 + c] * wx0) + f(src[row0 + col1 + c] * wx1));
+        const t1 = f(f(src[row1 + col0 + c] * wx0) + f(src[row1 + col1 + c] * wx1));
+        out[o++] = f(t0 * wy0) + f(t1 * wy1);
+      }
+    }
+  }
+  return tf.tensor3d(out, [outHeight, outWidth, channels]);
 }
