@@ -10,7 +10,7 @@
  *
  *     /usr/bin/python3 scripts/adc/make-checkpoints.py --out /tmp/adc-ckpt --classes 10   # deterministic
  *     npm run import-adc -- /tmp/adc-ckpt --out /tmp/adc-models
- *     ADC_MODELS=/tmp/adc-models npx jest test/adc/fidelity.test.ts
+ *     ADC_MODELS=/tmp/adc-models npm run jest -- test/adc/fidelity.test.ts   # TFJS_BACKEND=tensorflow: native
  *
  * scripts/adc/capture-references.py made the references from the same checkpoints with ADC's API on PyTorch 1.13
  * (scripts/adc/run-adc.sh). PyTorch 1.x computes the detector resize's source positions in float64 where PyTorch 2
