@@ -8,7 +8,7 @@
  * The checkpoints are random-weight models with ADC's exact architectures and 10 classes (1.1 GB, made with
  * torch), so the test runs only where ADC_MODELS names their import:
  *
- *     /usr/bin/python3 scripts/adc/make-checkpoints.py --out /tmp/adc-ckpt --classes 10   # deterministic
+ *     scratch/adc/venv/bin/python scripts/adc/make-checkpoints.py --out /tmp/adc-ckpt --classes 10   # deterministic
  *     npm run import-adc -- /tmp/adc-ckpt --out /tmp/adc-models
  *     ADC_MODELS=/tmp/adc-models npm run jest -- test/adc/fidelity.test.ts   # TFJS_BACKEND=tensorflow: native
  *
