@@ -91,55 +91,51 @@ const cases = Object.keys(references.answers).flatMap((pipeline) =>
   Object.keys(references.images).map((image) => [pipeline, image] as const),
 );
 
-const describeOrSkip = skip === null ? describe : describe.skip;
+describe(`our /process against ADC's on its pipelines (${testBackend()})`, () => {
+  let tmp: string;
+  let svc: Service;
+  let images: SampleServer;
 
-describeOrSkip(
-  `our /process against ADC's on its pipelines (${testBackend()})${skip === null ? '' : ` (SKIPPED: ${skip})`}`,
-  () => {
-    let tmp: string;
-    let svc: Service;
-    let images: SampleServer;
-
-    beforeAll(async () => {
-      tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adc-fidelity-'));
-      withTorch1Detector(MODELS!, tmp);
-      images = await serveDirectory(path.join(ROOT, 'samples'));
-      svc = await testService({
-        modelsDir: tmp,
-        enabledPipelines: Object.keys(references.answers),
-        imageUrlPolicy: 'default',
-        imageDownloadTimeoutMs: 30_000,
-      });
-    }, 600_000);
-
-    afterAll(async () => {
-      await svc?.close();
-      await images?.close();
-      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  beforeAll(async () => {
+    if (skip !== null) return;
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adc-fidelity-'));
+    withTorch1Detector(MODELS!, tmp);
+    images = await serveDirectory(path.join(ROOT, 'samples'));
+    svc = await testService({
+      modelsDir: tmp,
+      enabledPipelines: Object.keys(references.answers),
+      imageUrlPolicy: 'default',
+      imageDownloadTimeoutMs: 30_000,
     });
+  }, 600_000);
 
-    it.each(cases)(
-      '%s on %s meets every bar',
-      async (pipeline, image) => {
-        const res = await request(svc.app.callback())
-          .post('/process')
-          .send({
-            pipeline,
-            source_images: [{ id: '1', url: images.url(image) }],
-            detections: [],
-            config: {},
-          });
-        expect(res.status).toBe(200);
-        const answer = res.body as PipelineResultsResponse;
-        const a: Agreement = compareDetections(answer.detections, theirs(pipeline, image));
-        process.stdout.write(`adc fidelity ${testBackend()} ${pipeline} ${image}: ${describeAgreement(a)}\n`);
-        for (const d of a.disagreements) process.stdout.write(`  ${d}\n`);
-        expect(a.oursMatched).toBeGreaterThanOrEqual(BARS.matchedShare);
-        expect(a.theirsMatched).toBeGreaterThanOrEqual(BARS.matchedShare);
-        expect(a.agreeingShare).toBeGreaterThanOrEqual(BARS.agreeingShare);
-        expect(a.maxScoreDiff).toBeLessThanOrEqual(BARS.scoreDiff);
-      },
-      600_000,
-    );
-  },
-);
+  afterAll(async () => {
+    await svc?.close();
+    await images?.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  (skip === null ? it.each(cases) : it.skip.each(cases))(
+    `%s on %s meets every bar${skip === null ? '' : ` (SKIPPED: ${skip})`}`,
+    async (pipeline, image) => {
+      const res = await request(svc.app.callback())
+        .post('/process')
+        .send({
+          pipeline,
+          source_images: [{ id: '1', url: images.url(image) }],
+          detections: [],
+          config: {},
+        });
+      expect(res.status).toBe(200);
+      const answer = res.body as PipelineResultsResponse;
+      const a: Agreement = compareDetections(answer.detections, theirs(pipeline, image));
+      process.stdout.write(`adc fidelity ${testBackend()} ${pipeline} ${image}: ${describeAgreement(a)}\n`);
+      for (const d of a.disagreements) process.stdout.write(`  ${d}\n`);
+      expect(a.oursMatched).toBeGreaterThanOrEqual(BARS.matchedShare);
+      expect(a.theirsMatched).toBeGreaterThanOrEqual(BARS.matchedShare);
+      expect(a.agreeingShare).toBeGreaterThanOrEqual(BARS.agreeingShare);
+      expect(a.maxScoreDiff).toBeLessThanOrEqual(BARS.scoreDiff);
+    },
+    600_000,
+  );
+});
