@@ -38,13 +38,16 @@ export interface Agreement {
   agreeingShare: number;
   /** Largest |score difference| over every stage of every matched pair. */
   maxScoreDiff: number;
-  /** The first few pairs that disagree, described, for a report. */
+  /** The first few pairs that disagree and boxes left unmatched, described, for a report. */
   disagreements: string[];
 }
 
-interface Box {
+/** What the comparison reads of a detection: a full `DetectionResponse`, or a trimmed reference of one. */
+export interface Box {
   bbox: BoundingBox;
-  classifications: ClassificationResponse[];
+  classifications: (Pick<ClassificationResponse, 'terminal' | 'classification' | 'scores'> & {
+    algorithm: { key: string };
+  })[];
 }
 
 /** Pairs of indices (ours, theirs) at IoU ≥ `threshold`, best IoU first, each box used once. */
@@ -114,6 +117,16 @@ export function compareDetections(ours: Box[], theirs: Box[]): Agreement {
       c.scores.forEach((s, q) => (maxScoreDiff = Math.max(maxScoreDiff, Math.abs(s - other.scores[q]))));
     });
   }
+  // Unmatched boxes, each with its best IoU on the other side: a box just under the threshold, or one missing.
+  const unmatched = (side: string, boxes: Box[], others: Box[], used: Set<number>): void => {
+    boxes.forEach((d, i) => {
+      if (used.has(i) || disagreements.length >= 10) return;
+      const best = Math.max(0, ...others.map((o) => iou(d.bbox, o.bbox)));
+      disagreements.push(`${side} box ${JSON.stringify(d.bbox)} unmatched (best IoU ${best.toFixed(3)})`);
+    });
+  };
+  unmatched('our', ours, theirs, new Set(pairs.map(([i]) => i)));
+  unmatched('their', theirs, ours, new Set(pairs.map(([, j]) => j)));
   const share = (n: number, of: number): number => (of === 0 ? 1 : n / of);
   return {
     ours: ours.length,

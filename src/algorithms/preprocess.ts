@@ -10,6 +10,7 @@ import {
   type PixelNormalization,
 } from '../models/manifest';
 import type { ResizeGeometry } from './geometry/resize-geometry';
+import { resizeBilinearTorch } from './torch-bilinear';
 
 /**
  * Applies colour order, `scale` and per-channel mean/std to `[..., 3]` RGB values in 0..255 (any dtype).
@@ -53,7 +54,11 @@ function channelOperand(values: number[]): number | tf.Tensor1D {
 /**
  * Resizes one decoded image `[H, W, 3]` (0..255) to the model input `[inputH, inputW, 3]` (the geometry's input
  * size), normalised, channels last. Bilinear with half-pixel centres, so that input pixel edges map linearly onto
- * source pixel edges (`geometry.scaleX`, `scaleY`), as OpenCV's INTER_LINEAR does for ultralytics. Letterbox
+ * source pixel edges (`geometry.scaleX`, `scaleY`), as OpenCV's INTER_LINEAR does for ultralytics, or with
+ * PyTorch's rounding (`input.interpolation`; torchvision's detectors). The resize comes before the normalisation,
+ * on 0..255 values, where torchvision normalises first: the filter is linear, so the order changes only float32
+ * rounding (under 1e-6 after ImageNet normalisation, test/algorithms/torch-bilinear.test.ts), and resizing
+ * first normalises 10× fewer pixels on a 4K image. Letterbox
  * padding gets `input.pad_value` (0..255 pixel units) before normalisation, so that it is normalised like the
  * pixels around it. `resize: none` only normalises. Call inside `tf.tidy`.
  */
@@ -65,7 +70,17 @@ export function prepareDetectorInput(
   let pixels: tf.Tensor3D = image;
   if (geometry.contentHeight !== image.shape[0] || geometry.contentWidth !== image.shape[1]) {
     // [contentH, contentW, 3] float32, 0..255
-    pixels = tf.image.resizeBilinear(image, [geometry.contentHeight, geometry.contentWidth], false, true);
+    const interpolation =
+      input.interpolation ?? (input.resize === 'shorter-side' ? 'torch-bilinear' : 'bilinear');
+    pixels =
+      interpolation === 'bilinear'
+        ? tf.image.resizeBilinear(image, [geometry.contentHeight, geometry.contentWidth], false, true)
+        : resizeBilinearTorch(
+            image,
+            geometry.contentHeight,
+            geometry.contentWidth,
+            interpolation === 'torch1-bilinear' ? 'float64' : 'float32',
+          );
   }
   const before = [geometry.offsetY, geometry.offsetX];
   const after = [

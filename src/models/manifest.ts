@@ -77,6 +77,16 @@ export interface ClassifierInput extends PixelNormalization {
   interpolation?: CropInterpolation;
 }
 
+/**
+ * How a detector's image is resized (not used with `resize: none`):
+ * - `bilinear`: `tf.image.resizeBilinear` with half-pixel centres (OpenCV's INTER_LINEAR up to rounding);
+ * - `torch-bilinear`: PyTorch ≥ 2's CPU `interpolate(mode="bilinear", align_corners=False)` reproduced to float32
+ *   rounding: source positions in float32 with a fused multiply-add (torchvision's detection transform);
+ * - `torch1-bilinear`: the same filter as PyTorch 1.x computes it, with source positions in float64.
+ * Default `torch-bilinear` with `resize: shorter-side` (torchvision's transform), else `bilinear`.
+ */
+export type DetectorInterpolation = 'bilinear' | 'torch-bilinear' | 'torch1-bilinear';
+
 /** How a detector's input is built from a decoded image. */
 export interface DetectorInput extends PixelNormalization {
   /** Model input size in pixels. Required unless `resize` is `none`, where it only sizes the warm-up image. */
@@ -86,6 +96,8 @@ export interface DetectorInput extends PixelNormalization {
   /** `shorter-side`: the shorter side's target and the longer side's limit, in pixels (torchvision: 800, 1333). */
   min_size?: number;
   max_size?: number;
+  /** Default `torch-bilinear` with `shorter-side`, else `bilinear` (see DetectorInterpolation). */
+  interpolation?: DetectorInterpolation;
   /** Letterbox padding in 0..255 pixel units, before scale, mean and std (ultralytics uses 114). Default 0. */
   pad_value?: number;
   /** Default `NHWC`. */
@@ -277,6 +289,7 @@ const detectorInputSchema = {
     resize: { type: 'string', enum: ['stretch', 'letterbox', 'letterbox-center', 'shorter-side', 'none'] },
     min_size: { type: 'integer', minimum: 1 },
     max_size: { type: 'integer', minimum: 1 },
+    interpolation: { type: 'string', enum: ['bilinear', 'torch-bilinear', 'torch1-bilinear'] },
     pad_value: { type: 'number', minimum: 0, maximum: 255 },
     layout: { type: 'string', enum: ['NHWC', 'NCHW'] },
     batch: { type: 'string', enum: ['dynamic', 'single', 'none'] },
@@ -463,6 +476,9 @@ export function detectorManifestProblems(m: DetectorManifest): string[] {
   const problems = inputProblems(input);
   if (input.pad_value !== undefined && input.resize !== 'letterbox' && input.resize !== 'letterbox-center') {
     problems.push(`input.pad_value is only used by letterbox resizing, but resize is "${input.resize}"`);
+  }
+  if (input.interpolation !== undefined && input.resize === 'none') {
+    problems.push('input.interpolation: not used with resize "none" (the image is fed at its own size)');
   }
   const sides = (['min_size', 'max_size'] as const).filter((f) => input[f] !== undefined);
   if (input.resize === 'shorter-side') {

@@ -78,6 +78,17 @@ describe('compareDetections', () => {
     expect(meetsBars(agreement)).toBe(false);
   });
 
+  it('names the boxes left unmatched on either side with their best IoU', () => {
+    const ours = [box(0, 0, 10, 10, []), box(100, 100, 110, 110, [])];
+    const theirs = [box(0, 0, 10, 10, []), box(0, 0, 10, 12, [])];
+    const agreement = compareDetections(ours, theirs);
+    expect(agreement.matched).toBe(1);
+    expect(agreement.disagreements).toEqual([
+      'our box {"x1":100,"y1":100,"x2":110,"y2":110} unmatched (best IoU 0.000)',
+      'their box {"x1":0,"y1":0,"x2":10,"y2":12} unmatched (best IoU 0.833)',
+    ]);
+  });
+
   it('an empty answer against an empty answer agrees', () => {
     expect(meetsBars(compareDetections([], []))).toBe(true);
   });

@@ -231,6 +231,10 @@ describe("torchvision's detection resize, a strict threshold, fixed settings, an
     for (const interpolation of ['bilinear', 'bilinear-antialias', 'pil-bilinear']) {
       expect(() => validateManifestJson(patched(classifier, (m) => (m.input.interpolation = interpolation)), 'm.json')).not.toThrow();
     }
+    for (const interpolation of ['bilinear', 'torch-bilinear', 'torch1-bilinear']) {
+      expect(() => validateManifestJson(patched(adcDetector, (m) => (m.input.interpolation = interpolation)), 'm.json')).not.toThrow();
+      expect(() => validateManifestJson(patched(yolo, (m) => (m.input.interpolation = interpolation)), 'm.json')).not.toThrow();
+    }
   });
 
   it.each<[string, () => Record<string, unknown>, Patch, string]>([
@@ -238,6 +242,18 @@ describe("torchvision's detection resize, a strict threshold, fixed settings, an
     ['shorter-side with a width', adcDetector, (m) => ((m.input.width = 800), (m.input.height = 800)), 'input.width and input.height are not used with resize "shorter-side"'],
     ['min_size with another resize', yolo, (m) => (m.input.min_size = 800), 'input.min_size: only used with resize "shorter-side", but resize is "letterbox-center"'],
     ['a non-boolean strict flag', adcDetector, (m) => (m.output.score_threshold_strict = 'yes'), 'output.score_threshold_strict must be boolean'],
+    ['an unknown detector interpolation', adcDetector, (m) => (m.input.interpolation = 'pil-bilinear'), 'input.interpolation must be equal to one of the allowed values'],
+    [
+      'a detector interpolation without a resize',
+      adcDetector,
+      (m) => {
+        m.input.resize = 'none';
+        delete m.input.min_size;
+        delete m.input.max_size;
+        m.input.interpolation = 'torch-bilinear';
+      },
+      'input.interpolation: not used with resize "none"',
+    ],
     ['an unknown interpolation', classifier, (m) => (m.input.interpolation = 'bicubic'), 'input.interpolation must be equal to one of the allowed values'],
     [
       'interpolation with own-size crops',
