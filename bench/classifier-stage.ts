@@ -1,6 +1,7 @@
 /**
- * The classifier stage alone (issue 12, benchmark 2): a ResNet-50 at 128 px with random weights, batch 32,
- * generated here (test/convert/models.ts; never committed) and converted with our converter, run
+ * The classifier stage alone (docs/benchmarks.md#scaling-on-the-wasm-path, comparison 2): a ResNet-50 at 128
+ * px with random weights, batch 32, generated here (test/convert/models.ts; never committed) and converted
+ * with our converter, run
  *   - on tfjs-wasm in k = 1..N inference threads (each a worker thread with its own backend and model copy,
  *     as INFERENCE_THREADS runs them), all computing at once;
  *   - on tfjs-wasm in one thread with the threaded SIMD build and k XNNPACK threads (WASM_THREADS=k);

@@ -1,8 +1,8 @@
 /**
- * Detector benchmark (issue 9): ms per 4096×2160 image for torchvision's Faster R-CNN MobileNetV3-Large FPN in the
- * AMI configuration, or its ResNet-50 FPN (ADC's production detector), both with random weights
- * (scripts/export-bench-detector.py), run two ways in the same process on the same ONNX file and the same decoded
- * pixels:
+ * Detector benchmark (docs/benchmarks.md#detector): ms per 4096×2160 image for torchvision's Faster R-CNN
+ * MobileNetV3-Large FPN in the AMI configuration, or its ResNet-50 FPN (ADC's production detector), both with
+ * random weights (scripts/export-bench-detector.py), run two ways in the same process on the same ONNX file and
+ * the same decoded pixels:
  *
  * - this project: `convertOnnxDetectorToModelDir` (what `npm run convert -- onnx … --kind detector` does), then
  *   `ObjectDetector.run` on the TF.js backend (wasm by default): the service's whole detect stage, normalisation

@@ -1,8 +1,9 @@
 /**
- * Issue 12's side-by-side run, in one process tree: INFERENCE_THREADS 1 vs N on the default pipeline
- * (bench/threads.ts), then the classifier stage on tfjs-wasm, onnxruntime-node and PyTorch
- * (bench/classifier-stage.ts). Prints both tables and writes bench-results/scaling.json.
- * `npm run bench` runs it after its own report (BENCH_SCALING=0 skips it); `npm run bench:scaling` runs it alone.
+ * The scaling comparisons side by side (docs/benchmarks.md#scaling-on-the-wasm-path), in one process tree:
+ * INFERENCE_THREADS 1 vs N on the default pipeline (bench/threads.ts), then the classifier stage on
+ * tfjs-wasm, onnxruntime-node and PyTorch (bench/classifier-stage.ts). Prints both tables and writes
+ * bench-results/scaling.json. `npm run bench` runs it after its own report (BENCH_SCALING=0 skips it);
+ * `npm run bench:scaling` runs it alone.
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';

@@ -1,8 +1,9 @@
 /**
- * INFERENCE_THREADS=1 against =N on the default pipeline (issue 12, benchmark 1): the real server, the shipped
- * 4K samples, `BENCH_CONCURRENCY` clients in flight (default 4), the two settings alternating
- * (1, N, 1, N, ...) so that a load change on a shared machine hits both alike. Reports images/s per run, the
- * median per setting, their ratio, and the RSS cost of each thread beyond the first.
+ * INFERENCE_THREADS=1 against =N on the default pipeline (docs/benchmarks.md#scaling-on-the-wasm-path,
+ * comparison 1): the real server, the shipped 4K samples, `BENCH_CONCURRENCY` clients in flight (default 4),
+ * the two settings alternating (1, N, 1, N, ...) so that a load change on a shared machine hits both alike.
+ * Reports images/s per run, the median per setting, their ratio, and the RSS cost of each thread beyond the
+ * first.
  *
  * Settings (environment): BENCH_PIPELINE (default tfjs_synthetic_moths_2026), BENCH_THREADS (N, default the
  * cores available), BENCH_THREAD_REQUESTS (measured requests per run, default 24), BENCH_THREAD_ROUNDS

@@ -1,7 +1,7 @@
 /**
- * The 29,176-class case of issue 10 §2, against the real server (a child process, inference in its worker
- * thread): the shipped moth detector plus a generated classifier as wide as the global moth species map,
- * answering 4096×2160 samples. Reports
+ * The 29,176-class case (docs/benchmarks.md#29176-class-responses), against the real server (a child process,
+ * inference in its worker thread): the shipped moth detector plus a generated classifier as wide as the
+ * global moth species map, answering 4096×2160 samples. Reports
  *   - response bytes per image, raw and gzipped, and per detection before/after float32 printing (the same
  *     response written the old way: scores as the float64 softmax of the float32 logits, both as doubles);
  *   - serialisation time (the `process` log line's `serialize`), peak RSS of the server (VmHWM), and `/readyz`

@@ -1,7 +1,7 @@
 /**
- * A models directory for the 29,176-class case (issue 10 §2): the shipped moth detector and a tiny generated
- * classifier whose output is as wide as the global moth species map. Shared by bench/wide-classifier.ts and
- * test/http/wide-classifier.test.ts; nothing is downloaded.
+ * A models directory for the 29,176-class case (docs/benchmarks.md#29176-class-responses): the shipped moth
+ * detector and a tiny generated classifier whose output is as wide as the global moth species map. Shared by
+ * bench/wide-classifier.ts and test/http/wide-classifier.test.ts; nothing is downloaded.
  */
 import { promises as fsp } from 'fs';
 import * as os from 'os';

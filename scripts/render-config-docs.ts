@@ -52,14 +52,24 @@ export const composeVariables: readonly { name: string; default: string; doc: st
     doc: 'Host directory mounted read-only over the models baked into the image (/app/models).',
   },
   {
+    name: 'TF_SOURCE',
+    default: 'wheel',
+    doc: 'Build only: `wheel` runs TensorFlow 2.21 from the tensorflow[and-cuda] pip wheel (CUDA 12, driver >= 525.60.13); `google` runs libtensorflow 2.9.1 (CUDA 11.8, driver >= 520). docs/deployment.md, "Which TensorFlow".',
+  },
+  {
+    name: 'PIP_INDEX_URL',
+    default: '',
+    doc: 'Build only, `wheel`: pip index to install tensorflow[and-cuda] from, e.g. `http://mirror/simple` (empty: PyPI).',
+  },
+  {
     name: 'TFJS_NODE_BASE_URI',
     default: '',
-    doc: 'Build only: mirror prefix for libtensorflow, e.g. `http://mirror/libtensorflow-` (empty: Google storage).',
+    doc: 'Build only, `google`: mirror prefix for libtensorflow, e.g. `http://mirror/libtensorflow-` (empty: Google storage).',
   },
   {
     name: 'npm_config_tfjs_binding_binary_host_mirror',
     default: '',
-    doc: 'Build only: mirror for the tfjs-node-gpu addon, e.g. `http://mirror/` (empty: Google storage).',
+    doc: 'Build only, `google`: mirror for the tfjs-node-gpu addon, e.g. `http://mirror/` (empty: Google storage).',
   },
   {
     name: 'ANTENNA_NETWORK',
@@ -92,8 +102,8 @@ export const runtimeVariables: readonly { name: string; default: string; doc: st
   },
   {
     name: 'TF_CPP_MIN_LOG_LEVEL',
-    default: '0',
-    doc: 'libtensorflow log level: 0 all, 1 hides INFO, 2 hides WARNING, 3 hides ERROR.',
+    default: '1',
+    doc: 'libtensorflow log level: 0 all, 1 hides INFO, 2 hides WARNING, 3 hides ERROR. The service sets 1 when it is unset.',
   },
 ]);
 

@@ -6,7 +6,7 @@ import * as path from 'path';
 import type Koa from 'koa';
 import { loadConfig, type Config } from './config';
 import type { PipelineConfigResponse, ProcessingServiceInfoResponse } from './contract/types';
-import { compileRequestValidator, createAjv } from './contract/validators';
+import { compileRequestValidator, createAjv, type RequestValidator } from './contract/validators';
 import { createApp, whenDrained, type Lifecycle } from './http/app';
 import type { AppState } from './http/middleware';
 import { ImageFetcher } from './images/fetch-image';
@@ -154,167 +154,38 @@ export function drainThenExit(
   };
 }
 
-/** Describes each selected pipeline for /info. A pipeline that cannot even describe itself is left out. */
-async function describePipelines(
-  definitions: PipelineDefinition[],
-  ctx: PipelineContext,
-  logger: Logger,
-): Promise<{
-  definitions: PipelineDefinition[];
-  described: PipelineConfigResponse[];
-  modelFree: Set<string>;
-}> {
-  const kept: PipelineDefinition[] = [];
-  const described: PipelineConfigResponse[] = [];
-  const modelFree = new Set<string>();
-  for (const d of definitions) {
-    try {
-      const pipeline = await d.create(ctx);
-      described.push(pipeline.describe());
-      kept.push(d);
-      if (pipeline.modelFree) modelFree.add(d.slug);
-    } catch (err) {
-      logger.error(
-        { pipeline: d.slug, error: (err as Error).message },
-        `pipeline ${d.slug} cannot be described; it is left out of /info`,
-      );
-    }
-  }
-  return { definitions: kept, described, modelFree };
-}
-
+/**
+ * Builds the service that `npm start`, `npm run worker` and the tests run, in the steps below, top to bottom:
+ * describe the pipelines for /info, watch the engine's events (REQUIRE_GPU), start the engines, then the image
+ * intake, the processing service and the HTTP app. Nothing listens: the caller does.
+ */
 export async function buildService(
   config: Config,
   logger: Logger,
   options: BuildOptions = {},
 ): Promise<Service> {
-  const context: PipelineContext = {
-    modelsDir: path.resolve(projectRoot(), config.modelsDir),
-    batches: { detectorBatchSize: config.detectorBatchSize, classifierBatchSize: config.classifierBatchSize },
-  };
+  const context = pipelineContext(config);
   const registry = options.registry ?? registeredPipelines(context.modelsDir);
-  const selected = selectPipelines(config.enabledPipelines, registry);
-  const { definitions, described, modelFree } = await describePipelines(selected, context, logger);
-  if (described.length === 0) {
-    throw new Error(
-      `no pipeline could be described (enabled: ${selected.map((d) => d.slug).join(', ') || 'none'}); see the errors above`,
-    );
-  }
-  const info: ProcessingServiceInfoResponse = {
-    name: config.serviceName,
-    description: config.serviceDescription,
-    pipelines: described,
-  };
-
-  const onFatal =
-    options.onFatal ??
-    ((message: string): void => {
-      logger.fatal({ exitCode: EXIT_NOT_ON_GPU }, message);
-      process.exit(EXIT_NOT_ON_GPU);
-    });
-  let stopped = false;
-  const onEvent = (e: WorkerEngineEvent, thread?: number): void => {
-    logEngineEvent(logger, e, thread);
-    if (!config.requireGpu || stopped) return;
-    // The backend is chosen in the inference thread; its choice (or its failure, reported as a failed
-    // pipeline) arrives here.
-    const failure =
-      e.type === 'backend'
-        ? gpuRequirementFailure({ choice: e.choice })
-        : e.type === 'state' && e.state.state === 'failed' && e.state.error.startsWith('backend: ')
-          ? gpuRequirementFailure({ error: e.state.error.slice('backend: '.length) })
-          : null;
-    if (failure !== null) {
-      stopped = true;
-      onFatal(failure);
-    }
-  };
+  const { definitions, modelFree, info } = await describeService(config, registry, context, logger);
   const lifecycle: Lifecycle = { shuttingDown: false, inFlight: 0 };
-  const local = (defs: PipelineDefinition[], withTf: boolean): LocalEngine => {
-    const engine = new LocalEngine({
-      definitions: defs,
-      context,
-      backend: withTf ? config.tfjsBackend : null,
-      decoder: config.imageDecoder,
-      memoryBudgetMb: config.inferenceMemoryBudgetMb,
-      wasmThreads: config.wasmThreads,
-      onEvent,
-    });
-    void engine.start();
-    return engine;
-  };
-  let engine: InferenceEngine;
-  let pool: EnginePool | null = null;
-  if (config.inferenceThread === 'worker' && !options.registry) {
-    // Model-free pipelines stay on this thread, so an inference thread crash never touches them (issue 10 §3).
-    const free = definitions.filter((d) => modelFree.has(d.slug));
-    const models = definitions.filter((d) => !modelFree.has(d.slug));
-    const routes: EngineRoute[] = [];
-    if (free.length > 0) routes.push({ engine: local(free, false), slugs: free.map((d) => d.slug) });
-    if (models.length > 0) {
-      // INFERENCE_THREADS inference threads, each its own backend and models (engine-pool.ts); `auto` sizes
-      // the pool from thread 0's backend.
-      const init = {
-        slugs: models.map((d) => d.slug),
-        context,
-        backend: config.tfjsBackend,
-        decoder: config.imageDecoder,
-        memoryBudgetMb: config.inferenceMemoryBudgetMb,
-        wasmThreads: config.wasmThreads,
-      };
-      const exitProcess = options.exitProcess ?? drainThenExit(lifecycle, config.shutdownGraceMs, logger);
-      const threads = config.inferenceThreads;
-      const threadPool = new EnginePool({
-        slugs: init.slugs,
-        threads:
-          threads === 'auto' ? (backend) => autoThreads(backend, undefined, config.wasmThreads) : threads,
-        spawn: (_index, threadEvents) => new WorkerEngine(init, { onEvent: threadEvents, exitProcess }),
-        onEvent: (thread, e) => onEvent(e, thread),
-      });
-      void threadPool
-        .whenSized()
-        .then(() =>
-          logger.info(
-            { threads: threadPool.size(), setting: threads },
-            `${threadPool.size()} inference thread(s)`,
-          ),
-        );
-      routes.push({ engine: threadPool, slugs: init.slugs });
-      pool = threadPool;
-    }
-    engine = new EngineRouter(
-      routes,
-      definitions.map((d) => d.slug),
-    );
-  } else {
-    engine = local(definitions, true);
-  }
-
-  const fetcher = new ImageFetcher({
-    policy: new UrlPolicy({
-      mode: config.imageUrlPolicy,
-      allow: config.imageUrlAllow,
-      deny: config.imageUrlDeny,
-    }),
-    timeoutMs: config.imageDownloadTimeoutMs,
-    attempts: config.imageDownloadAttempts,
-    maxBytes: config.imageMaxBytes,
-    maxPixels: config.imageMaxPixels,
-    maxRedirects: config.imageMaxRedirects,
-    userAgent: config.userAgent,
-    backoffMs: options.backoffMs,
+  const onEvent = engineEventHandler(config, logger, options.onFatal ?? exitNotOnGpu(logger));
+  const { engine, pool } = startEngines(definitions, modelFree, {
+    config,
+    context,
+    logger,
+    onEvent,
+    // A registry of the caller's own is only known to this thread, so it cannot go to an inference thread.
+    threads: config.inferenceThread === 'worker' && !options.registry,
+    exitProcess: options.exitProcess ?? drainThenExit(lifecycle, config.shutdownGraceMs, logger),
   });
+  const fetcher = createImageFetcher(config, options.backoffMs);
   const service = new ProcessingService({
     engine,
     fetcher,
     downloadConcurrency: config.imageDownloadConcurrency,
     strictImageErrors: config.strictImageErrors,
   });
-  const validator = compileRequestValidator(createAjv(), {
-    slugs: described.map((p) => p.slug),
-    maxImages: config.maxImagesPerRequest,
-    maxUrlLength: config.maxBodyBytes,
-  });
+  const validator = requestValidator(config, info);
   const metrics = config.metricsEnabled ? new Metrics(engine, true, () => pool?.threadStats() ?? []) : null;
   const app = createApp({
     config,
@@ -341,4 +212,217 @@ export async function buildService(
       await fetcher.close();
     },
   };
+}
+
+/** Where pipelines find their models (MODELS_DIR, absolute) and their default batch sizes. */
+export function pipelineContext(config: Config): PipelineContext {
+  return {
+    modelsDir: path.resolve(projectRoot(), config.modelsDir),
+    batches: { detectorBatchSize: config.detectorBatchSize, classifierBatchSize: config.classifierBatchSize },
+  };
+}
+
+/** The pipelines served and the /info body. */
+export interface DescribedService {
+  /** ENABLED_PIPELINES of the registry, less those that could not describe themselves. */
+  definitions: PipelineDefinition[];
+  /** Slugs of the pipelines that run no model (they need no TensorFlow). */
+  modelFree: Set<string>;
+  info: ProcessingServiceInfoResponse;
+}
+
+/**
+ * Selects ENABLED_PIPELINES from `registry` and describes each for /info. A pipeline that cannot even describe
+ * itself is logged and left out; when none is left the service cannot serve anything, so this throws.
+ */
+export async function describeService(
+  config: Config,
+  registry: readonly PipelineDefinition[],
+  context: PipelineContext,
+  logger: Logger,
+): Promise<DescribedService> {
+  const selected = selectPipelines(config.enabledPipelines, registry);
+  const definitions: PipelineDefinition[] = [];
+  const described: PipelineConfigResponse[] = [];
+  const modelFree = new Set<string>();
+  for (const d of selected) {
+    try {
+      const pipeline = await d.create(context);
+      described.push(pipeline.describe());
+      definitions.push(d);
+      if (pipeline.modelFree) modelFree.add(d.slug);
+    } catch (err) {
+      logger.error(
+        { pipeline: d.slug, error: (err as Error).message },
+        `pipeline ${d.slug} cannot be described; it is left out of /info`,
+      );
+    }
+  }
+  if (described.length === 0) {
+    throw new Error(
+      `no pipeline could be described (enabled: ${selected.map((d) => d.slug).join(', ') || 'none'}); see the errors above`,
+    );
+  }
+  return {
+    definitions,
+    modelFree,
+    info: { name: config.serviceName, description: config.serviceDescription, pipelines: described },
+  };
+}
+
+/** The default `onFatal`: log the message as fatal and exit with status 3, so the container restarts or fails visibly. */
+function exitNotOnGpu(logger: Logger): (message: string) => void {
+  return (message) => {
+    logger.fatal({ exitCode: EXIT_NOT_ON_GPU }, message);
+    process.exit(EXIT_NOT_ON_GPU);
+  };
+}
+
+/**
+ * What the service does with each engine event: log it (logEngineEvent) and, with REQUIRE_GPU=true, call
+ * `onFatal` once when the backend is not on a GPU or failed to initialise. The backend is chosen in the
+ * inference thread; its choice, or its failure (reported as a pipeline that failed with "backend: ..."),
+ * arrives here.
+ */
+export function engineEventHandler(
+  config: Pick<Config, 'requireGpu'>,
+  logger: Logger,
+  onFatal: (message: string) => void,
+): (event: WorkerEngineEvent, thread?: number) => void {
+  let stopped = false;
+  return (e, thread) => {
+    logEngineEvent(logger, e, thread);
+    if (!config.requireGpu || stopped) return;
+    const failure =
+      e.type === 'backend'
+        ? gpuRequirementFailure({ choice: e.choice })
+        : e.type === 'state' && e.state.state === 'failed' && e.state.error.startsWith('backend: ')
+          ? gpuRequirementFailure({ error: e.state.error.slice('backend: '.length) })
+          : null;
+    if (failure !== null) {
+      stopped = true;
+      onFatal(failure);
+    }
+  };
+}
+
+/** What starting the engines needs besides the pipelines. */
+export interface EngineSetup {
+  config: Config;
+  context: PipelineContext;
+  logger: Logger;
+  onEvent: (event: WorkerEngineEvent, thread?: number) => void;
+  /** Run model pipelines in INFERENCE_THREADS worker threads; false: everything on this thread. */
+  threads: boolean;
+  /** Ends the process when an inference thread dies on native TF (crash-recovery.ts). */
+  exitProcess: (code: number, reason: string) => void;
+}
+
+/**
+ * The engine the service runs pipelines on. With inference threads, model-free pipelines stay on this thread,
+ * so an inference thread crash never touches them (docs/memory.md#when-the-inference-thread-dies), and model
+ * pipelines go to the thread pool; a router sends each request to the engine of its pipeline. Without, one
+ * engine on this thread runs every pipeline. `pool` is the thread pool, null when there is none.
+ */
+export function startEngines(
+  definitions: PipelineDefinition[],
+  modelFree: ReadonlySet<string>,
+  setup: EngineSetup,
+): { engine: InferenceEngine; pool: EnginePool | null } {
+  if (!setup.threads) return { engine: startLocalEngine(definitions, true, setup), pool: null };
+  const free = definitions.filter((d) => modelFree.has(d.slug));
+  const models = definitions.filter((d) => !modelFree.has(d.slug));
+  const routes: EngineRoute[] = [];
+  if (free.length > 0)
+    routes.push({ engine: startLocalEngine(free, false, setup), slugs: free.map((d) => d.slug) });
+  let pool: EnginePool | null = null;
+  if (models.length > 0) {
+    const slugs = models.map((d) => d.slug);
+    pool = startInferenceThreads(slugs, setup);
+    routes.push({ engine: pool, slugs });
+  }
+  return {
+    engine: new EngineRouter(
+      routes,
+      definitions.map((d) => d.slug),
+    ),
+    pool,
+  };
+}
+
+/** An engine on this thread, started; `withTf: false` for model-free pipelines, which need no backend. */
+function startLocalEngine(
+  definitions: PipelineDefinition[],
+  withTf: boolean,
+  setup: EngineSetup,
+): LocalEngine {
+  const { config } = setup;
+  const engine = new LocalEngine({
+    definitions,
+    context: setup.context,
+    backend: withTf ? config.tfjsBackend : null,
+    decoder: config.imageDecoder,
+    memoryBudgetMb: config.inferenceMemoryBudgetMb,
+    wasmThreads: config.wasmThreads,
+    onEvent: setup.onEvent,
+  });
+  void engine.start();
+  return engine;
+}
+
+/**
+ * INFERENCE_THREADS inference threads, each with its own backend and models (engine-pool.ts); `auto` sizes the
+ * pool from thread 0's backend, and the size is logged once known.
+ */
+function startInferenceThreads(slugs: string[], setup: EngineSetup): EnginePool {
+  const { config, logger } = setup;
+  const init = {
+    slugs,
+    context: setup.context,
+    backend: config.tfjsBackend,
+    decoder: config.imageDecoder,
+    memoryBudgetMb: config.inferenceMemoryBudgetMb,
+    wasmThreads: config.wasmThreads,
+  };
+  const threads = config.inferenceThreads;
+  const pool = new EnginePool({
+    slugs,
+    threads: threads === 'auto' ? (backend) => autoThreads(backend, undefined, config.wasmThreads) : threads,
+    spawn: (_index, threadEvents) =>
+      new WorkerEngine(init, { onEvent: threadEvents, exitProcess: setup.exitProcess }),
+    onEvent: (thread, e) => setup.onEvent(e, thread),
+  });
+  void pool
+    .whenSized()
+    .then(() =>
+      logger.info({ threads: pool.size(), setting: threads }, `${pool.size()} inference thread(s)`),
+    );
+  return pool;
+}
+
+/** Image downloads under the URL policy and limits of the configuration (`backoffMs`: tests shorten it). */
+function createImageFetcher(config: Config, backoffMs?: number): ImageFetcher {
+  return new ImageFetcher({
+    policy: new UrlPolicy({
+      mode: config.imageUrlPolicy,
+      allow: config.imageUrlAllow,
+      deny: config.imageUrlDeny,
+    }),
+    timeoutMs: config.imageDownloadTimeoutMs,
+    attempts: config.imageDownloadAttempts,
+    maxBytes: config.imageMaxBytes,
+    maxPixels: config.imageMaxPixels,
+    maxRedirects: config.imageMaxRedirects,
+    userAgent: config.userAgent,
+    backoffMs,
+  });
+}
+
+/** The /process request schema, with the served slugs (so an unknown one is a 422 that lists them). */
+function requestValidator(config: Config, info: ProcessingServiceInfoResponse): RequestValidator {
+  return compileRequestValidator(createAjv(), {
+    slugs: info.pipelines.map((p) => p.slug),
+    maxImages: config.maxImagesPerRequest,
+    maxUrlLength: config.maxBodyBytes,
+  });
 }

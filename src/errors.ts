@@ -82,7 +82,10 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
-/** Per-image failures, reported in `errors` of a 200 response (CONTRACT §4.2); the image is left out. */
+/**
+ * Per-image failures, reported in `errors` of a 200 response (docs/antenna-protocol.md#partial-failures); the
+ * image is left out.
+ */
 export const imageErrorCatalogue = {
   IMAGE_URL_INVALID: 'The URL is not an http(s) or data:image URL.',
   IMAGE_URL_DENIED:

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     const graceMs = config.shutdownGraceMs;
     const deadline = Date.now() + graceMs;
     // The promise to an orchestrator: gone within the grace period plus one second, whatever is still stuck
-    // (issue 10 §4: a download at 1 byte/s kept the process 29 s past SIGTERM).
+    // (a download at 1 byte/s once kept the process 29 s past SIGTERM).
     const hardStop = setTimeout(() => {
       logger.error(
         { graceMs, inFlight: svc.lifecycle.inFlight },

@@ -1,8 +1,8 @@
 /**
- * `npm run worker`: the pull-mode worker on its own (CONTRACT §6). Builds the same service as `npm start`
- * (same configuration, pipelines and engine), waits for the pipelines, registers them with each project in
- * ANTENNA_PROJECT_IDS and serves Antenna's job queue. SIGTERM/SIGINT: stop reserving, finish the batch in
- * hand, post its results (within SHUTDOWN_GRACE_MS), exit 0.
+ * `npm run worker`: the pull-mode worker on its own (docs/antenna-protocol.md#pull-mode). Builds the same
+ * service as `npm start` (same configuration, pipelines and engine), waits for the pipelines, registers them
+ * with each project in ANTENNA_PROJECT_IDS and serves Antenna's job queue. SIGTERM/SIGINT: stop reserving,
+ * finish the batch in hand, post its results (within SHUTDOWN_GRACE_MS), exit 0.
  */
 import { buildService, prepareProcess } from './bootstrap';
 import { ConfigError } from './config';

@@ -1,5 +1,6 @@
 /**
- * The fixtures the tests use are copies of ../shared/fixtures, the contract's authority; they must not drift.
+ * The fixtures the tests use are copies of ../shared/fixtures, the captured bytes the protocol description is
+ * checked against (docs/antenna-protocol.md#versions); they must not drift.
  */
 import * as fs from 'fs';
 import * as path from 'path';

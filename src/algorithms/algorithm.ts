@@ -44,8 +44,9 @@ export interface DetectedBox {
 export interface Detector extends Algorithm {
   readonly kind: 'detector';
   /**
-   * When the detector reports its own class labels: the algorithm its classifications are made under, with the
-   * category map (a detector itself must describe itself with a null map, CONTRACT K3).
+   * When the detector reports its own class labels: the algorithm its classifications are made under, with
+   * the category map (a detector itself must describe itself with a null map:
+   * docs/antenna-protocol.md#registration-rules).
    */
   readonly labels?: AlgorithmConfigResponse | null;
   /** One list of boxes per input image, in input order. Boxes lie inside the image. */

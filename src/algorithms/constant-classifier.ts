@@ -1,5 +1,6 @@
 /**
- * The reference service's "Constant classifier" (CONTRACT §5.4): always "Moth" with scores [0.9] and no logits.
+ * The reference service's "Constant classifier" (docs/antenna-protocol.md#constant): always "Moth" with
+ * scores [0.9] and no logits.
  */
 import type { Classifier, ClassifierResult, Region } from './algorithm';
 import { StubAlgorithm, referenceDescriptor } from './stub-algorithm';

@@ -1,5 +1,5 @@
 /**
- * The reference service's "Constant Detector" (CONTRACT §5.4): one box per image at
+ * The reference service's "Constant Detector" (docs/antenna-protocol.md#constant): one box per image at
  * x1 = ⌊W/8⌋, y1 = ⌊H/8⌋, x2 = x1 + ⌊W/4⌋, y2 = y1 + ⌊H/4⌋. Needs only the header's size.
  */
 import type { DetectedBox, Detector } from './algorithm';

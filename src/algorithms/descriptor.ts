@@ -4,7 +4,10 @@
 import type { AlgorithmConfigResponse } from '../contract/types';
 import type { LoadedManifest } from '../models/manifest';
 
-/** `manifest.algorithm` plus the category map (null for detectors, CONTRACT K3). */
+/**
+ * `manifest.algorithm` plus the category map (null for detectors:
+ * docs/antenna-protocol.md#registration-rules).
+ */
 export function describeManifest(loaded: LoadedManifest): AlgorithmConfigResponse {
   const a = loaded.manifest.algorithm;
   return {
@@ -21,8 +24,9 @@ export function describeManifest(loaded: LoadedManifest): AlgorithmConfigRespons
 
 /**
  * The companion algorithm under which a detector's own class labels are reported: a detector must have a null
- * category map (CONTRACT K3) and every classification's algorithm a non-null one (K2), so the labels get their
- * own key, `<detector key>_classes`, with task_type `classification`. Null unless `class_labels.report` is set.
+ * category map and every classification's algorithm a non-null one
+ * (docs/antenna-protocol.md#registration-rules), so the labels get their own key, `<detector key>_classes`,
+ * with task_type `classification`. Null unless `class_labels.report` is set.
  */
 export function describeDetectorLabels(loaded: LoadedManifest): AlgorithmConfigResponse | null {
   const m = loaded.manifest;

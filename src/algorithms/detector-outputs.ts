@@ -6,6 +6,8 @@
  * - separate: boxes `[B, K, 4]`, scores `[B, K]` or per class `[B, K, C]`, optional class ids `[B, K]`;
  * - packed: `[B, K, D]` rows, e.g. CenterNet x1,y1,x2,y2,score,class;
  * - packed channels-first: `[B, D, K]`, e.g. ultralytics `[1, 4+nc, N]` (cx,cy,w,h then per-class scores).
+ * Either may come with a `[B]` count of valid rows (TF Object Detection API `num_detections`); rows past it are
+ * padding.
  */
 import { lastPackedColumn, type DetectorOutput } from '../models/manifest';
 
@@ -34,15 +36,17 @@ export interface ReadOptions {
   batched: boolean;
   /** Rows scoring below this are skipped (NaN too). */
   scoreThreshold: number;
+  /** Rows scoring exactly `scoreThreshold` are skipped too (`score > threshold`, as ADC keeps boxes). */
+  strictThreshold?: boolean;
   /** Read class ids / vectors (the manifest has `class_labels`); otherwise classes are ignored, as in ADC. */
   classes: boolean;
 }
 
 /** The output names to request from the model, in the order `readDetections` expects their data. */
 export function detectorOutputNames(output: DetectorOutput, classes: boolean): string[] {
-  if (output.packed) return [output.packed.tensor];
-  const names = [output.boxes ?? 'boxes', output.scores ?? 'scores'];
-  if (classes && output.classes !== undefined) names.push(output.classes);
+  const names = output.packed ? [output.packed.tensor] : [output.boxes ?? 'boxes', output.scores ?? 'scores'];
+  if (!output.packed && classes && output.classes !== undefined) names.push(output.classes);
+  if (output.num_detections !== undefined) names.push(output.num_detections); // always last
   return names;
 }
 
@@ -61,9 +65,24 @@ export function readDetections(
   const shaped = data.map((d) => ({ values: d.values, shape: options.batched ? d.shape : [1, ...d.shape] }));
   const b = options.batched ? options.batch : 1;
   const lead = options.batched ? `${options.batch}, ` : '';
-  return output.packed
+  const counts = output.num_detections !== undefined ? shaped.pop() : undefined;
+  const rows = output.packed
     ? readPacked(output.packed, shaped[0], b, lead, options)
     : readSeparate(output, shaped, b, lead, options);
+  if (!counts) return rows.map((image) => image.map(({ row }) => row));
+  if (counts.shape.length !== 1 || counts.shape[0] !== b) {
+    throw new Error(
+      `expected output.num_detections "${output.num_detections}" [${lead.replace(/, $/, '')}]; got ` +
+        shapeText(counts.shape.slice(options.batched ? 0 : 1)),
+    );
+  }
+  return rows.map((image, i) => {
+    const n = counts.values[i];
+    if (!(Number.isFinite(n) && n >= 0)) {
+      throw new Error(`output.num_detections "${output.num_detections}" gave ${n} rows for image ${i}`);
+    }
+    return image.filter(({ index }) => index < n).map(({ row }) => row);
+  });
 }
 
 function readSeparate(
@@ -72,7 +91,7 @@ function readSeparate(
   b: number,
   lead: string,
   options: ReadOptions,
-): RawDetection[][] {
+): IndexedRow[][] {
   const k = boxes.shape[1];
   const perClass = scores.shape.length === 3;
   const c = perClass ? scores.shape[2] : 1;
@@ -113,7 +132,7 @@ function readPacked(
   b: number,
   lead: string,
   options: ReadOptions,
-): RawDetection[][] {
+): IndexedRow[][] {
   const first = packed.channels_first === true;
   const [, d0, d1] = tensor.shape;
   const [k, d] = first ? [d1, d0] : [d0, d1];
@@ -151,12 +170,26 @@ interface RowSource {
   classId(i: number, j: number): number | null;
 }
 
-/** The rows of each image that score at least the threshold: the best class's score with per-class columns. */
-function collectRows(b: number, k: number, options: ReadOptions, src: RowSource): RawDetection[][] {
+/** A candidate row and its position among the image's K rows. */
+interface IndexedRow {
+  index: number;
+  row: RawDetection;
+}
+
+/**
+ * The rows of each image that score at least the threshold (above it when strict): the best class's score with
+ * per-class columns.
+ */
+function collectRows(b: number, k: number, options: ReadOptions, src: RowSource): IndexedRow[][] {
   const nc = src.classCount;
-  const result: RawDetection[][] = [];
+  const t = options.scoreThreshold;
+  // Written so that NaN never passes.
+  const passes = options.strictThreshold
+    ? (score: number): boolean => score > t
+    : (score: number) => score >= t;
+  const result: IndexedRow[][] = [];
   for (let i = 0; i < b; i++) {
-    const rows: RawDetection[] = [];
+    const rows: IndexedRow[] = [];
     for (let j = 0; j < k; j++) {
       let score = src.score(i, j, 0);
       let classId: number | null;
@@ -171,14 +204,17 @@ function collectRows(b: number, k: number, options: ReadOptions, src: RowSource)
             classId = q;
           }
         }
-        if (options.classes && score >= options.scoreThreshold) {
+        if (options.classes && passes(score)) {
           classScores = Array.from({ length: nc }, (_, q) => src.score(i, j, q));
         }
       } else {
         classId = src.classId(i, j);
       }
-      if (!(score >= options.scoreThreshold)) continue;
-      rows.push({ box: src.box(i, j), score, classId: options.classes ? classId : null, classScores });
+      if (!passes(score)) continue;
+      rows.push({
+        index: j,
+        row: { box: src.box(i, j), score, classId: options.classes ? classId : null, classScores },
+      });
     }
     result.push(rows);
   }

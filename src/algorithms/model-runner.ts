@@ -5,9 +5,9 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadGraphModelFromDir } from '../models/graph-model-loader';
-import type { LoadedManifest } from '../models/manifest';
+import { integerInput, type LoadedManifest } from '../models/manifest';
 import { resolveSignature, type ResolvedSignature } from '../models/saved-model-signature';
-import { nativeTf, type NativeTfModule } from '../tf/backend';
+import { nativeTf, signatureShape, type NativeTfModule } from '../tf/backend';
 
 /** A loaded model that maps one input batch to named outputs. */
 export interface ModelRunner {
@@ -66,7 +66,7 @@ function savedModelRunner(
 ): ModelRunner {
   return {
     // The signature's inputs carry tensor names, not keys; with one input its shape is the one fed.
-    inputShape: declaredShape(model.inputs.length === 1 ? model.inputs[0].shape : undefined),
+    inputShape: signatureShape(model.inputs.length === 1 ? model.inputs[0].shape : undefined),
     run(input, outputs) {
       const wanted = (outputs ?? signature.outputKeys).map((o) => ({ name: o, key: signature.outputKey(o) }));
       const unknown = wanted.filter((w) => w.key === null).map((w) => w.name);
@@ -149,10 +149,14 @@ export async function loadModelRunner(
   return loadSavedModelRunner(native, modelPath, loaded);
 }
 
+/** Warm-up image size for manifests that take images at their own size and give no width/height. */
+export const NATIVE_WARM_UP_SIZE = 64;
+
 /**
  * Loads the model of `loaded` and runs it once on a blank input (the first call is the slow one), letting `check`
  * validate the outputs. Nothing is kept if either step fails. `makeInput` builds the warm-up input from the
- * loaded runner; by default a blank `[1, H, W, 3]` of a classifier's input size.
+ * loaded runner; by default a blank `[1, H, W, 3]` of a classifier's input size (NATIVE_WARM_UP_SIZE square
+ * without one) and dtype.
  */
 export async function loadAndWarmUp(
   loaded: LoadedManifest,
@@ -162,9 +166,13 @@ export async function loadAndWarmUp(
 ): Promise<ModelRunner> {
   const runner = await loadModelRunner(loaded);
   try {
+    const { input } = loaded.manifest;
     const blank = makeInput
       ? makeInput(runner)
-      : tf.zeros([1, loaded.manifest.input.height ?? 1, loaded.manifest.input.width ?? 1, 3]);
+      : tf.zeros(
+          [1, input.height ?? NATIVE_WARM_UP_SIZE, input.width ?? NATIVE_WARM_UP_SIZE, 3],
+          integerInput(input) ? 'int32' : 'float32',
+        );
     try {
       const outputs = await runner.run(blank, outputNames);
       try {

@@ -25,31 +25,36 @@ import { clampBox } from './geometry/clamp-box';
 import { decodeBox } from './geometry/decode-box';
 import { mapBoxToSource } from './geometry/map-box-to-source';
 import { computeResizeGeometry, type ResizeGeometry } from './geometry/resize-geometry';
-import { loadAndWarmUp, type ModelRunner } from './model-runner';
+import { loadAndWarmUp, NATIVE_WARM_UP_SIZE, type ModelRunner } from './model-runner';
 import { prepareDetectorInput } from './preprocess';
 
 /** Used when neither the request nor the manifest sets a cap. */
 export const DEFAULT_MAX_DETECTIONS = 500;
 
-/** Warm-up image size for `resize: none` manifests that give no width/height. */
-export const NATIVE_WARM_UP_SIZE = 64;
-
-/** The thresholds one run applies: request `config` first, then the manifest's defaults. */
+/** The thresholds one run applies: request `config` first (unless the manifest refuses), then the manifest's. */
 export interface DetectionSettings {
-  /** Boxes with score ≥ this are kept (inclusive, unlike ADC's strict `>`). */
+  /** Boxes with score ≥ this are kept, or > this with `strictThreshold`. */
   scoreThreshold: number;
+  /** The manifest's `score_threshold_strict`: ADC keeps `score > 0.8`. */
+  strictThreshold: boolean;
   /** Null when the graph runs NMS itself. */
   iouThreshold: number | null;
   maxDetections: number;
 }
 
-/** Resolves the per-request settings: `config.detection_threshold` and `config.max_detections` win. */
+/**
+ * Resolves the per-request settings: `config.detection_threshold` and `config.max_detections` win, unless the
+ * manifest sets `request_overrides: false`.
+ */
 export function detectionSettings(manifest: DetectorManifest, config: RequestConfig): DetectionSettings {
-  const inGraph = manifest.output.nms === 'in-graph';
+  const { output } = manifest;
+  const inGraph = output.nms === 'in-graph';
+  const request = output.request_overrides === false ? {} : config;
   return {
-    scoreThreshold: config.detection_threshold ?? manifest.output.score_threshold,
-    iouThreshold: inGraph ? null : (manifest.output.iou_threshold ?? null),
-    maxDetections: config.max_detections ?? manifest.output.max_detections ?? DEFAULT_MAX_DETECTIONS,
+    scoreThreshold: request.detection_threshold ?? output.score_threshold,
+    strictThreshold: output.score_threshold_strict === true,
+    iouThreshold: inGraph ? null : (output.iou_threshold ?? null),
+    maxDetections: request.max_detections ?? output.max_detections ?? DEFAULT_MAX_DETECTIONS,
   };
 }
 
@@ -187,12 +192,23 @@ export class ObjectDetector implements Detector {
    * Reads one call's outputs into candidate rows per image, checking their shapes against the manifest and the
    * class-score width against the labels; errors name the detector.
    */
-  private readOutputs(data: OutputData[], batch: number, scoreThreshold: number): RawDetection[][] {
+  private readOutputs(
+    data: OutputData[],
+    batch: number,
+    scoreThreshold: number,
+    strictThreshold = false,
+  ): RawDetection[][] {
     const { output } = this.manifest;
     const batched = this.batchMode !== 'none';
     let raw: RawDetection[][];
     try {
-      raw = readDetections(output, data, { batch, batched, scoreThreshold, classes: this.readsClassIds });
+      raw = readDetections(output, data, {
+        batch,
+        batched,
+        scoreThreshold,
+        strictThreshold,
+        classes: this.readsClassIds,
+      });
     } catch (err) {
       throw new Error(`detector ${this.descriptor.key}: ${(err as Error).message}`);
     }
@@ -221,8 +237,9 @@ export class ObjectDetector implements Detector {
   }
 
   /**
-   * Splits the images into model calls: batches of `batchSize` when the batch is dynamic (and, with native-size
-   * input, only images of one size share a call), one image per call when the graph takes one.
+   * Splits the images into model calls: batches of `batchSize` when the batch is dynamic (and, where each image
+   * has its own input size, `none` and `shorter-side`, only images of one input size share a call), one image
+   * per call when the graph takes one.
    */
   private plan(images: PipelineImage[], batchSize: number): PipelineImage[][] {
     if (this.batchMode !== 'dynamic') return images.map((image) => [image]);
@@ -230,13 +247,14 @@ export class ObjectDetector implements Detector {
     const groups: PipelineImage[][] = [];
     for (let start = 0; start < images.length; start += size) {
       const chunk = images.slice(start, start + size);
-      if (this.manifest.input.resize !== 'none') {
+      if (this.manifest.input.resize !== 'none' && this.manifest.input.resize !== 'shorter-side') {
         groups.push(chunk);
         continue;
       }
       const bySize = new Map<string, PipelineImage[]>();
       for (const image of chunk) {
-        const key = `${image.width}x${image.height}`;
+        const g = this.geometry(image.width, image.height);
+        const key = `${g.inputWidth}x${g.inputHeight}`;
         bySize.set(key, [...(bySize.get(key) ?? []), image]);
       }
       groups.push(...bySize.values());
@@ -246,7 +264,18 @@ export class ObjectDetector implements Detector {
 
   private geometry(width: number, height: number): ResizeGeometry {
     const { input } = this.manifest;
-    return computeResizeGeometry(width, height, input.width ?? width, input.height ?? height, input.resize);
+    const limits =
+      input.min_size !== undefined && input.max_size !== undefined
+        ? { minSize: input.min_size, maxSize: input.max_size }
+        : undefined;
+    return computeResizeGeometry(
+      width,
+      height,
+      input.width ?? width,
+      input.height ?? height,
+      input.resize,
+      limits,
+    );
   }
 
   /** `[b, H, W, 3]` prepared images → the model's input: NCHW when asked, without the batch dim when it has none. */
@@ -283,7 +312,7 @@ export class ObjectDetector implements Detector {
       batch.dispose();
     }
     const seconds = (performance.now() - started) / 1000 / pixels.length;
-    const raw = this.readOutputs(data, pixels.length, settings.scoreThreshold);
+    const raw = this.readOutputs(data, pixels.length, settings.scoreThreshold, settings.strictThreshold);
     const perImage: DetectedBox[][] = [];
     for (let i = 0; i < pixels.length; i++) {
       const kept = await this.postprocess(raw[i], geometries[i], settings);
@@ -303,6 +332,12 @@ export class ObjectDetector implements Detector {
     }
     const map = this.loaded.categoryMap;
     if (!this.readsClasses || !map) return;
+    if (width !== null && (this.manifest.class_labels?.first_id ?? 0) !== 0) {
+      throw new Error(
+        `detector ${this.descriptor.key}: class_labels.first_id offsets class ids, but the model gives ${width} ` +
+          'class scores per box, read in category-map order; remove first_id',
+      );
+    }
     if (width !== null && width !== map.labels.length) {
       throw new Error(
         `detector ${this.descriptor.key}: the model gives ${width} class scores per box but class_labels' ` +
@@ -320,22 +355,25 @@ export class ObjectDetector implements Detector {
     const { output } = this.manifest;
     const keep = this.keep;
     const labels = this.loaded.categoryMap?.labels ?? [];
+    const firstId = this.manifest.class_labels?.first_id ?? 0;
     const candidates: Omit<DetectedBox, 'inferenceTime'>[] = [];
     const classOf: number[] = []; // per candidate, for per-class NMS
     for (const row of rows) {
       let label: DetectedBox['label'];
       if (this.readsClasses) {
-        const id = row.classId ?? -1;
+        // Category-map entry of the class: ids count from first_id (1 in TF Object Detection API exports).
+        const id = row.classId === null ? -1 : row.classId - firstId;
         if (!(Number.isInteger(id) && id >= 0 && id < labels.length)) {
           throw new Error(
-            `detector ${this.descriptor.key}: the model gave class ${id}, outside class_labels' category map ` +
-              `(${labels.length} labels)`,
+            `detector ${this.descriptor.key}: the model gave class ${row.classId}, outside class_labels' ` +
+              `category map (${labels.length} labels` +
+              (firstId !== 0 ? `, ids ${firstId} to ${firstId + labels.length - 1})` : ')'),
           );
         }
         if (keep && !keep.includes(labels[id])) continue;
         if (this.labels) {
-          // A graph that gives one class per box has one score: the others are reported as 0 (CONTRACT C3 wants
-          // the full vector in category-map order).
+          // A graph that gives one class per box has one score: the others are reported as 0 (Antenna wants
+          // the full vector in category-map order: docs/antenna-protocol.md#classifications).
           const scores = row.classScores ?? labels.map((_, q) => (q === id ? row.score : 0));
           label = { scores };
         }

@@ -3,22 +3,38 @@
  * scale and mean/std, in that order (models/README.md, "input").
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DetectorInput, ManifestInput, PixelNormalization } from '../models/manifest';
+import {
+  integerInput,
+  type DetectorInput,
+  type ManifestInput,
+  type PixelNormalization,
+} from '../models/manifest';
 import type { ResizeGeometry } from './geometry/resize-geometry';
 
 /**
  * Applies colour order, `scale` and per-channel mean/std to `[..., 3]` RGB values in 0..255 (any dtype).
- * Returns float32. Call inside `tf.tidy`.
+ * Returns float32; for an integer input (`dtype` uint8 or int32) the whole values as int32 instead, rounded if a
+ * resize made them fractional and not normalised (tfjs has no uint8: tfjs-node narrows int32 to the uint8 a
+ * SavedModel signature declares). Call inside `tf.tidy`.
  */
 export function normalizePixels<T extends tf.Tensor>(
   pixels: T,
   input: PixelNormalization | ManifestInput,
 ): T {
+  if (integerInput(input)) {
+    let x: tf.Tensor = pixels.dtype === 'int32' ? pixels : tf.cast(tf.round(pixels), 'int32');
+    if (input.color_order === 'BGR') x = tf.reverse(x, -1);
+    return x as T;
+  }
   let x: tf.Tensor = tf.cast(pixels, 'float32');
   if (input.color_order === 'BGR') x = tf.reverse(x, -1);
-  // (x·scale − mean) / std, folded into one multiply and one subtract per channel.
-  const mul = channelOperand(input.std.map((s) => input.scale / s));
-  const sub = channelOperand(input.mean.map((m, i) => m / input.std[i]));
+  // (x·scale − mean) / std, folded into one multiply and one subtract per channel. Validation guarantees the
+  // fields of a float input (inputProblems); the defaults only satisfy the type.
+  const scale = input.scale ?? 1;
+  const mean = input.mean ?? [0, 0, 0];
+  const std = input.std ?? [1, 1, 1];
+  const mul = channelOperand(std.map((s) => scale / s));
+  const sub = channelOperand(mean.map((m, i) => m / std[i]));
   if (mul !== 1) x = tf.mul(x, mul);
   if (sub !== 0) x = tf.sub(x, sub);
   return x as T;

@@ -1,6 +1,7 @@
 /**
- * The reference service's random classifiers (CONTRACT §5.5): logits uniform in [0,1), scores = softmax.
- * One class, two instances: the binary "Moth / Not a moth" filter and the 3-species classifier.
+ * The reference service's random classifiers (docs/antenna-protocol.md#random-detection-random-species):
+ * logits uniform in [0,1), scores = softmax. One class, two instances: the binary "Moth / Not a moth" filter
+ * and the 3-species classifier.
  */
 import type { AlgorithmCategoryMap } from '../contract/types';
 import type { Classifier, ClassifierResult, Region, RunOptions } from './algorithm';

@@ -1,6 +1,7 @@
 /**
- * The reference service's "Random Detector" (CONTRACT §5.5): one box per image from uniform integers with
- * inclusive bounds: m = ⌊min(W,H)/8⌋, w ∈ [m, ⌊W/2⌋], h ∈ [m, ⌊H/2⌋], x1 ∈ [0, W−w], y1 ∈ [0, H−h].
+ * The reference service's "Random Detector" (docs/antenna-protocol.md#random-detection-random-species): one
+ * box per image from uniform integers with inclusive bounds: m = ⌊min(W,H)/8⌋, w ∈ [m, ⌊W/2⌋],
+ * h ∈ [m, ⌊H/2⌋], x1 ∈ [0, W−w], y1 ∈ [0, H−h].
  */
 import type { DetectedBox, Detector, RunOptions } from './algorithm';
 import type { PipelineImage } from '../images/pipeline-image';

@@ -4,11 +4,13 @@
  *
  *   onnx <model.onnx> --out models/<name> --labels <labels.json> [options]   ONNX classifier → model directory
  *   onnx <model.onnx> --out models/<name> --kind detector [options]           ONNX detector → model directory
+ *   saved-model <dir> --out models/<name> --kind detector|classifier [options]  SavedModel → model directory
  *   category-map <labels.json> [--taxon-rank SPECIES] [--out file]           labels → Antenna category map
  *
  * Progress and errors go to stderr; `category-map` without --out prints the map on stdout.
  * Exit status: 0 done, 1 the model or labels cannot be converted, 2 bad usage.
  */
+import * as fs from 'fs';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
@@ -21,7 +23,10 @@ import {
 } from '../convert/model-dir';
 import type { DetectorOutput, ResizeMode } from '../models/manifest';
 import { ConversionError } from '../convert/onnx/convert-onnx';
+import { runModelDir } from '../convert/inspect-run';
+import { convertSavedModelToModelDir } from '../convert/saved-model-dir';
 import { ManifestError } from '../models/manifest';
+import { initBackend, nativeAddonPath } from '../tf/backend';
 
 const USAGE = `Usage:
   npm run convert -- onnx <model.onnx> --out <dir> [--kind classifier] --labels <labels.json> [options]
@@ -53,11 +58,47 @@ const USAGE = `Usage:
       --nms-classes <how>     per-class | agnostic service NMS (ultralytics: per-class, else agnostic)
       --keep-classes <a,b>    drop detections of every other class
       --ignore-classes        do not report the detector's classes (as ADC); labels are then not needed
+  npm run convert -- saved-model <SavedModel dir> --out <dir> --kind detector|classifier [--labels <labels.json>]
+      [options]
+    Copies the SavedModel unchanged (served on the native backend, npm run native) and writes its manifest.
+    Recognised with no other flags: TF2 Object Detection API detectors (input_tensor uint8 [1,H,W,3];
+    detection_boxes/scores/classes, num_detections; labels name ids 1, 2, ...) and Keras model.export()
+    classifiers (one float [N,H,W,3] input, one [N,C] output; probabilities if it ends in Softmax, else logits;
+    0..255 pixels, the model's own preprocessing inside). Identity flags as for onnx (--key, --name, ...), and:
+      --tags <a,b>            meta graph tags (default serve)
+      --signature <key>       signature (default serving_default)
+      --input <key>           the image input's signature key (default: the only one, or input_tensor)
+      --input-size <H[xW]>    classifiers with a dynamic input: resize crops to this size instead of feeding
+                              each at its own size
+      --scale, --mean, --std  float inputs: (v · scale − mean) / std (default 0..255 as they are)
+      --output <key>, --output-kind logits|probabilities     classifiers
+      --boxes <key> --scores <key> [--classes <key>] [--num-detections <key>] --box-format <f>
+      --coordinates normalized|pixels [--first-id <n>]      detectors with another signature; --first-id: the
+                              class id of the first label (TF OD API: 1)
+      --nms, --score-threshold, --iou-threshold, --max-detections, --keep-classes, --ignore-classes: as for onnx
+      --skip-check            do not load and warm the directory on the native backend after writing it
   npm run convert -- category-map <labels.json> [--taxon-rank SPECIES] [--out <file>]
       [--version <s>] [--description <s>] [--uri <uri>]
   Label files: {"label": index, ...}, a JSON list of labels, or an Antenna category map.`;
 
 class UsageError extends Error {}
+
+/** Flags that only a detector reads, in both converters. */
+const DETECTOR_ONLY = [
+  'score-threshold',
+  'iou-threshold',
+  'max-detections',
+  'box-format',
+  'nms',
+  'keep-classes',
+  'ignore-classes',
+  'boxes',
+  'scores',
+  'classes',
+  'num-detections',
+  'coordinates',
+  'first-id',
+];
 
 function triple(v: string | undefined, flag: string): [number, number, number] | undefined {
   if (v === undefined) return undefined;
@@ -101,25 +142,30 @@ const log = (line: string): void => {
   process.stderr.write(`[convert] ${line}\n`);
 };
 
+/** Flags both converters take: the output, the labels and the algorithm's identity. */
+const IDENTITY_FLAGS = {
+  out: { type: 'string' },
+  labels: { type: 'string' },
+  key: { type: 'string' },
+  name: { type: 'string' },
+  version: { type: 'string' },
+  'version-name': { type: 'string' },
+  description: { type: 'string' },
+  uri: { type: 'string' },
+  'taxon-rank': { type: 'string' },
+  kind: { type: 'string' },
+} as const;
+
 async function onnxCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
-      out: { type: 'string' },
-      labels: { type: 'string' },
-      key: { type: 'string' },
-      name: { type: 'string' },
-      version: { type: 'string' },
-      'version-name': { type: 'string' },
-      description: { type: 'string' },
-      uri: { type: 'string' },
+      ...IDENTITY_FLAGS,
       'input-size': { type: 'string' },
       mean: { type: 'string' },
       std: { type: 'string' },
-      'taxon-rank': { type: 'string' },
       'output-kind': { type: 'string' },
-      kind: { type: 'string' },
       scale: { type: 'string' },
       resize: { type: 'string' },
       'pad-value': { type: 'string' },
@@ -140,20 +186,9 @@ async function onnxCommand(args: string[]): Promise<void> {
     await detectorCommand(positionals[0], values.out, values);
     return;
   }
-  const detectorOnly = [
-    'resize',
-    'pad-value',
-    'score-threshold',
-    'iou-threshold',
-    'max-detections',
-    'box-format',
-    'nms',
-    'nms-classes',
-    'keep-classes',
-    'ignore-classes',
-    'scale',
-  ] as const;
-  const misplaced = detectorOnly.filter((f) => values[f] !== undefined);
+  const misplaced = [...DETECTOR_ONLY, 'resize', 'pad-value', 'nms-classes', 'scale'].filter(
+    (f) => values[f as keyof typeof values] !== undefined,
+  );
   if (misplaced.length > 0) throw new UsageError(`--${misplaced[0]} is for --kind detector`);
   if (!values.labels)
     throw new UsageError('onnx needs --labels <labels.json> (the classifier needs a category map)');
@@ -267,6 +302,118 @@ async function detectorCommand(
   );
 }
 
+async function savedModelCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...IDENTITY_FLAGS,
+      tags: { type: 'string' },
+      signature: { type: 'string' },
+      input: { type: 'string' },
+      'input-size': { type: 'string' },
+      scale: { type: 'string' },
+      mean: { type: 'string' },
+      std: { type: 'string' },
+      output: { type: 'string' },
+      'output-kind': { type: 'string' },
+      boxes: { type: 'string' },
+      scores: { type: 'string' },
+      classes: { type: 'string' },
+      'num-detections': { type: 'string' },
+      'box-format': { type: 'string' },
+      coordinates: { type: 'string' },
+      'first-id': { type: 'string' },
+      nms: { type: 'string' },
+      'score-threshold': { type: 'string' },
+      'iou-threshold': { type: 'string' },
+      'max-detections': { type: 'string' },
+      'keep-classes': { type: 'string' },
+      'ignore-classes': { type: 'boolean' },
+      'skip-check': { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('saved-model needs exactly one SavedModel directory');
+  if (!values.out) throw new UsageError('saved-model needs --out <model directory>');
+  const kind = oneOf(values.kind, '--kind', ['classifier', 'detector'] as const);
+  if (!kind) throw new UsageError('saved-model needs --kind detector or --kind classifier');
+  const forKind = kind === 'detector' ? ['output', 'output-kind', 'input-size'] : DETECTOR_ONLY;
+  const misplaced = forKind.filter((f) => values[f as keyof typeof values] !== undefined);
+  if (misplaced.length > 0) throw new UsageError(`--${misplaced[0]} is not for --kind ${kind}`);
+  const keep = values['keep-classes']
+    ?.split(',')
+    .map((c) => c.trim())
+    .filter((c) => c.length > 0);
+  if (values['ignore-classes'] && keep)
+    throw new UsageError('--keep-classes and --ignore-classes contradict each other');
+  if (values['first-id'] !== undefined && !values.labels) throw new UsageError('--first-id needs --labels');
+  const started = Date.now();
+  const result = await convertSavedModelToModelDir({
+    savedModelDir: positionals[0],
+    outDir: values.out,
+    kind,
+    algorithm: algorithmFlags(values.out, values),
+    labels: values.labels !== undefined ? await readJson(values.labels) : undefined,
+    labelsSource: values.labels,
+    taxonRank: values['taxon-rank'],
+    tags: values.tags?.split(',').map((t) => t.trim()),
+    signature: values.signature,
+    input: values.input,
+    inputSize: inputSize(values['input-size']),
+    scale: num(values.scale, '--scale', Number.MIN_VALUE, Infinity),
+    mean: triple(values.mean, '--mean'),
+    std: triple(values.std, '--std'),
+    output: values.output,
+    outputKind: oneOf(values['output-kind'], '--output-kind', ['logits', 'probabilities'] as const),
+    boxes: values.boxes,
+    scores: values.scores,
+    classes: values.classes,
+    numDetections: values['num-detections'],
+    boxFormat: oneOf<DetectorOutput['box_format']>(values['box-format'], '--box-format', [
+      'xyxy',
+      'yxyx',
+      'xywh',
+      'cxcywh',
+    ]),
+    coordinates: oneOf(values.coordinates, '--coordinates', ['normalized', 'pixels'] as const),
+    firstId: num(values['first-id'], '--first-id', 0, 1e6),
+    nms: oneOf(values.nms, '--nms', ['service', 'in-graph'] as const),
+    scoreThreshold: num(values['score-threshold'], '--score-threshold', 0, 1),
+    iouThreshold: num(values['iou-threshold'], '--iou-threshold', 0, 1),
+    maxDetections: num(values['max-detections'], '--max-detections', 1, 1e6),
+    keepClasses: keep,
+    reportClasses: values['ignore-classes'] ? false : undefined,
+    log,
+  });
+  const m = result.manifest;
+  const size = m.input.width !== undefined ? `${m.input.width}x${m.input.height}` : 'own size';
+  log(
+    `done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.dir} is a complete model directory ` +
+      `(${m.kind} "${m.algorithm.key}", input "${m.input.name}" ${m.input.dtype ?? 'float32'} at ${size}, ` +
+      (m.kind === 'classifier'
+        ? `output "${m.output.name}" as ${m.output.kind}, ${result.categoryMap?.labels.length} labels)`
+        : `outputs ${[m.output.boxes, m.output.scores, m.output.classes, m.output.num_detections].filter(Boolean).join(', ')}, ` +
+          `${result.categoryMap ? `${result.categoryMap.labels.length} class labels` : 'classes ignored'})`),
+  );
+  if (!values['skip-check']) await checkOnNative(result.dir);
+}
+
+/**
+ * Loads and warms the new directory as the service does, where `npm run native` has built the backend that runs
+ * SavedModels: a graph with an op libtensorflow lacks, or outputs the manifest misreads, fail here, not at start.
+ */
+async function checkOnNative(dir: string): Promise<void> {
+  const addon = nativeAddonPath('@tensorflow/tfjs-node');
+  if (addon === null || !fs.existsSync(addon)) {
+    log('not test-loaded: SavedModels run on the native backend, which `npm run native` builds');
+    return;
+  }
+  const choice = await initBackend('tensorflow');
+  const { problems } = await runModelDir(dir);
+  if (problems.length > 0) throw new ConversionError(`${dir} was written, but ${problems.join('; ')}`);
+  log(`loaded and warmed up as the service does, on TensorFlow ${choice.tensorflow ?? '?'}`);
+}
+
 async function categoryMapCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -304,6 +451,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === 'onnx') await onnxCommand(rest);
+    else if (command === 'saved-model') await savedModelCommand(rest);
     else if (command === 'category-map') await categoryMapCommand(rest);
     else if (command === undefined || command === '--help' || command === '-h') {
       process.stdout.write(`${USAGE}\n`);

@@ -22,6 +22,15 @@ export interface WheelName {
 /** Thrown with a message for the operator: what is wrong and what to do. */
 export class NativeBuildError extends Error {}
 
+/**
+ * No TensorFlow wheel can be had on this machine: no python3 to run pip (node-gyp needs it too), or pip found or
+ * fetched none. Unlike a failed build, this is a fact about the machine: CI skips its native tier on it.
+ */
+export class NoWheelError extends NativeBuildError {}
+
+/** The exit status of `npm run native` when there is no wheel to build from (NoWheelError); other failures exit 1. */
+export const EXIT_NO_WHEEL = 3;
+
 /** Parses a wheel's file name; null when it is not one. */
 export function parseWheelName(fileName: string): WheelName | null {
   const base = fileName.split('/').pop() ?? fileName;

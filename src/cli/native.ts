@@ -27,7 +27,9 @@ import {
   checkWheel,
   HEADER_PATTERNS,
   LIBRARY_LINKS,
+  EXIT_NO_WHEEL,
   NativeBuildError,
+  NoWheelError,
   pipFailureMessage,
   WHEEL_INCLUDE_ROOT,
   WHEEL_LIBRARIES,
@@ -111,11 +113,17 @@ interface Toolchain {
 
 /** Step 1: everything node-gyp needs, found before any download, each absence named with its fix. */
 function checkToolchain(): Toolchain {
-  const missing = ['g++', 'make', 'python3'].filter((c) => !found(c));
+  if (!found('python3')) {
+    throw new NoWheelError(
+      'python3 is needed to fetch the TensorFlow wheel with pip and by node-gyp to build the addon, and this ' +
+        'machine has none (Debian/Ubuntu: apt-get install python3 python3-pip)',
+    );
+  }
+  const missing = ['g++', 'make'].filter((c) => !found(c));
   if (missing.length > 0) {
     throw new NativeBuildError(
-      `building tfjs-node's addon needs a C++ compiler, make and python3, and this machine lacks ${missing.join(', ')}` +
-        ' (Debian/Ubuntu: apt-get install g++ make python3)',
+      `building tfjs-node's addon needs a C++ compiler and make, and this machine lacks ${missing.join(', ')}` +
+        ' (Debian/Ubuntu: apt-get install g++ make)',
     );
   }
   const candidates = [
@@ -188,7 +196,7 @@ async function pipDownload(settings: NativeSettings, tools: Toolchain, dir: stri
   });
   if (result.status !== 0) {
     const py = spawnSync(tools.python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])']);
-    throw new NativeBuildError(
+    throw new NoWheelError(
       pipFailureMessage(
         settings.spec,
         result.stderr,
@@ -568,7 +576,6 @@ export async function buildNative(settings: NativeSettings = nativeSettings()): 
       wheel = path.resolve(settings.wheel);
     } else {
       step(2, `getting the wheel ${settings.spec} with pip (TF_PIP_SPEC, TF_PIP_INDEX)`);
-      if (!found('python3')) throw new NativeBuildError('python3 is needed to run pip');
       wheel = await downloadWheel(settings, tools);
     }
     const name = checkWheel(path.basename(wheel), process.platform, process.arch);
@@ -605,11 +612,13 @@ if (require.main === module) {
     },
     (err: unknown) => {
       process.stderr.write(
-        err instanceof NativeBuildError
-          ? `npm run native: ${err.message}\n`
-          : `npm run native failed: ${(err as Error).stack}\n`,
+        err instanceof NoWheelError
+          ? `npm run native: no TensorFlow wheel can be had here: ${err.message}\n`
+          : err instanceof NativeBuildError
+            ? `npm run native: ${err.message}\n`
+            : `npm run native failed: ${(err as Error).stack}\n`,
       );
-      process.exitCode = 1;
+      process.exitCode = err instanceof NoWheelError ? EXIT_NO_WHEEL : 1;
     },
   );
 }

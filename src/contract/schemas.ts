@@ -1,7 +1,8 @@
 /**
  * JSON schemas of the wire contract. Request schemas validate what Antenna sends and ignore unknown keys
- * (CONTRACT §2.1: never `additionalProperties: false` on requests). Response schemas are strict, and the tests
- * validate every response against them. The OpenAPI document is built from these same objects.
+ * (never `additionalProperties: false` on requests: docs/antenna-protocol.md#transport). Response schemas are
+ * strict, and the tests validate every response against them. The OpenAPI document is built from these same
+ * objects.
  */
 
 /** Limits that shape the request schema. */

@@ -1,9 +1,9 @@
 /**
- * Wire types of Antenna's processing-service contract (../shared/CONTRACT.md §2 and §6).
+ * Wire types of Antenna's processing-service contract (docs/antenna-protocol.md).
  * Field names are snake_case because they travel as JSON exactly like this.
  */
 
-/** CONTRACT §2.5: task types that mark a detector, and those that need a category map. */
+/** docs/antenna-protocol.md#get-info: task types that mark a detector, and those that need a category map. */
 export type TaskType = 'detection' | 'localization' | 'segmentation' | 'classification' | 'tagging';
 
 export interface CategoryMapEntry {
@@ -13,7 +13,10 @@ export interface CategoryMapEntry {
   [extra: string]: unknown;
 }
 
-/** CONTRACT §2.5 AlgorithmCategoryMapResponse. `data[i].index === i`, `labels[i] === data[i].label`. */
+/**
+ * AlgorithmCategoryMapResponse (docs/antenna-protocol.md#category-maps). `data[i].index === i`,
+ * `labels[i] === data[i].label`.
+ */
 export interface AlgorithmCategoryMap {
   data: CategoryMapEntry[];
   labels: string[];
@@ -22,7 +25,7 @@ export interface AlgorithmCategoryMap {
   uri: string | null;
 }
 
-/** CONTRACT §2.5 AlgorithmConfigResponse: what /info says about one algorithm. */
+/** AlgorithmConfigResponse (docs/antenna-protocol.md#get-info): what /info says about one algorithm. */
 export interface AlgorithmConfigResponse {
   name: string;
   key: string;
@@ -34,7 +37,10 @@ export interface AlgorithmConfigResponse {
   category_map: AlgorithmCategoryMap | null;
 }
 
-/** CONTRACT §2.5 PipelineConfigResponse. Also the item type of the pull-mode registration body. */
+/**
+ * PipelineConfigResponse (docs/antenna-protocol.md#get-info). Also the item type of the pull-mode
+ * registration body.
+ */
 export interface PipelineConfigResponse {
   name: string;
   slug: string;
@@ -68,7 +74,7 @@ export interface AlgorithmReference {
   key: string;
 }
 
-/** CONTRACT §2.6 DetectionRequest, as narrowed by the request schema. */
+/** DetectionRequest (docs/antenna-protocol.md#post-process-request), as narrowed by the request schema. */
 export interface DetectionRequest {
   source_image: SourceImage;
   bbox: BoundingBox | null;
@@ -86,7 +92,10 @@ export interface RequestConfig {
   [ignored: string]: unknown;
 }
 
-/** CONTRACT §2.6 PipelineRequest after normalisation (`config` and `detections` default to empty). */
+/**
+ * PipelineRequest (docs/antenna-protocol.md#post-process-request) after normalisation (`config` and
+ * `detections` default to empty).
+ */
 export interface PipelineRequest {
   pipeline: string;
   source_images: SourceImage[];
@@ -94,7 +103,7 @@ export interface PipelineRequest {
   config?: RequestConfig | null;
 }
 
-/** CONTRACT §2.7 ClassificationResponse. */
+/** ClassificationResponse (docs/antenna-protocol.md#post-process-response). */
 export interface ClassificationResponse {
   classification: string;
   labels: string[] | null;
@@ -106,7 +115,7 @@ export interface ClassificationResponse {
   timestamp: string;
 }
 
-/** CONTRACT §2.7 DetectionResponse. */
+/** DetectionResponse (docs/antenna-protocol.md#post-process-response). */
 export interface DetectionResponse {
   source_image_id: string;
   bbox: BoundingBox;
@@ -117,7 +126,7 @@ export interface DetectionResponse {
   classifications: ClassificationResponse[];
 }
 
-/** One per-image failure, reported in `errors` (CONTRACT §4.2). */
+/** One per-image failure, reported in `errors` (docs/antenna-protocol.md#partial-failures). */
 export interface ImageError {
   image_id: string;
   url: string;
@@ -125,7 +134,7 @@ export interface ImageError {
   error: string;
 }
 
-/** CONTRACT §2.7 PipelineResultsResponse. */
+/** PipelineResultsResponse (docs/antenna-protocol.md#post-process-response). */
 export interface PipelineResultsResponse {
   pipeline: string;
   total_time: number;

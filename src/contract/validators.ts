@@ -43,7 +43,8 @@ const typeNames: Record<string, [string, string]> = {
 /**
  * Deepest JSON nesting a /process body may have (the body object is level 1). The contract's own fields reach
  * level 4 (`detections[i].bbox`); the rest is headroom for `config` keys we ignore. Checked iteratively before
- * ajv or anything else that recurses sees the body (issue 10 §6: 10,000 levels overflowed the stack).
+ * ajv or anything else that recurses sees the body (10,000 levels overflowed the stack of the recursive
+ * validators).
  */
 export const MAX_JSON_DEPTH = 64;
 

@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { readManifest } from '../models/manifest';
+import { integerInput, readManifest } from '../models/manifest';
 import { checkManifestAgainstModel, type TensorFacts } from './manifest-check';
 import { graphHasNms } from './model-dir';
 import { readUltralyticsMetadata } from './ultralytics-metadata';
@@ -174,7 +174,10 @@ async function inspectGraphModel(jsonPath: string): Promise<InspectReport> {
       const inp = manifest.input;
       details.push([
         'preprocessing',
-        `${inp.width !== undefined ? `${inp.width}×${inp.height}` : 'native size'} ${inp.resize} ${inp.color_order}, scale ${inp.scale}, mean [${inp.mean.join(', ')}], std [${inp.std.join(', ')}]`,
+        `${inp.width !== undefined ? `${inp.width}×${inp.height}` : 'native size'} ${inp.resize} ${inp.color_order}, ` +
+          (integerInput(inp)
+            ? `${inp.dtype} 0..255 as they are`
+            : `scale ${inp.scale}, mean [${inp.mean?.join(', ')}], std [${inp.std?.join(', ')}]`),
       ]);
       if (manifest.kind === 'classifier') {
         details.push(['output', `${manifest.output.name ?? '(only output)'} as ${manifest.output.kind}`]);
@@ -318,13 +321,14 @@ async function inspectSavedModel(dir: string): Promise<InspectReport> {
   });
   const version = mg.tensorflowVersion;
   const notes = [
-    'a SavedModel runs only on tfjs-node(-gpu) (libtensorflow 2.9.1): manifest "format": "tf-saved-model"; ' +
-      'pure tfjs (wasm/cpu) cannot load it. Export the PyTorch model to ONNX and convert it instead where possible.',
+    'a SavedModel runs only on the native backend (libtensorflow): `npm run convert -- saved-model <dir> --out ' +
+      '<model dir> --kind detector|classifier` imports it; pure tfjs (wasm/cpu) cannot load it.',
   ];
   const [major, minor] = (version ?? '').split('.').map(Number);
   if (version && (major > 2 || (major === 2 && minor > 11))) {
     notes.push(
-      `written by TensorFlow ${version}: newer than 2.11, it may use ops libtensorflow 2.9.1 lacks; test-load it first`,
+      `written by TensorFlow ${version}: it may use ops that tfjs-node's own libtensorflow 2.9.1 lacks; ` +
+        '`npm run native` builds the backend on libtensorflow 2.21',
     );
   }
   if (info.metaGraphs.length > 1)

@@ -51,7 +51,7 @@ export interface OnnxModelDirOptions {
 }
 
 /** The manifest's `algorithm` (Antenna's AlgorithmConfigResponse, less `task_type`): absent optional fields null. */
-function manifestAlgorithm(a: OnnxModelDirOptions['algorithm']): Omit<ManifestAlgorithm, 'task_type'> {
+export function manifestAlgorithm(a: OnnxModelDirOptions['algorithm']): Omit<ManifestAlgorithm, 'task_type'> {
   return {
     key: a.key,
     name: a.name,

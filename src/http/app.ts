@@ -197,7 +197,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
         'process',
       );
     };
-    // Streamed one detection at a time (issue 10 §2): a 29,176-class response is hundreds of MB as one string.
+    // Streamed one detection at a time: a 29,176-class response is hundreds of MB as one string
+    // (docs/benchmarks.md#29176-class-responses).
     ctx.type = 'json';
     const body = jsonReadable(response, {
       streamed: 'detections',
@@ -210,7 +211,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     ctx.body = body;
   };
   router.post('/process', processHandler);
-  // ADC also answers /process/ (CONTRACT §2.2); harmless and friendly to hand-written URLs.
+  // ADC also answers /process/ (docs/antenna-protocol.md#mount-at-the-root); harmless and friendly to
+  // hand-written URLs.
   router.post('/process/', processHandler);
 
   app.use(requestContext(deps.logger, deps.metrics));

@@ -5,10 +5,10 @@
  * Decoder order in `auto`: native TF decode when tfjs-node(-gpu) is the backend (JPEG, PNG, GIF and BMP; the
  * rest goes to the next decoder), else sharp (libvips, shipped in its npm packages, about 80 ms for a 4K JPEG),
  * else jimp (pure JS, about 900 ms). EXIF orientation is never applied: Antenna crops the stored pixel grid with
- * our boxes (CONTRACT §2.9).
+ * our boxes (docs/antenna-protocol.md#downloading-images).
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeTf, type NativeTfModule } from '../tf/backend';
+import { nativeTf, tensorflowErrorMessage, type NativeTfModule } from '../tf/backend';
 import { sniffFormat, type ImageFormat } from './sniff';
 
 export type DecoderName = 'tensorflow' | 'sharp' | 'jimp';
@@ -149,7 +149,7 @@ function nativeDecoder(native: NativeTfModule, fallback: ImageDecoder): ImageDec
         // channels=3 converts grey and RGBA to RGB; expandAnimations=false keeps a GIF's first frame, 3-D.
         return native.node.decodeImage(bytes, 3, 'int32', false) as tf.Tensor3D;
       } catch (err) {
-        nativeError = (err as Error).message;
+        nativeError = tensorflowErrorMessage((err as Error).message);
       }
       try {
         return await fallback.decode(bytes);

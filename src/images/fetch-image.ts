@@ -105,7 +105,10 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
 /** Downloads image bytes and headers. One instance per process: it owns the connection pool. */
 export class ImageFetcher {
   private readonly dispatcher: Agent;
-  /** Aborted at the end of the shutdown grace period: every download in progress stops (issue 10 §4). */
+  /**
+   * Aborted at the end of the shutdown grace period: every download in progress stops, so a slow image server
+   * cannot keep the process alive past SHUTDOWN_GRACE_MS.
+   */
   private readonly stopAll = new AbortController();
 
   constructor(readonly options: FetchOptions) {
@@ -190,7 +193,8 @@ export class ImageFetcher {
           method: 'GET',
           dispatcher: this.dispatcher,
           signal,
-          // No Authorization: presigned URLs carry their signature in the query string (CONTRACT §2.9).
+          // No Authorization: presigned URLs carry their signature in the query string
+          // (docs/antenna-protocol.md#downloading-images).
           headers: { 'user-agent': this.options.userAgent, accept: 'image/*,*/*;q=0.8' },
         });
       } catch (err) {

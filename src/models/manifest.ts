@@ -20,30 +20,61 @@ export type BatchMode = 'dynamic' | 'single' | 'none';
 
 /**
  * `stretch`: resize to width×height ignoring aspect. `letterbox`: keep aspect, pad bottom/right.
- * `letterbox-center`: keep aspect, pad evenly on both sides (ultralytics). `none`: feed the decoded image at
- * its own size (the graph resizes and normalises; detectors only).
+ * `letterbox-center`: keep aspect, pad evenly on both sides (ultralytics). `shorter-side`: keep aspect, the
+ * shorter side to `min_size` unless the longer would pass `max_size`, sizes floored (torchvision's detection
+ * transform; detectors only). `none`: feed the decoded image at its own size (the graph resizes and normalises;
+ * detectors only).
  */
-export type ResizeMode = 'stretch' | 'letterbox' | 'letterbox-center' | 'none';
+export type ResizeMode = 'stretch' | 'letterbox' | 'letterbox-center' | 'shorter-side' | 'none';
 
-/** Pixel values the model expects. Applied in this order: colour order, scale, mean/std. */
+/**
+ * The input tensor's dtype. `float32`: pixels are normalised (scale, mean, std). `uint8` and `int32`: the 0..255
+ * values are fed as whole numbers with no normalisation, as TF Object Detection API exports take them (uint8).
+ */
+export type InputDtype = 'float32' | 'uint8' | 'int32';
+
+/** Pixel values the model expects. Applied in this order: colour order, scale, mean/std (float inputs only). */
 export interface PixelNormalization {
   /** Channel order the model expects. Decoded images are RGB. */
   color_order: 'RGB' | 'BGR';
-  /** Multiplier applied to 0..255 pixel values first (1/255 for [0,1] models, 1 for [0,255]). */
-  scale: number;
-  /** Per-channel mean and std applied after scaling, in the model's channel order. */
-  mean: [number, number, number];
-  std: [number, number, number];
+  /** Default `float32`. */
+  dtype?: InputDtype;
+  /** Multiplier applied to 0..255 pixel values first (1/255 for [0,1] models, 1 for [0,255]). Float inputs only. */
+  scale?: number;
+  /** Per-channel mean and std applied after scaling, in the model's channel order. Float inputs only. */
+  mean?: [number, number, number];
+  std?: [number, number, number];
   /** Input tensor name, when the model has several or the signature key differs. */
   name?: string;
 }
 
-/** A classifier's crops: cut with cropAndResize (aspect not kept) and fed as NHWC batches. */
+/** True when the input takes whole 0..255 values as they are (uint8 or int32), with no normalisation. */
+export const integerInput = (input: PixelNormalization): boolean =>
+  input.dtype === 'uint8' || input.dtype === 'int32';
+
+/**
+ * How `stretch` brings a crop to the model's size:
+ * - `bilinear` (default): one tf.image.cropAndResize per image, sampling the box's exact (fractional) extent;
+ * - `bilinear-antialias`: the box's whole pixels resized as PyTorch's `interpolate(antialias=True)` does a float
+ *   tensor (torchvision's `Resize(antialias=True)` after `ToTensor`);
+ * - `pil-bilinear`: the box's whole pixels resized as Pillow's `resize(BILINEAR)` does an 8-bit image
+ *   (torchvision's `Resize` before `ToTensor`), rounded to whole values.
+ * The last two cut the box as `PIL.Image.crop` of its integer coordinates does, with no padding.
+ */
+export type CropInterpolation = 'bilinear' | 'bilinear-antialias' | 'pil-bilinear';
+
+/**
+ * A classifier's crops, fed as NHWC batches: `stretch` brings each box to width×height (aspect not kept) by
+ * `interpolation`; `none` cuts each box at its own whole-pixel size (for graphs that resize inside), and only
+ * crops of one size share a call.
+ */
 export interface ClassifierInput extends PixelNormalization {
-  /** Model input width and height in pixels. */
-  width: number;
-  height: number;
-  resize: 'stretch';
+  /** Model input width and height in pixels. Required with `stretch`; with `none` they size the warm-up crop. */
+  width?: number;
+  height?: number;
+  resize: 'stretch' | 'none';
+  /** With `stretch`; default `bilinear`. */
+  interpolation?: CropInterpolation;
 }
 
 /** How a detector's input is built from a decoded image. */
@@ -52,6 +83,9 @@ export interface DetectorInput extends PixelNormalization {
   width?: number;
   height?: number;
   resize: ResizeMode;
+  /** `shorter-side`: the shorter side's target and the longer side's limit, in pixels (torchvision: 800, 1333). */
+  min_size?: number;
+  max_size?: number;
   /** Letterbox padding in 0..255 pixel units, before scale, mean and std (ultralytics uses 114). Default 0. */
   pad_value?: number;
   /** Default `NHWC`. */
@@ -99,6 +133,11 @@ export interface DetectorOutput {
   /** Optional class-id tensor; used only when the manifest has `class_labels`, otherwise ignored as in ADC. */
   classes?: string;
   packed?: PackedOutput;
+  /**
+   * Optional `[B]` tensor of valid rows per image (TF Object Detection API `num_detections`): rows at or past it
+   * are padding and are never read.
+   */
+  num_detections?: string;
   /** Box layout inside the last dimension. */
   box_format: 'yxyx' | 'xyxy' | 'xywh' | 'cxcywh';
   /** `normalized`: fractions of the model input; `pixels`: pixels of the model input (source pixels with `none`). */
@@ -107,8 +146,15 @@ export interface DetectorOutput {
   nms?: 'service' | 'in-graph';
   /** Service NMS per class (boxes of different classes never suppress each other), as ultralytics does. */
   nms_per_class?: boolean;
-  /** Defaults the service applies; per-request `config` may override threshold and cap. */
+  /** Defaults the service applies; per-request `config` may override threshold and cap (see request_overrides). */
   score_threshold: number;
+  /** `true`: keep scores strictly above the threshold (ADC's `score > 0.8`). Default false: at or above. */
+  score_threshold_strict?: boolean;
+  /**
+   * `false`: the request's `detection_threshold` and `max_detections` are ignored, for a service whose answers
+   * must not depend on what a client sends (ADC's detector). Default true.
+   */
+  request_overrides?: boolean;
   /** Service NMS only (an error with `nms: in-graph`). */
   iou_threshold?: number;
   max_detections: number;
@@ -125,6 +171,11 @@ export interface DetectorClassLabels {
   report: boolean;
   /** Labels to keep; detections of other classes are dropped before NMS. */
   keep?: string[];
+  /**
+   * The class id the model gives the category map's first entry (class ids, not per-class score columns). Default
+   * 0; the TF Object Detection API numbers classes from 1, so its label list ["insect", "other"] names ids 1 and 2.
+   */
+  first_id?: number;
 }
 
 /** Classifier output: one tensor [B, C] in category-map order. */
@@ -194,33 +245,38 @@ const triple = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems
 
 const pixelProperties = {
   color_order: { type: 'string', enum: ['RGB', 'BGR'] },
+  dtype: { type: 'string', enum: ['float32', 'uint8', 'int32'] },
   scale: { type: 'number', exclusiveMinimum: 0 },
   mean: triple,
   std: triple,
   name: { type: 'string' },
 } as const;
 
-// A classifier crops with cropAndResize and feeds NHWC batches: every other input field would be ignored.
+// A classifier crops and feeds NHWC batches: every other input field would be ignored. scale, mean and std are
+// required for float inputs only, and width and height with stretch only (inputProblems).
 const classifierInputSchema = {
   type: 'object',
-  required: ['width', 'height', 'color_order', 'resize', 'scale', 'mean', 'std'],
+  required: ['color_order', 'resize'],
   additionalProperties: false,
   properties: {
     width: { type: 'integer', minimum: 1 },
     height: { type: 'integer', minimum: 1 },
-    resize: { type: 'string', enum: ['stretch'] },
+    resize: { type: 'string', enum: ['stretch', 'none'] },
+    interpolation: { type: 'string', enum: ['bilinear', 'bilinear-antialias', 'pil-bilinear'] },
     ...pixelProperties,
   },
 } as const;
 
 const detectorInputSchema = {
   type: 'object',
-  required: ['color_order', 'resize', 'scale', 'mean', 'std'],
+  required: ['color_order', 'resize'],
   additionalProperties: false,
   properties: {
     width: { type: 'integer', minimum: 1 },
     height: { type: 'integer', minimum: 1 },
-    resize: { type: 'string', enum: ['stretch', 'letterbox', 'letterbox-center', 'none'] },
+    resize: { type: 'string', enum: ['stretch', 'letterbox', 'letterbox-center', 'shorter-side', 'none'] },
+    min_size: { type: 'integer', minimum: 1 },
+    max_size: { type: 'integer', minimum: 1 },
     pad_value: { type: 'number', minimum: 0, maximum: 255 },
     layout: { type: 'string', enum: ['NHWC', 'NCHW'] },
     batch: { type: 'string', enum: ['dynamic', 'single', 'none'] },
@@ -238,6 +294,7 @@ const detectorOutputSchema = {
     boxes: { type: 'string', minLength: 1 },
     scores: { type: 'string', minLength: 1 },
     classes: { type: 'string', minLength: 1 },
+    num_detections: { type: 'string', minLength: 1 },
     packed: {
       type: 'object',
       required: ['tensor', 'box'],
@@ -256,6 +313,8 @@ const detectorOutputSchema = {
     nms: { type: 'string', enum: ['service', 'in-graph'] },
     nms_per_class: { type: 'boolean' },
     score_threshold: { type: 'number', minimum: 0, maximum: 1 },
+    score_threshold_strict: { type: 'boolean' },
+    request_overrides: { type: 'boolean' },
     iou_threshold: { type: 'number', minimum: 0, maximum: 1 },
     max_detections: { type: 'integer', minimum: 1 },
   },
@@ -291,6 +350,7 @@ const detectorSchema = {
         category_map: { type: 'string', minLength: 1 },
         report: { type: 'boolean' },
         keep: { type: 'array', items: { type: 'string' }, minItems: 1 },
+        first_id: { type: 'integer', minimum: 0 },
       },
     },
   },
@@ -342,7 +402,7 @@ export interface LoadedManifest {
 /** Thrown when a model directory is unusable; the message names the file and the problem. */
 export class ManifestError extends Error {}
 
-/** Checks the category-map invariants Antenna relies on (CONTRACT §2.5, §8 item 3). */
+/** Checks the category-map invariants Antenna relies on (docs/antenna-protocol.md#category-maps). */
 export function checkCategoryMap(map: AlgorithmCategoryMap, where: string): void {
   if (!validateCategoryMap(map)) {
     throw new ManifestError(`${where}: ${ajv.errorsText(validateCategoryMap.errors)}`);
@@ -359,21 +419,61 @@ export function checkCategoryMap(map: AlgorithmCategoryMap, where: string): void
 }
 
 /**
- * Rules JSON Schema cannot say well: combinations of detector fields. Returns the problems, each naming the
- * field; a field the service would ignore is a problem too, so that a manifest never promises what is not done.
+ * Input rules both kinds share: normalisation is for float inputs only (an integer input is fed as it is), and
+ * a size is needed unless the model takes images at their own size.
  */
-export function detectorManifestProblems(m: DetectorManifest): string[] {
+export function inputProblems(input: ManifestInput): string[] {
   const problems: string[] = [];
-  const { input, output } = m;
-  if (input.resize !== 'none' && (input.width === undefined || input.height === undefined)) {
+  const fields = (['scale', 'mean', 'std'] as const).filter((f) => input[f] !== undefined);
+  if (integerInput(input)) {
+    if (fields.length > 0) {
+      problems.push(
+        `input.${fields.join(', input.')}: input.dtype "${input.dtype}" feeds the 0..255 values as they are, ` +
+          'with no normalisation; remove them',
+      );
+    }
+  } else {
+    const missing = (['scale', 'mean', 'std'] as const).filter((f) => input[f] === undefined);
+    if (missing.length > 0) {
+      problems.push(
+        `input.${missing.join(', input.')} required for a float input (or set input.dtype "uint8" or "int32" ` +
+          'for a model that takes whole 0..255 values)',
+      );
+    }
+  }
+  if (
+    input.resize !== 'none' &&
+    input.resize !== 'shorter-side' &&
+    (input.width === undefined || input.height === undefined)
+  ) {
     problems.push(`input.width and input.height are required with resize "${input.resize}"`);
   }
   if ((input.width === undefined) !== (input.height === undefined)) {
     problems.push('input.width and input.height go together');
   }
+  return problems;
+}
+
+/**
+ * Rules JSON Schema cannot say well: combinations of detector fields. Returns the problems, each naming the
+ * field; a field the service would ignore is a problem too, so that a manifest never promises what is not done.
+ */
+export function detectorManifestProblems(m: DetectorManifest): string[] {
+  const { input, output } = m;
+  const problems = inputProblems(input);
   if (input.pad_value !== undefined && input.resize !== 'letterbox' && input.resize !== 'letterbox-center') {
     problems.push(`input.pad_value is only used by letterbox resizing, but resize is "${input.resize}"`);
   }
+  const sides = (['min_size', 'max_size'] as const).filter((f) => input[f] !== undefined);
+  if (input.resize === 'shorter-side') {
+    if (sides.length !== 2) problems.push('input.min_size and input.max_size are required with resize "shorter-side"');
+    if (input.width !== undefined) {
+      problems.push('input.width and input.height are not used with resize "shorter-side" (min_size and max_size are)');
+    }
+  } else if (sides.length > 0) {
+    problems.push(`input.${sides.join(', input.')}: only used with resize "shorter-side", but resize is "${input.resize}"`);
+  }
+
   const separate = output.boxes !== undefined || output.scores !== undefined || output.classes !== undefined;
   if (separate && output.packed) {
     problems.push('output: give either boxes/scores(/classes) or packed, not both');
@@ -421,6 +521,12 @@ export function detectorManifestProblems(m: DetectorManifest): string[] {
     if (!labels.report && labels.keep === undefined) {
       problems.push('class_labels would be ignored: set report to true or give keep');
     }
+    if ((labels.first_id ?? 0) !== 0 && output.classes === undefined && p?.class === undefined) {
+      problems.push(
+        'class_labels.first_id offsets class ids, but the outputs give none (set output.classes or packed.class); ' +
+          'per-class score columns are read in category-map order',
+      );
+    }
   }
   return problems;
 }
@@ -434,7 +540,8 @@ async function readCategoryMap(dir: string, file: string): Promise<AlgorithmCate
     throw new ManifestError(`${mapFile}: ${(err as Error).message}`);
   }
   checkCategoryMap(map, mapFile);
-  // /info always sends every key of the map (CONTRACT §2.1), so optional ones left out of the file become null.
+  // /info always sends every key of the map (docs/antenna-protocol.md#transport), so optional ones left out
+  // of the file become null.
   return { ...map, version: map.version ?? null, description: map.description ?? null, uri: map.uri ?? null };
 }
 
@@ -460,6 +567,14 @@ export function validateManifestJson(raw: unknown, where: string): ModelManifest
   }
   if (kind === 'classifier') {
     if (!validateClassifier(raw)) throw new ManifestError(`${where}: ${schemaErrors(validateClassifier.errors)}`);
+    const problems = inputProblems(raw.input);
+    if (raw.input.interpolation !== undefined && raw.input.resize !== 'stretch') {
+      problems.push(
+        `input.interpolation: only used with resize "stretch" (it says how a crop is brought to the input size), ` +
+          `but resize is "${raw.input.resize}"`,
+      );
+    }
+    if (problems.length > 0) throw new ManifestError(`${where}: ${problems.join('; ')}`);
     return raw;
   }
   throw new ManifestError(`${where}: kind must be "detector" or "classifier", got ${JSON.stringify(kind)}`);

@@ -1,12 +1,12 @@
 /**
- * Pure box rules that every pipeline applies before answering (CONTRACT §3.3).
+ * Pure box rules that every pipeline applies before answering (docs/antenna-protocol.md#detections).
  */
 import type { BoundingBox } from '../contract/types';
 import { boxArea } from '../algorithms/geometry/box-area';
 
 export { clampBox } from '../algorithms/geometry/clamp-box';
 
-/** D2: Antenna's crop task fails on zero-area boxes, so they are dropped. Also drops non-finite boxes. */
+/** Antenna's crop task fails on zero-area boxes, so they are dropped. Also drops non-finite boxes. */
 export function hasArea(b: BoundingBox): boolean {
   return [b.x1, b.y1, b.x2, b.y2].every(Number.isFinite) && boxArea(b) > 0;
 }
@@ -18,7 +18,7 @@ export function truncateBox(b: BoundingBox): BoundingBox {
 
 const boxKey = (b: BoundingBox): string => `${b.x1},${b.y1},${b.x2},${b.y2}`;
 
-/** D5: two identical boxes on one image would become two detections; keeps the first of each. */
+/** Two identical boxes on one image would become two detections in Antenna; keeps the first of each. */
 export function uniqueBoxes<T extends { bbox: BoundingBox }>(items: T[]): T[] {
   const seen = new Set<string>();
   return items.filter((item) => {

@@ -1,5 +1,6 @@
 /**
- * `constant`: the reference service's fixed-box pipeline (CONTRACT §5.4). Reads only image headers.
+ * `constant`: the reference service's fixed-box pipeline (docs/antenna-protocol.md#constant). Reads only
+ * image headers.
  */
 import { ConstantClassifier } from '../algorithms/constant-classifier';
 import { ConstantDetector } from '../algorithms/constant-detector';

@@ -28,7 +28,7 @@ export const PIPELINES_FILE = 'pipelines.json';
 export interface DeclaredStage {
   /** Model directory (relative to MODELS_DIR) of a classifier. */
   model: string;
-  /** `false` for filters such as moth/non-moth (CONTRACT §3.4 C6). */
+  /** `false` for filters such as moth/non-moth (docs/antenna-protocol.md#classifications). */
   terminal: boolean;
   batch_size?: number;
   /** Run only on detections that an earlier stage (by model directory) labelled with one of `labels`. */

@@ -37,7 +37,7 @@ export interface PipelineConfig {
 /** A classifier stage. Stages run in order; each sees the classifications of earlier stages. */
 export interface ClassifierStage {
   algorithm: Classifier;
-  /** `false` for intermediate filters such as moth/non-moth (CONTRACT §3.4 C6). */
+  /** `false` for intermediate filters such as moth/non-moth (docs/antenna-protocol.md#classifications). */
   terminal: boolean;
   /** Crops per model call; defaults to the pipeline's classifier batch size. */
   batchSize?: number;
@@ -52,9 +52,10 @@ export interface BatchDefaults {
 }
 
 /**
- * A box from the request for re-processing (CONTRACT §3.6), the one type for it from the service to the
- * pipeline. `Crop` is the form of its downloaded `crop_image_url`: bytes between the service and the engine
- * (`GivenDetection<ImageBytes>`), a PipelineImage that the engine owns once it reaches a pipeline.
+ * A box from the request for re-processing (docs/antenna-protocol.md#re-processing), the one type for it from
+ * the service to the pipeline. `Crop` is the form of its downloaded `crop_image_url`: bytes between the
+ * service and the engine (`GivenDetection<ImageBytes>`), a PipelineImage that the engine owns once it reaches
+ * a pipeline.
  */
 export interface GivenDetection<Crop = PipelineImage> {
   /** The source image the box belongs to. */
@@ -79,7 +80,8 @@ export interface PipelineInput {
   rng?: Rng;
   /**
    * Called once per image as soon as it is done (its detections classified, or its failure known), before
-   * the run goes on to the next detector chunk. The pull worker posts each result from here (issue 10 §2).
+   * the run goes on to the next detector chunk. The pull worker posts each result from here,
+   * so the first results reach Antenna while the rest of the batch still runs.
    */
   onImageDone?: (done: ImageDone) => void;
 }
@@ -102,7 +104,7 @@ export interface ImageFailure {
 export type StageTimings = Partial<Record<'decode' | 'detect' | 'classify', number>>;
 
 export interface PipelineOutput {
-  /** Reused (request) boxes first, then new boxes (CONTRACT §3.3 D6). */
+  /** Reused (request) boxes first, then new boxes (docs/antenna-protocol.md#detections). */
   detections: DetectionResponse[];
   failures: ImageFailure[];
   timings: StageTimings;
@@ -269,7 +271,8 @@ export class Pipeline {
         fail(img.id, 'IMAGE_DECODE_FAILED', err);
         continue;
       }
-      // A downloaded crop that fails to decode falls back to cropping the source image (CONTRACT §2.6).
+      // A downloaded crop that fails to decode falls back to cropping the source image
+      // (docs/antenna-protocol.md#post-process-request).
       for (const g of given.get(img.id) ?? []) {
         if (!g.crop) continue;
         try {
@@ -352,7 +355,8 @@ export class Pipeline {
           reused: c.reused,
           detection: {
             source_image_id: image.id,
-            // Reused boxes are echoed with their exact numbers so Antenna matches the stored detection (D3).
+            // Reused boxes are echoed with their exact numbers: Antenna matches stored detections by exact
+            // box (docs/antenna-protocol.md#detections).
             bbox: c.bbox,
             inference_time: c.inferenceTime,
             algorithm: c.algorithm,
@@ -369,7 +373,7 @@ export class Pipeline {
 
   /**
    * The detector's own class for a box it found: terminal only when no classifier stage follows (a later
-   * classifier's answer is then the determination, CONTRACT C6).
+   * classifier's answer is then the determination: docs/antenna-protocol.md#classifications).
    */
   private detectorClassification(
     labels: AlgorithmConfigResponse,

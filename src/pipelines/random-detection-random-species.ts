@@ -1,6 +1,7 @@
 /**
- * `random-detection-random-species`: the reference service's random pipeline (CONTRACT §5.5). A request's
- * `config.seed` makes it reproducible. Like the reference, the species stage runs whatever the binary says.
+ * `random-detection-random-species`: the reference service's random pipeline
+ * (docs/antenna-protocol.md#random-detection-random-species). A request's `config.seed` makes it
+ * reproducible. Like the reference, the species stage runs whatever the binary says.
  */
 import { randomBinaryClassifier, randomSpeciesClassifier } from '../algorithms/random-classifier';
 import { RandomDetector } from '../algorithms/random-detector';

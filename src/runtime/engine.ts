@@ -44,7 +44,7 @@ export type ImageDoneListener = (done: ImageDone) => void;
 export interface EngineJob {
   pipeline: string;
   images: ImageBytes[];
-  /** Request boxes with their downloaded crops (CONTRACT §3.6). */
+  /** Request boxes with their downloaded crops (docs/antenna-protocol.md#re-processing). */
   given: GivenDetection<ImageBytes>[];
   config: RequestConfig;
 }
@@ -113,7 +113,8 @@ export type EngineEvent =
 
 /**
  * Errors after which the backend cannot be trusted: the wasm heap is corrupt or exhausted (every later op
- * fails the same way, issue 10 §1), or native TF ran out of host or device memory.
+ * fails the same way: docs/memory.md#when-the-backend-breaks-anyway), or native TF ran out of host or device
+ * memory.
  */
 const FATAL_BACKEND_ERROR =
   /memory access out of bounds|Cannot enlarge memory|Aborted\(|RuntimeError: unreachable|OOM when allocating|Resource ?exhausted|CUDA_ERROR_OUT_OF_MEMORY/i;
@@ -434,7 +435,8 @@ export class LocalEngine implements InferenceEngine {
       for (const [stage, s] of Object.entries(out.timings) as [keyof StageTimings, number][])
         timings[stage] = (timings[stage] ?? 0) + s;
     }
-    // Reused (request) boxes first, then new ones, across runs as within one (CONTRACT §3.3 D6).
+    // Reused (request) boxes first, then new ones, across runs as within one: Antenna attaches
+    // classifications in that order (docs/antenna-protocol.md#detections).
     const reusedImages = new Set(entries.filter((e) => e.given.length > 0).map((e) => e.source.id));
     const reused = detections.filter((d) => reusedImages.has(d.source_image_id));
     const fresh = detections.filter((d) => !reusedImages.has(d.source_image_id));

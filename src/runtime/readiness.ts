@@ -3,8 +3,8 @@
  * main thread from the thread's events).
  *
  * A pipeline moves loading → ready | failed, and back to loading while its engine is rebuilt or its thread
- * restarts. Requests that arrive while it is loading wait (CONTRACT §4.4: do not 503 while loading); a failed
- * pipeline rejects them at once.
+ * restarts. Requests that arrive while it is loading wait rather than get a 503 (Antenna's /process has no
+ * timeout: docs/antenna-protocol.md#status-codes); a failed pipeline rejects them at once.
  */
 
 /** The load state of one pipeline. */

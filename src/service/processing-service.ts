@@ -2,8 +2,9 @@
  * Turns a validated PipelineRequest into a PipelineResultsResponse: download, run the pipeline on the
  * inference engine, assemble. Shared by POST /process and the pull-mode worker.
  *
- * Per-image problems never fail the request (CONTRACT §4.2): the image is left out of `source_images` and
- * described in `errors`, so Antenna sends it again later. STRICT_IMAGE_ERRORS restores the reference's 500.
+ * Per-image problems never fail the request (docs/antenna-protocol.md#partial-failures): the image is left
+ * out of `source_images` and described in `errors`, so Antenna sends it again later. STRICT_IMAGE_ERRORS
+ * restores the reference's 500.
  */
 import type {
   DetectionRequest,
@@ -81,7 +82,7 @@ export class ProcessingService {
       (d): d is DetectionRequest & { bbox: NonNullable<DetectionRequest['bbox']> } =>
         d.bbox !== null && d.bbox !== undefined,
     );
-    // Each id once (CONTRACT §8 item 13): the first occurrence wins.
+    // Each id once, as Antenna echoes it once: the first occurrence wins.
     const byId = new Map<string, SourceImage>();
     for (const img of request.source_images) if (!byId.has(img.id)) byId.set(img.id, img);
     const images = [...byId.values()];
@@ -122,7 +123,8 @@ export class ProcessingService {
         imageId: d.source_image.id,
         bbox: d.bbox,
         algorithm: { name: d.algorithm.name, key: d.algorithm.key },
-        // A crop that cannot be downloaded is cut from the source image instead (CONTRACT §2.6).
+        // A crop that cannot be downloaded is cut from the source image instead
+        // (docs/antenna-protocol.md#post-process-request).
         crop: isHttpUrl(d.crop_image_url)
           ? await this.options.fetcher.fetch(`${d.source_image.id}:crop`, d.crop_image_url).catch(() => null)
           : null,

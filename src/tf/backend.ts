@@ -14,12 +14,39 @@ import { enableWasmThreads, wasmThreadsInUse } from './wasm-threads';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
+/**
+ * One dimension of a SavedModel input or output as tfjs-node reports it: tfjs-node 4.22 hands on TensorFlow's
+ * `TensorShapeProto.Dim` messages (`getDimList()`), in `getMetaGraphsFromSavedModel` and in a loaded model's
+ * `inputs` and `outputs` alike, not numbers. Its size is -1 when unknown.
+ */
+export type SignatureDim = number | { getSize(): number };
+
 /** One input or output of a SavedModel signature, as tfjs-node's `getMetaGraphsFromSavedModel` reports it. */
 export interface SignatureTensorInfo {
   /** The graph tensor name, e.g. `serving_default_input_1:0`; not what `predict` takes. */
   name: string;
   dtype?: string;
-  shape?: number[];
+  /** Read it with `signatureShape`. */
+  shape?: SignatureDim[];
+}
+
+/**
+ * A SavedModel tensor's shape as numbers, null for each unknown size; null when tfjs-node gave no shape or one
+ * it does not describe as above.
+ */
+export function signatureShape(shape: readonly unknown[] | undefined): (number | null)[] | null {
+  if (!shape) return null;
+  const dims = shape.map((d) => {
+    const size =
+      typeof d === 'number'
+        ? d
+        : typeof (d as { getSize?: unknown } | null)?.getSize === 'function'
+          ? Number((d as { getSize(): unknown }).getSize())
+          : NaN;
+    return Number.isInteger(size) ? size : undefined;
+  });
+  if (dims.some((d) => d === undefined)) return null;
+  return dims.map((d) => (d !== undefined && d >= 0 ? d : null));
 }
 
 /** A meta graph of a SavedModel: its tags and its signatures, each keyed by signature key. */
@@ -122,6 +149,15 @@ const defaultLoad: ModuleLoader = (name) => {
   return require(name) as unknown;
 };
 
+/**
+ * The message of an error from libtensorflow without the wrapper tfjs-node's addon puts around it
+ * (`Invalid TF_Status: 3\nMessage: Invalid PNG data, size 205`; 3 is TF's INVALID_ARGUMENT): what reaches a
+ * per-image error reads as TensorFlow's own words, on one line. Other messages are returned as they are.
+ */
+export function tensorflowErrorMessage(message: string): string {
+  return /^Invalid TF_Status: \d+\nMessage: ([^]*)$/.exec(message)?.[1] ?? message;
+}
+
 /** libtensorflow's version as its addon reports it (`TF_Version()`), or null when the backend does not say. */
 export function tensorflowVersion(backend: unknown): string | null {
   if (backend === null || typeof backend !== 'object' || !('binding' in backend)) return null;
@@ -184,12 +220,16 @@ async function useWasm(load: ModuleLoader, reasons: string[], threads: number): 
   return false;
 }
 
-/** Why tfjs-node-gpu runs on the CPU: the hint an operator needs first. */
-function noGpuReason(): string {
+/**
+ * Why a native package runs on the CPU, the hint an operator needs first. Either package can carry a CUDA
+ * libtensorflow: tfjs-node-gpu through Google's download, tfjs-node when `npm run native` built it against
+ * `tensorflow[and-cuda]` (the GPU image), so a visible device with no GPU created is worth saying either way.
+ */
+function noGpuReason(short: string, lib: string): string {
   return nvidiaDeviceVisible()
-    ? 'tfjs-node-gpu loaded and an NVIDIA device is visible, but libtensorflow created no GPU device ' +
-        '(look in its stderr for "Could not load dynamic library" or "Skipping registering GPU devices")'
-    : 'tfjs-node-gpu loaded, but no NVIDIA device is visible (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES hides them)';
+    ? `${short} loaded and an NVIDIA device is visible, but ${lib} created no GPU device (a CPU-only build, or ` +
+        'look in its stderr for "Could not load dynamic library" or "Skipping registering GPU devices")'
+    : `${short} loaded, but no NVIDIA device is visible (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES hides them)`;
 }
 
 /** Tries tfjs-node-gpu, then tfjs-node. Returns the choice, or null with the reasons appended. */
@@ -220,8 +260,8 @@ async function useNative(load: ModuleLoader, reasons: string[]): Promise<Backend
   const lib = version ? `libtensorflow ${version}` : 'libtensorflow';
   if (onGpu) {
     reasons.push(`${short} loaded and ${lib} runs on a GPU device (isUsingGpuDevice)`);
-  } else if (pkg === '@tensorflow/tfjs-node-gpu') {
-    reasons.push(`${noGpuReason()}; using ${lib} on the CPU`);
+  } else if (pkg === '@tensorflow/tfjs-node-gpu' || nvidiaDeviceVisible()) {
+    reasons.push(`${noGpuReason(short, lib)}; using ${lib} on the CPU`);
   } else {
     reasons.push(`@tensorflow/tfjs-node loaded; using ${lib} on the CPU`);
   }

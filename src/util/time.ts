@@ -8,9 +8,9 @@ export function secondsSince(start: number): number {
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
 /**
- * ISO 8601 local time with microseconds and the UTC offset, e.g. `2026-11-26T14:58:14.365000+00:00`.
- * The reference emits naive local time; an explicit offset is also accepted by Antenna (CONTRACT §2.1) and is
- * unambiguous whatever the server time zones are.
+ * ISO 8601 local time with microseconds and the UTC offset, e.g. `2026-11-26T14:58:14.365000+00:00`. The
+ * reference emits naive local time; an explicit offset is also accepted by Antenna
+ * (docs/antenna-protocol.md#transport) and is unambiguous whatever the server time zones are.
  */
 export function isoTimestamp(date: Date = new Date()): string {
   const offsetMin = -date.getTimezoneOffset();

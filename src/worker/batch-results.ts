@@ -1,6 +1,7 @@
 /**
- * The results of one reserved batch, answered task by task as its images finish (issue 10 §2): each task gets
- * exactly one result, whether it came from a per-image report, from the whole response, or from an error.
+ * The results of one reserved batch, answered task by task as its images finish (so the first results reach
+ * Antenna while the rest of the batch still runs): each task gets exactly one result, whether it came from a
+ * per-image report, from the whole response, or from an error.
  */
 import type { PipelineResultsResponse } from '../contract/types';
 import { splitResponse } from './results';

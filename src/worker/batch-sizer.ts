@@ -1,8 +1,8 @@
 /**
  * Chooses how many tasks to reserve. Every reserved task must be finished and posted well inside Antenna's
- * visibility timeout (CONTRACT §6.5, §6.7), or it is handed out again. The sizer keeps a moving average of the
- * seconds per task and shrinks the batch at once when a batch would take more than half the timeout; it grows
- * back by one task per fast batch, never above the configured size.
+ * visibility timeout (docs/antenna-protocol.md#delivery-and-redelivery), or it is handed out again. The sizer
+ * keeps a moving average of the seconds per task and shrinks the batch at once when a batch would take more
+ * than half the timeout; it grows back by one task per fast batch, never above the configured size.
  */
 
 export interface BatchSizerOptions {

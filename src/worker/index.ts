@@ -1,4 +1,7 @@
-/** Pull mode (CONTRACT §6): the worker that serves Antenna's job queue over the same service as `/process`. */
+/**
+ * Pull mode (docs/antenna-protocol.md#pull-mode): the worker that serves Antenna's job queue over the same
+ * service as `/process`.
+ */
 import type { Config } from '../config';
 import type { Logger } from '../util/logger';
 import { pullWorkerOptions, type PullWorkerOptions } from './options';

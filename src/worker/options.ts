@@ -20,7 +20,10 @@ export interface PullWorkerOptions {
   pipelines: string[];
   /** Largest (and first) number of tasks reserved per `/tasks/` call. */
   batchSize: number;
-  /** Sleep between polls that found no work. CONTRACT §6.8: at most 30 s. */
+  /**
+   * Sleep between polls that found no work: at most 30 s, as Antenna asks
+   * (docs/antenna-protocol.md#heartbeat).
+   */
   pollIntervalMs: number;
   visibilityTimeoutS: number;
   /** Retry delays after failed Antenna calls. */
@@ -39,7 +42,9 @@ export interface PullWorkerOptions {
 
 const SOFTWARE = 'antenna-tfjs-service';
 
-/** Free-form description of this worker for `client_info` (CONTRACT §6.10). */
+/**
+ * Free-form description of this worker for `client_info` (docs/antenna-protocol.md#forward-compatibility).
+ */
 export function defaultClientInfo(): ClientInfo {
   return {
     hostname: os.hostname(),

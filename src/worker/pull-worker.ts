@@ -1,5 +1,6 @@
 /**
- * The pull-mode worker (CONTRACT §6.9): registers its pipelines with each project, then loops
+ * The pull-mode worker (docs/antenna-protocol.md#worker-loop): registers its pipelines with each project, then
+ * loops
  *   find a job → reserve a batch of tasks → download and run the pipeline on the whole batch → post one
  *   result per task
  * over the same ProcessingService as `POST /process`. Antenna being down or busy (no answer, 5xx, 503) only
@@ -54,7 +55,10 @@ const REGISTER_ATTEMPTS = 3;
 const engineDown = (err: unknown): boolean =>
   err instanceof ServiceError && (err.code === 'PIPELINE_UNAVAILABLE' || err.code === 'SHUTTING_DOWN');
 
-/** 400 answers of `/tasks/` that mean "this job is not for a pull worker" (CONTRACT §6.5). */
+/**
+ * 400 answers of `/tasks/` that mean "this job is not for a pull worker"
+ * (docs/antenna-protocol.md#reserving-tasks).
+ */
 const isSkippable = (err: AntennaApiError): boolean => err.status === 400 || err.status === 404;
 
 export class PullWorker {
@@ -184,7 +188,10 @@ export class PullWorker {
     return ready;
   }
 
-  /** CONTRACT §6.3: idempotent; once per project at startup, retried with backoff. */
+  /**
+   * docs/antenna-protocol.md#registering-pipelines: idempotent; once per project at startup, retried with
+   * backoff.
+   */
   private async registerAll(slugs: string[]): Promise<void> {
     const pipelines = this.deps.info.pipelines.filter((p) => slugs.includes(p.slug));
     const body = { processing_service_name: this.options.serviceName, pipelines };
@@ -224,7 +231,10 @@ export class PullWorker {
     );
   }
 
-  /** CONTRACT §6.4: one random incomplete job; `next` is never followed. Null when there is none to serve. */
+  /**
+   * One random incomplete job (docs/antenna-protocol.md#finding-jobs); `next` is never followed. Null when
+   * there is none to serve.
+   */
   private async findJob(slugs: string[]): Promise<JobSummary | null> {
     const res = await this.client.listJobs(slugs, this.stopSignal.signal);
     if (!this.validators.jobsList(res.body)) {
@@ -279,7 +289,9 @@ export class PullWorker {
     return handled;
   }
 
-  /** CONTRACT §6.5. Malformed tasks are logged and left to Antenna's redelivery. */
+  /**
+   * docs/antenna-protocol.md#reserving-tasks. Malformed tasks are logged and left to Antenna's redelivery.
+   */
   private async reserve(job: JobSummary): Promise<PullTask[]> {
     const res = await this.client.reserveTasks(job.id, this.sizer.size, this.options.clientInfo);
     if (!this.validators.tasksResponse(res.body)) {
@@ -303,8 +315,8 @@ export class PullWorker {
   }
 
   /**
-   * Runs one batch through the pipeline and queues one result per task, each as soon as its image is done
-   * (issue 10 §2): the first results are on their way to Antenna while the rest of the batch still runs.
+   * Runs one batch through the pipeline and queues one result per task, each as soon as its image is done:
+   * the first results are on their way to Antenna while the rest of the batch still runs.
    * Never throws. Tasks that could not run because the engine was down (inference thread restarting, process
    * exiting) get no result: Antenna hands them out again after the visibility timeout, so healthy images are
    * never reported failed for it.
@@ -374,9 +386,10 @@ export class PullWorker {
   }
 
   /**
-   * One ProcessingService call for `tasks` (no config, no existing detections: CONTRACT §6.5). Each image's
-   * result is answered as soon as the image is done; tasks the call returned without hearing of (an engine
-   * that does not report per image) are answered from the whole response.
+   * One ProcessingService call for `tasks` (no config, no existing detections:
+   * docs/antenna-protocol.md#reserving-tasks). Each image's result is answered as soon as the image is done;
+   * tasks the call returned without hearing of (an engine that does not report per image) are answered from
+   * the whole response.
    */
   private async process(job: JobSummary, tasks: PullTask[], batch: BatchResults): Promise<void> {
     let heard = 0;

@@ -1,17 +1,22 @@
 /**
  * Posts results to `POST /jobs/{id}/result/` and keeps each one in memory until Antenna has accepted it.
  * A post that fails for a reason a retry can fix (no answer, timeout, 5xx, 503) is re-sent later with backoff
- * and the same bytes (CONTRACT §6.6, §8 item 36). Posts go out one at a time, in order.
+ * and the same bytes (docs/antenna-protocol.md#posting-results). Posts go out one at a time, in order.
  *
- * Bodies stay under `maxBodyBytes` (WORKER_RESULT_MAX_MB; Antenna refuses 100 MB): results are serialised one at
- * a time and packed into a post until the next one would not fit. One image whose result alone is larger (a
- * 29,176-class classifier adds ~0.5 MB per detection) is split into several results for the same task, each
- * with part of its detections, rather than failed (issue 10 §2). Only the body of the post in hand exists as
- * text; the rest waits as objects.
+ * Bodies stay under `maxBodyBytes` (WORKER_RESULT_MAX_MB; Antenna refuses 100 MB): results are serialised one
+ * at a time and packed into a post until the next one would not fit. One image whose result alone is larger
+ * (a 29,176-class classifier adds ~0.5 MB per detection) is split into several results for the same task,
+ * each with part of its detections, rather than failed (docs/pull-mode.md#robustness). Each result is
+ * serialised once, cut around its detections, so it is sized while it is serialised: the split reuses the
+ * detections' text, and a result that waits for the next post keeps its text. Only the post in hand and the
+ * result at the head of the queue (or the parts of the one being split) exist as text; the rest waits as
+ * objects.
  *
- * Any 2xx is success, whatever its body (an unreadable one is logged at warn: issue 10 §5 saw 7 stored copies
- * of one result re-posted on a non-JSON 2xx). A post that got no answer in time may have been stored anyway:
- * its re-post is logged as a possible duplicate (Antenna's `save_results` dedupes replays).
+ * Any 2xx is success, whatever its body (an unreadable one is logged at warn: re-posting on a non-JSON 2xx
+ * once stored 7 copies of one result); so is a 2xx whose body does not arrive in time. A post that got no
+ * answer in time may have been stored anyway: the line that reports it says its re-post may be a duplicate
+ * (Antenna's `save_results` dedupes replays). docs/pull-mode.md#timeouts-of-antenna-calls has every kind of
+ * timeout and what follows from it.
  *
  * A 400 means Antenna could not read an item (every item was validated locally, so this is a contract drift):
  * the batch is re-posted item by item, so the good results still land, and an item that Antenna still rejects
@@ -19,16 +24,17 @@
  * of a job that no longer exists (404), and those still pending when the shutdown grace period ends (logged).
  */
 import { settings } from '../config';
-import type { DetectionResponse } from '../contract/types';
-import { stringifyFloat32Sliced, TimeSlicer } from '../util/float32-json';
-import { jsonText } from '../util/json-stream';
+import { jsonParts, jsonPartsText, type JsonParts } from '../util/json-stream';
 import type { Logger } from '../util/logger';
 import { AntennaApiError, type AntennaClient } from './antenna-client';
 import { Backoff, sleep, type BackoffOptions } from './backoff';
 import { errorItem } from './results';
 import type { ClientInfo, PullSuccessResult, ResultItem } from './types';
 
-/** Default largest body: WORKER_RESULT_MAX_MB's default, far below Antenna's 100 MB limit (CONTRACT §6.6). */
+/**
+ * Default largest body: WORKER_RESULT_MAX_MB's default, far below Antenna's 100 MB limit
+ * (docs/antenna-protocol.md#auth-and-formats).
+ */
 export const DEFAULT_RESULT_MAX_BYTES = settings.workerResultMaxMb.default * 1024 * 1024;
 
 export interface ResultOutboxOptions {
@@ -42,16 +48,28 @@ export interface ResultOutboxOptions {
   postTimeoutMs?: number;
 }
 
+/** A result item's JSON text, cut around its detections, with the byte size of each piece. */
+interface ItemText extends JsonParts {
+  /** Bytes of each element (detection). */
+  sizes: number[];
+  /** Bytes of the whole text. */
+  bytes: number;
+}
+
+/** A result waiting to be posted, and its text once it has been serialised (never twice). */
+interface Queued {
+  item: ResultItem;
+  text: ItemText | null;
+}
+
 /** Results of one batch not yet packed into a post. */
 interface QueuedBatch {
   jobId: number | string;
   /** The caller's batch these results belong to: later results of it join this entry while it waits. */
   group: object | null;
-  items: ResultItem[];
+  entries: Queued[];
   /** After a 400: each item in a post of its own, to find the one Antenna cannot read. */
   onePerPost: boolean;
-  /** The head item's text, kept when it did not fit the previous post. */
-  headText: string | null;
 }
 
 interface PendingPost {
@@ -59,20 +77,42 @@ interface PendingPost {
   items: ResultItem[];
   /** Serialised once, so every retry sends the same bytes. */
   body: string;
-  attempts: number;
-  /** An earlier attempt got no answer in time: Antenna may have stored it. */
-  maybeStored: boolean;
 }
 
 const isSuccess = (item: ResultItem): item is ResultItem & { result: PullSuccessResult } =>
   !('error' in item.result);
 
-/** One result item as JSON, its detections serialised one at a time (yielding between them). */
-async function itemText(item: ResultItem): Promise<string> {
+/** The text of `whole` with only the detections at `at` (the text of one part of a split result). */
+function pick(whole: Omit<ItemText, 'bytes'>, at: number[]): ItemText {
+  const sizes = at.map((i) => whole.sizes[i]);
+  return {
+    head: whole.head,
+    elements: at.map((i) => whole.elements[i]),
+    tail: whole.tail,
+    sizes,
+    bytes:
+      Buffer.byteLength(whole.head) +
+      Buffer.byteLength(whole.tail) +
+      sizes.reduce((a, b) => a + b, 0) +
+      Math.max(0, at.length - 1),
+  };
+}
+
+/**
+ * One result item as JSON, its detections serialised one at a time (yielding between them) and kept apart, so
+ * that an item too large for a post can be split without serialising them again.
+ */
+async function itemText(item: ResultItem): Promise<ItemText> {
+  const head = `{"reply_subject":${JSON.stringify(item.reply_subject)},"result":`;
   const result = isSuccess(item)
-    ? await jsonText(item.result, { streamed: 'detections' })
-    : JSON.stringify(item.result);
-  return `{"reply_subject":${JSON.stringify(item.reply_subject)},"result":${result}}`;
+    ? await jsonParts(item.result, 'detections')
+    : { head: JSON.stringify(item.result), elements: [], tail: '' };
+  const sizes = result.elements.map((e) => Buffer.byteLength(e));
+  const whole = { head: head + result.head, elements: result.elements, tail: `${result.tail}}`, sizes };
+  return pick(
+    whole,
+    sizes.map((_, i) => i),
+  );
 }
 
 export class ResultOutbox {
@@ -91,7 +131,7 @@ export class ResultOutbox {
 
   /** Results queued or being posted. */
   get pendingResults(): number {
-    return this.queue.reduce((n, b) => n + b.items.length, 0) + (this.current?.items.length ?? 0);
+    return this.queue.reduce((n, b) => n + b.entries.length, 0) + (this.current?.items.length ?? 0);
   }
 
   /** Batches queued, plus the post in flight. */
@@ -106,11 +146,12 @@ export class ResultOutbox {
    */
   enqueue(jobId: number | string, items: ResultItem[], group: object | null = null): void {
     if (items.length === 0) return;
+    const entries = items.map((item) => ({ item, text: null }));
     const last = this.queue[this.queue.length - 1];
     if (group !== null && last?.group === group && last.jobId === jobId && !last.onePerPost) {
-      last.items.push(...items);
+      last.entries.push(...entries);
     } else {
-      this.queue.push({ jobId, group, items: [...items], onePerPost: false, headText: null });
+      this.queue.push({ jobId, group, entries, onePerPost: false });
     }
     this.kick();
   }
@@ -184,49 +225,47 @@ export class ResultOutbox {
     let bytes = head.length + Buffer.byteLength(tail);
     const items: ResultItem[] = [];
     const texts: string[] = [];
-    while (batch.items.length > 0) {
-      const item = batch.items[0];
-      const text = batch.headText ?? (await itemText(item));
-      batch.headText = null;
-      const size = Buffer.byteLength(text) + (items.length > 0 ? 1 : 0);
-      if (items.length > 0 && bytes + size > this.maxBodyBytes) {
-        batch.headText = text;
-        break;
-      }
-      if (items.length === 0 && bytes + size > this.maxBodyBytes && isSuccess(item)) {
-        const parts = await this.split(item, this.maxBodyBytes - bytes, Buffer.byteLength(text), batch.jobId);
+    while (batch.entries.length > 0) {
+      const entry = batch.entries[0];
+      // Kept on the entry: a result that does not fit this post waits for the next with its text.
+      const text = (entry.text ??= await itemText(entry.item));
+      const size = text.bytes + (items.length > 0 ? 1 : 0);
+      if (items.length > 0 && bytes + size > this.maxBodyBytes) break;
+      if (items.length === 0 && bytes + size > this.maxBodyBytes && isSuccess(entry.item)) {
+        const parts = this.split(entry.item, text, this.maxBodyBytes - bytes, batch.jobId);
         if (parts.length > 1) {
-          batch.items.splice(0, 1, ...parts);
+          batch.entries.splice(0, 1, ...parts);
           continue;
         }
       }
-      items.push(item);
-      texts.push(text);
+      items.push(entry.item);
+      texts.push(jsonPartsText(text));
       bytes += size;
-      batch.items.shift();
+      batch.entries.shift();
       if (batch.onePerPost) break;
     }
-    if (batch.items.length === 0) this.queue.shift();
+    if (batch.entries.length === 0) this.queue.shift();
     return {
       jobId: batch.jobId,
       items,
       body: `${head}${texts.join(',')}${tail}`,
-      attempts: 0,
-      maybeStored: false,
     };
   }
 
   /**
    * Splits one image's result into results for the same task with consecutive runs of its detections, each
-   * under `budget` bytes where a single detection allows it. Returns `[item]` when it cannot be split.
+   * under `budget` bytes where a single detection allows it, from the text `item` was serialised to: each
+   * part's text is cut from it, never serialised again. Returns one entry, `item` as it is, when it cannot be
+   * split.
    */
-  private async split(
+  private split(
     item: ResultItem & { result: PullSuccessResult },
+    text: ItemText,
     budget: number,
-    totalBytes: number,
     jobId: number | string,
-  ): Promise<ResultItem[]> {
+  ): Queued[] {
     const { detections } = item.result;
+    const totalBytes = text.bytes;
     if (detections.length < 2) {
       this.options.logger.warn(
         {
@@ -237,23 +276,23 @@ export class ResultOutbox {
         },
         `result for image ${item.result.source_images[0].id} is larger than WORKER_RESULT_MAX_MB and cannot be split; posting it as it is`,
       );
-      return [item];
+      return [{ item, text }];
     }
-    const shell = Buffer.byteLength(await itemText({ ...item, result: { ...item.result, detections: [] } }));
-    const groups: DetectionResponse[][] = [[]];
+    // Each detection costs its text and a comma; the shell is the result with no detections.
+    const shell = Buffer.byteLength(text.head) + Buffer.byteLength(text.tail);
+    const groups: number[][] = [[]];
     let used = shell;
-    const slicer = new TimeSlicer(10);
-    for (const d of detections) {
-      const size = Buffer.byteLength(await stringifyFloat32Sliced(d, slicer)) + 1;
+    text.sizes.forEach((bytes, i) => {
+      const size = bytes + 1;
       const group = groups[groups.length - 1];
       if (group.length > 0 && used + size > budget) {
-        groups.push([d]);
+        groups.push([i]);
         used = shell + size;
       } else {
-        group.push(d);
+        group.push(i);
         used += size;
       }
-    }
+    });
     this.options.logger.warn(
       {
         job: jobId,
@@ -264,7 +303,10 @@ export class ResultOutbox {
       },
       `result for image ${item.result.source_images[0].id} (${detections.length} detections, ${totalBytes} bytes) is larger than WORKER_RESULT_MAX_MB; posting it in ${groups.length} parts`,
     );
-    return groups.map((group) => ({ ...item, result: { ...item.result, detections: group } }));
+    return groups.map((group) => ({
+      item: { ...item, result: { ...item.result, detections: group.map((i) => detections[i]) } },
+      text: pick(text, group),
+    }));
   }
 
   private async run(): Promise<void> {
@@ -273,18 +315,6 @@ export class ResultOutbox {
       this.current ??= await this.nextPost();
       const post = this.current;
       if (!post) return;
-      if (post.attempts > 0 && post.maybeStored) {
-        logger.warn(
-          {
-            job: post.jobId,
-            results: post.items.length,
-            attempt: post.attempts + 1,
-            bytes: post.body.length,
-          },
-          `re-posting ${post.items.length} results for job ${post.jobId} after a POST that got no answer: possibly a duplicate (Antenna dedupes replays)`,
-        );
-      }
-      post.attempts++;
       try {
         const res = await client.postResults(
           post.jobId,
@@ -295,7 +325,9 @@ export class ResultOutbox {
         if (res.unreadable !== undefined) {
           logger.warn(
             { job: post.jobId, results: post.items.length, status: res.status, body: res.unreadable },
-            `Antenna answered the results for job ${post.jobId} with HTTP ${res.status} and a body that is not JSON; taken as accepted`,
+            res.timeout === 'body'
+              ? `Antenna answered the results for job ${post.jobId} with HTTP ${res.status}, but its body did not arrive in time; taken as accepted`
+              : `Antenna answered the results for job ${post.jobId} with HTTP ${res.status} and a body that is not JSON; taken as accepted`,
           );
         }
         this.current = null;
@@ -307,7 +339,6 @@ export class ResultOutbox {
         const e =
           err instanceof AntennaApiError ? err : new AntennaApiError('network', null, null, String(err));
         if (e.transient || e.status === 401 || e.status === 403) {
-          if (e.timedOut) post.maybeStored = true;
           const delay = this.backoff.next();
           logger.warn(
             {
@@ -316,8 +347,12 @@ export class ResultOutbox {
               attempt: this.backoff.failures,
               retryInMs: Math.round(delay),
               error: e.message,
+              timeout: e.timeout ?? undefined,
             },
-            `posting ${post.items.length} results for job ${post.jobId} failed; retrying with the same body`,
+            // A post that got no answer may have been stored: its re-post may be a duplicate.
+            e.timeout === 'answer'
+              ? `posting ${post.items.length} results for job ${post.jobId} got no answer in time; re-posting the same body, possibly a duplicate (Antenna dedupes replays)`
+              : `posting ${post.items.length} results for job ${post.jobId} failed; retrying with the same body`,
           );
           await sleep(delay, this.giveUp.signal);
           continue;
@@ -333,7 +368,12 @@ export class ResultOutbox {
   private onRejected(post: PendingPost, err: AntennaApiError): QueuedBatch[] {
     const { logger } = this.options;
     const batch = (items: ResultItem[]): QueuedBatch[] => [
-      { jobId: post.jobId, group: null, items, onePerPost: true, headText: null },
+      {
+        jobId: post.jobId,
+        group: null,
+        entries: items.map((item) => ({ item, text: null })),
+        onePerPost: true,
+      },
     ];
     if (err.status === 404) {
       logger.warn(

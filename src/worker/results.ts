@@ -1,6 +1,7 @@
 /**
- * Splits one pipeline response over the tasks of a batch: exactly one result per task (CONTRACT §6.6, §6.9).
- * Pure functions; the worker validates what they build before posting.
+ * Splits one pipeline response over the tasks of a batch: exactly one result per task
+ * (docs/antenna-protocol.md#posting-results). Pure functions; the worker validates what they build before
+ * posting.
  */
 import type { PipelineResultsResponse } from '../contract/types';
 import type { PullErrorResult, PullSuccessResult, PullTask, ResultItem } from './types';

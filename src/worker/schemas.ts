@@ -1,7 +1,8 @@
 /**
- * Schemas of the pull-mode wire (CONTRACT §6). Antenna's answers are validated leniently (unknown keys are
- * ignored, §6.10); the result items the worker posts are validated strictly, because one item that fits neither
- * of Antenna's shapes makes Antenna reject the whole request with a 400 (§6.6).
+ * Schemas of the pull-mode wire (docs/antenna-protocol.md#pull-mode). Antenna's answers are validated
+ * leniently (unknown keys are ignored, docs/antenna-protocol.md#forward-compatibility); the result items the
+ * worker posts are validated strictly, because one item that fits neither of Antenna's shapes makes Antenna
+ * reject the whole request with a 400 (docs/antenna-protocol.md#posting-results).
  */
 import type Ajv from 'ajv';
 import type { ErrorObject } from 'ajv';
@@ -48,7 +49,9 @@ const strictObject = <P extends Record<string, unknown>>(
   required: (keyof P & string)[] = Object.keys(properties),
 ) => ({ type: 'object', additionalProperties: false, required, properties }) as const;
 
-/** Success result: the pipeline's response for exactly one image (CONTRACT §6.6, §3.2 S5). */
+/**
+ * Success result: the pipeline's response for exactly one image (docs/antenna-protocol.md#posting-results).
+ */
 export const pullSuccessResultSchema = strictObject({
   pipeline: { type: 'string', minLength: 1 },
   total_time: { type: 'number' },
@@ -62,7 +65,10 @@ export const pullSuccessResultSchema = strictObject({
   detections: { type: 'array', items: detectionResponseSchema },
 });
 
-/** Error result (CONTRACT §6.6). `image_id` is always the task's: with null Antenna counts nothing. */
+/**
+ * Error result (docs/antenna-protocol.md#posting-results). `image_id` is always the task's: with null Antenna
+ * counts nothing.
+ */
 export const pullErrorResultSchema = strictObject({
   error: { type: 'string', minLength: 1 },
   image_id: { type: 'string', minLength: 1 },
@@ -99,7 +105,8 @@ export function compilePullValidators(ajv: Ajv): PullValidators {
     task: (body): body is PullTask => task(body),
     resultItemProblem(value) {
       if (item(value)) {
-        // A rule JSON schema cannot state: every detection belongs to the one echoed image (CONTRACT §3.2 S4).
+        // A rule JSON schema cannot state: every detection belongs to the one echoed image
+        // (docs/antenna-protocol.md#processed-images).
         const r = value.result;
         if ('source_images' in r) {
           const stray = r.detections.find((d) => d.source_image_id !== r.source_images[0].id);

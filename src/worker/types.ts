@@ -1,16 +1,19 @@
 /**
- * Wire types of Antenna's pull-mode API (CONTRACT §6). Antenna may add keys to every response (§6.10): the
- * worker reads only the keys named here.
+ * Wire types of Antenna's pull-mode API (docs/antenna-protocol.md#pull-mode). Antenna may add keys to every
+ * response (docs/antenna-protocol.md#forward-compatibility): the worker reads only the keys named here.
  */
 import type { PipelineConfigResponse, PipelineResultsResponse, SourceImage } from '../contract/types';
 
-/** `POST /projects/{id}/pipelines/` body (CONTRACT §6.3). */
+/** `POST /projects/{id}/pipelines/` body (docs/antenna-protocol.md#registering-pipelines). */
 export interface RegisterPipelinesRequest {
   processing_service_name: string;
   pipelines: PipelineConfigResponse[];
 }
 
-/** One item of `GET /jobs/?ids_only=1` (CONTRACT §6.4). `id` is an integer in today's Antenna. */
+/**
+ * One item of `GET /jobs/?ids_only=1` (docs/antenna-protocol.md#finding-jobs). `id` is an integer in today's
+ * Antenna.
+ */
 export interface JobSummary {
   id: number | string;
   pipeline_slug: string | null;
@@ -22,7 +25,10 @@ export interface JobsListResponse {
   results: JobSummary[];
 }
 
-/** One reserved task (CONTRACT §6.5). `reply_subject` is opaque: stored verbatim, never parsed. */
+/**
+ * One reserved task (docs/antenna-protocol.md#reserving-tasks). `reply_subject` is opaque: stored verbatim,
+ * never parsed.
+ */
 export interface PullTask {
   id: string;
   image_id: string;
@@ -34,7 +40,10 @@ export interface TasksResponse {
   tasks: PullTask[];
 }
 
-/** Free-form worker description sent with `/tasks/` and `/result/` (CONTRACT §6.5, §6.10). */
+/**
+ * Free-form worker description sent with `/tasks/` and `/result/`
+ * (docs/antenna-protocol.md#forward-compatibility).
+ */
 export interface ClientInfo {
   hostname: string;
   software: string;
@@ -42,12 +51,17 @@ export interface ClientInfo {
   platform: string;
 }
 
-/** A success result: the pipeline's response for exactly one image (CONTRACT §6.6, §3.2 S5). */
+/**
+ * A success result: the pipeline's response for exactly one image (docs/antenna-protocol.md#posting-results).
+ */
 export type PullSuccessResult = Omit<PipelineResultsResponse, 'errors' | 'source_images'> & {
   source_images: [SourceImage];
 };
 
-/** A failed image (CONTRACT §6.6): counted as processed and failed, not redelivered within the job. */
+/**
+ * A failed image (docs/antenna-protocol.md#posting-results): counted as processed and failed, not redelivered
+ * within the job.
+ */
 export interface PullErrorResult {
   error: string;
   image_id: string;

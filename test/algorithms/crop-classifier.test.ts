@@ -1,7 +1,7 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { readManifest } from '../../src/models/manifest';
 import { CropClassifier } from '../../src/algorithms/crop-classifier';
 import { softmax } from '../../src/algorithms/softmax';
@@ -27,7 +27,7 @@ let regions: Region[];
 let truth: Awaited<ReturnType<typeof groundTruth>>;
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
   filter = new CropClassifier(await readManifest(path.join(MODELS, 'moth-nonmoth-classifier')));
   species = new CropClassifier(await readManifest(path.join(MODELS, 'species-classifier')));
   await Promise.all([filter.compile(), species.compile()]);

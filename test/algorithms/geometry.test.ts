@@ -4,7 +4,8 @@ import { cropBoxToNormalized } from '../../src/algorithms/geometry/crop-box';
 import { decodeBox } from '../../src/algorithms/geometry/decode-box';
 import { iou } from '../../src/algorithms/geometry/iou';
 import { mapBoxToSource } from '../../src/algorithms/geometry/map-box-to-source';
-import { computeResizeGeometry } from '../../src/algorithms/geometry/resize-geometry';
+import { computeResizeGeometry, shorterSideSize } from '../../src/algorithms/geometry/resize-geometry';
+import { wholePixelCrop } from '../../src/algorithms/geometry/whole-pixel-crop';
 
 const box = (x1: number, y1: number, x2: number, y2: number) => ({ x1, y1, x2, y2 });
 
@@ -60,6 +61,28 @@ describe('computeResizeGeometry', () => {
       scaleX: 1,
       scaleY: 1,
     });
+  });
+
+  // Sizes PyTorch 1.13 / torchvision 0.14's _resize_image_and_masks(image, 800.0, 1333.0) gave for these images.
+  it.each([
+    [4096, 2160, 1333, 702],
+    [1024, 768, 1066, 800],
+    [1600, 1200, 1066, 800],
+    [4000, 3000, 1066, 799],
+    [500, 500, 800, 800],
+    [1333, 999, 1067, 799],
+  ])('shorter-side resizes %ix%i to %ix%i, as torchvision does', (w, h, iw, ih) => {
+    expect(shorterSideSize(w, h, { minSize: 800, maxSize: 1333 })).toEqual([iw, ih]);
+    const g = computeResizeGeometry(w, h, 0, 0, 'shorter-side', { minSize: 800, maxSize: 1333 });
+    expect(g).toMatchObject({
+      inputWidth: iw,
+      inputHeight: ih,
+      contentWidth: iw,
+      contentHeight: ih,
+      offsetX: 0,
+      offsetY: 0,
+    });
+    expect(g.scaleX).toBeCloseTo(iw / w, 12);
   });
 
   it('rejects non-positive sizes', () => {
@@ -142,5 +165,33 @@ describe('cropBoxToNormalized', () => {
   });
   it('maps a one-pixel axis to 0', () => {
     expect(cropBoxToNormalized(box(0, 0, 1, 1), 1, 1, 4, 4)).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe('wholePixelCrop', () => {
+  it('is image[trunc(y1):trunc(y2), trunc(x1):trunc(x2)], as Antenna cuts crops', () => {
+    expect(wholePixelCrop(box(128, 96, 168, 126), 1024, 768)).toEqual({
+      y: 96,
+      x: 128,
+      height: 30,
+      width: 40,
+    });
+    expect(wholePixelCrop(box(10.9, 5.2, 20.7, 9.99), 100, 100)).toEqual({
+      y: 5,
+      x: 10,
+      height: 4,
+      width: 10,
+    });
+  });
+
+  it('clamps to the image, orders the corners and keeps at least one pixel', () => {
+    expect(wholePixelCrop(box(-5, 90, 120, -3), 100, 80)).toEqual({ y: 0, x: 0, height: 80, width: 100 });
+    expect(wholePixelCrop(box(10.2, 10.1, 10.8, 10.6), 100, 100)).toEqual({
+      y: 10,
+      x: 10,
+      height: 1,
+      width: 1,
+    });
+    expect(wholePixelCrop(box(100, 50, 100, 50), 100, 100)).toEqual({ y: 50, x: 99, height: 1, width: 1 });
   });
 });

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend, itOffNative, itOnNative } from '../helpers/backend';
 import { readManifest } from '../../src/models/manifest';
 import { ObjectDetector, detectionSettings } from '../../src/algorithms/object-detector';
 import { loadManifestAlgorithm } from '../../src/algorithms/load-manifest-algorithm';
@@ -23,7 +23,7 @@ let detector: ObjectDetector;
 let image: PipelineImage;
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
   detector = new ObjectDetector(await readManifest(path.join(MODELS, 'moth-detector')));
   await detector.compile();
   image = await sampleImage(SAMPLE);
@@ -133,33 +133,78 @@ describe('detectionSettings', () => {
     if (manifest.kind !== 'detector') throw new Error('expected a detector manifest');
     expect(detectionSettings(manifest, {})).toEqual({
       scoreThreshold: manifest.output.score_threshold,
+      strictThreshold: false,
       iouThreshold: manifest.output.iou_threshold,
+      maxDetections: manifest.output.max_detections,
+    });
+  });
+
+  it('lets the request override threshold and cap unless the manifest refuses, and carries strictness', async () => {
+    const { manifest } = await readManifest(path.join(MODELS, 'moth-detector'));
+    if (manifest.kind !== 'detector') throw new Error('expected a detector manifest');
+    const config = { detection_threshold: 0.1, max_detections: 3 };
+    expect(detectionSettings(manifest, config)).toMatchObject({ scoreThreshold: 0.1, maxDetections: 3 });
+    const fixed = {
+      ...manifest,
+      output: { ...manifest.output, request_overrides: false, score_threshold_strict: true },
+    };
+    expect(detectionSettings(fixed, config)).toMatchObject({
+      scoreThreshold: manifest.output.score_threshold,
+      strictThreshold: true,
       maxDetections: manifest.output.max_detections,
     });
   });
 });
 
 describe('loading failures', () => {
-  it('a SavedModel on a non-native backend fails with an error naming the backend', async () => {
+  /** A copy of the shipped detector whose manifest says it is a SavedModel, which it is not. */
+  async function asSavedModel(): Promise<string> {
     const dir = await copyModel('moth-detector');
-    try {
-      const manifest = JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<
-        string,
-        unknown
-      >;
-      await fsp.writeFile(
-        path.join(dir, 'manifest.json'),
-        JSON.stringify({ ...manifest, format: 'tf-saved-model', model_path: '.' }),
-      );
-      const saved = await loadManifestAlgorithm(dir);
-      await expectNoLeak(async () => {
-        await expect(saved.compile()).rejects.toThrow(`"${tf.getBackend()}"`);
-      });
-      await expect(saved.compile()).rejects.toThrow('tf-saved-model'); // a failed load can be retried
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
-  });
+    const manifest = JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    await fsp.writeFile(
+      path.join(dir, 'manifest.json'),
+      JSON.stringify({ ...manifest, format: 'tf-saved-model', model_path: '.' }),
+    );
+    return dir;
+  }
+
+  itOffNative(
+    'a SavedModel on a non-native backend fails with an error naming the backend',
+    'libtensorflow loads SavedModels',
+    async () => {
+      const dir = await asSavedModel();
+      try {
+        const saved = await loadManifestAlgorithm(dir);
+        await expectNoLeak(async () => {
+          await expect(saved.compile()).rejects.toThrow(`"${tf.getBackend()}"`);
+        });
+        await expect(saved.compile()).rejects.toThrow('tf-saved-model'); // a failed load can be retried
+      } finally {
+        await fsp.rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  itOnNative(
+    'on libtensorflow, a directory that is no SavedModel fails naming it, and the load can be retried',
+    async () => {
+      const dir = await asSavedModel();
+      try {
+        const saved = await loadManifestAlgorithm(dir);
+        // tfjs-node's own check, before libtensorflow reads anything.
+        const message = `${dir}: There is no saved_model.pb file in the directory: ${dir}`;
+        await expectNoLeak(async () => {
+          await expect(saved.compile()).rejects.toThrow(message);
+        });
+        await expect(saved.compile()).rejects.toThrow(message);
+      } finally {
+        await fsp.rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('rejects a classifier manifest', async () => {
     await expect(

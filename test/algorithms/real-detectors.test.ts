@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ObjectDetector } from '../../src/algorithms/object-detector';
 import type { DetectedBox } from '../../src/algorithms/algorithm';
 import { readManifest } from '../../src/models/manifest';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import type { PipelineImage } from '../../src/images/pipeline-image';
 import { expectNoLeak, runOptions, tensorImage } from './helpers';
 import {
@@ -60,7 +60,7 @@ async function withImages<T>(images: PipelineImage[], fn: () => Promise<T>): Pro
 }
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 afterAll(async () => {

@@ -15,7 +15,7 @@ import { parseNames } from '../../src/convert/ultralytics-metadata';
 import { encodeOnnxModel } from '../../src/convert/onnx/onnx-proto';
 import { makeConst } from '../../src/convert/tensor';
 import { readManifest } from '../../src/models/manifest';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { decodeUltralytics, expectSameDetections, halvedLetterbox, hwcPixels } from './detector-reference';
 import { runOrt } from './helpers';
@@ -198,7 +198,7 @@ describe('an ultralytics-style ONNX file converted with no flags but --kind dete
   let dir: string;
 
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initTestBackend();
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'yolo-'));
     // [1,3,64,64] → Conv 8×8 stride 8 → [1, 4+nc, 8, 8] → [1, 4+nc, 64] → sigmoid · [64, 64, 32, 32, 1, 1]: cx, cy
     // anywhere in the input, w and h up to half of it, class scores in (0, 1).

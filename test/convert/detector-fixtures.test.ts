@@ -14,7 +14,7 @@ import type { Service } from '../../src/bootstrap';
 import { main as convertMain } from '../../src/cli/convert';
 import type { PipelineResultsResponse } from '../../src/contract/types';
 import { readManifest } from '../../src/models/manifest';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
 import { dataUrl } from '../helpers/images';
@@ -30,7 +30,7 @@ import {
 import { runOrt } from './helpers';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'onnx', 'yolo-tiny.onnx');
-// The ONNX fixtures arrive with the converter's detector ops (issue 9); without them there is nothing to convert.
+// The ONNX fixtures arrive with the converter's detector ops; without them there is nothing to convert.
 const withFixture = fs.existsSync(FIXTURE) ? describe : describe.skip;
 const TITLE = fs.existsSync(FIXTURE)
   ? 'ultralytics fixture: convert --kind detector, serve, compare with onnxruntime'
@@ -61,7 +61,7 @@ withFixture(TITLE, () => {
   let expected: Expected;
 
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initTestBackend();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'yolo-fixture-'));
     models = path.join(tmp, 'models');
     fs.mkdirSync(models);

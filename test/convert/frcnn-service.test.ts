@@ -1,8 +1,9 @@
 /**
- * Issue 9, end to end for torchvision Faster R-CNN: the committed export (test/fixtures/onnx/frcnn-tiny.onnx, from
- * scripts/export-onnx-fixtures.py) converted by the real CLI with `--kind detector` and no other flag, then served by
- * ObjectDetector and through `POST /process` (alone and followed by a classifier) on PNG images of several sizes
- * and aspect ratios, against onnxruntime on the same ONNX file and the same RGB floats in [0, 1].
+ * Detector conversion end to end for torchvision Faster R-CNN: the committed export
+ * (test/fixtures/onnx/frcnn-tiny.onnx, from scripts/export-onnx-fixtures.py) converted by the real CLI with
+ * `--kind detector` and no other flag, then served by ObjectDetector and through `POST /process` (alone and
+ * followed by a classifier) on PNG images of several sizes and aspect ratios, against onnxruntime on the same
+ * ONNX file and the same RGB floats in [0, 1].
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -15,7 +16,7 @@ import type { Service } from '../../src/bootstrap';
 import { main as convertMain } from '../../src/cli/convert';
 import type { BoundingBox, PipelineResultsResponse } from '../../src/contract/types';
 import { readManifest, type DetectorManifest } from '../../src/models/manifest';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
 import { dataUrl } from '../helpers/images';
@@ -118,7 +119,7 @@ describe('torchvision Faster R-CNN fixture: convert --kind detector, serve, comp
   const EMPTY = withScoreThreshold(original, 0.9999); // the If's "no boxes" branch on every image
 
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initTestBackend();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'frcnn-service-'));
     models = path.join(tmp, 'models');
     fs.mkdirSync(models);

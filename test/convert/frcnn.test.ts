@@ -11,7 +11,7 @@ import * as path from 'path';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { writeShardedGraphModel } from '../../src/convert/onnx/tf-graph';
 import { loadGraphModelFromDir } from '../../src/models/graph-model-loader';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { withScoreThreshold } from './detector-reference';
 import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
 
@@ -19,7 +19,7 @@ const FIXTURE = path.resolve(__dirname, '../fixtures/onnx/frcnn-tiny.onnx');
 const original = new Uint8Array(readFileSync(FIXTURE));
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 /** A CHW image in [0, 1]. */

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { main as convertMain } from '../../src/cli/convert';
 import { main as inspectMain } from '../../src/cli/inspect';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import {
   type ManifestJson,
   ultralyticsManifest,
@@ -188,7 +188,7 @@ it('inspects a SavedModel from saved_model.pb alone', async () => {
   expect(text).toContain(
     '  manifest names: input.name "input", output names "logits" (signature keys of serving_default)\n',
   );
-  expect(text).toContain('note: a SavedModel runs only on tfjs-node(-gpu)');
+  expect(text).toContain('note: a SavedModel runs only on the native backend (libtensorflow)');
 });
 
 it('reports a path that is no model', async () => {
@@ -281,7 +281,7 @@ describe('weight dtypes and manifest checks (detectors)', () => {
   });
 
   it("the CLI exits 1 on a mismatch; --run adds the real output shapes and the service's own load error", async () => {
-    await initBackend('wasm');
+    await initTestBackend();
     await writeManifest(dir, yoloManifest(), ['moth', 'other', 'dust']);
     const out: string[] = [];
     const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((s) => {

@@ -9,12 +9,12 @@ import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { OnnxDataType } from '../../src/convert/onnx/onnx-proto';
 import { OnnxBuilder } from '../../src/convert/onnx/onnx-writer';
 import { makeConst } from '../../src/convert/tensor';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { parity } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 /** A branch graph built with its own name prefix; `body` returns its output. */

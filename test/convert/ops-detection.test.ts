@@ -6,12 +6,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { OnnxDataType } from '../../src/convert/onnx/onnx-proto';
 import { makeConst } from '../../src/convert/tensor';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { parity } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 /** input [batch, 3, 5, 6] → conv to 4 channels (NHWC-tagged) → `body`. `outputs` names the graph outputs. */

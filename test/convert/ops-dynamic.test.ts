@@ -6,12 +6,12 @@
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { OnnxDataType } from '../../src/convert/onnx/onnx-proto';
 import { makeConst } from '../../src/convert/tensor';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { expectSameAsOrtOnImages, loadConversion } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 const i64 = (m: Net, v: number[], scalar = false): string => m.ints(v, scalar);

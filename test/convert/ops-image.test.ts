@@ -5,12 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { makeConst } from '../../src/convert/tensor';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { parity } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 interface ResizeCase {

@@ -3,12 +3,12 @@
  * negative axes and indices, steps (negative too), INT64_MAX ends, uneven splits, opset 18's num_outputs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { parity } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 /** INT64_MAX as a double (2^63); the writer clamps it to the int64 range. */

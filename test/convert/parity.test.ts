@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { parity, top1 } from './helpers';
 import { convNextOps, efficientNetOps, miscOps, mobilenetV3Ops, resnetOps } from './models';
 
 const TOLERANCE = 1e-4;
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 // One network per op group; every supported runtime op appears in at least one of them.
@@ -34,7 +34,7 @@ const cases: [string, () => Uint8Array, number][] = [
   ['opset 20 Gelu and misc elementwise (LeakyRelu, Tanh, Neg, Max, Exp, ReduceMean keepdims 0)', miscOps, 5],
 ];
 
-describe('ONNX → TF.js parity with onnxruntime (wasm backend)', () => {
+describe('ONNX → TF.js parity with onnxruntime (wasm; libtensorflow in the native tier)', () => {
   it.each(cases)('%s', async (_name, build, classes) => {
     const before = tf.memory().numTensors;
     const r = await parity(build());

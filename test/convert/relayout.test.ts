@@ -4,12 +4,12 @@
  * It used to be a full transpose of the image (padded and sliced to dodge wasm's empty-tensor trap).
  */
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { expectSameAsOrtOnImages, loadConversion } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 /** [3, h, w] → Unsqueeze(0) → 3×3 conv to 4 channels → [1, 4, h, w]. */

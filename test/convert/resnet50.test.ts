@@ -4,14 +4,14 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { convertOnnxToModelDir } from '../../src/convert/model-dir';
 import { loadGraphModelFromDir } from '../../src/models/graph-model-loader';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { maxAbsDiff, randomInput, runOrt, runTfjs, top1 } from './helpers';
 import { resnet50 } from './models';
 
 let tmp: string;
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'resnet50-'));
 });
 

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { parity, top1 } from './helpers';
 
 const PYTHON = '/usr/bin/python3';
@@ -30,7 +30,7 @@ describe('torchvision models exported by torch.onnx.export', () => {
   let dir = '';
 
   beforeAll(async () => {
-    await initBackend('wasm');
+    await initTestBackend();
     if (!torchReady) return;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchvision-'));
     const r = spawnSync(PYTHON, [SCRIPT, dir, '64'], { encoding: 'utf8' });

@@ -2,13 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { loadConversion, maxAbsDiff, randomInput, runOrt, runTfjs } from './helpers';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/onnx/yolo-tiny.onnx');
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
 });
 
 describe('ultralytics-layout YOLO export (test/fixtures/onnx/yolo-tiny.onnx)', () => {

@@ -59,42 +59,84 @@ function gpuDevices(s: Yaml): unknown[] {
 }
 
 describe('Dockerfile.gpu', () => {
-  it('builds in a builder stage and runs on a CUDA 11 + cuDNN 8 runtime image', () => {
-    expect(stages.map((s) => s.name)).toEqual(['builder', 'runtime']);
-    const builder = stages[0]?.instructions.map((i) => `${i.keyword} ${i.args}`).join('\n') ?? '';
-    expect(builder).toMatch(/npm ci/);
-    expect(builder).toMatch(/npm run build/);
-    const from = runtime[0]?.args ?? '';
-    expect(from).toMatch(/^nvidia\/cuda:\$\{CUDA_TAG\}/);
-    expect(dockerfile).toMatch(/ARG CUDA_TAG=11\.\d+\.\d+-cudnn8-runtime-/);
-    expect(dockerfile).toMatch(/ARG NODE_VERSION=20\.\d+\.\d+/);
+  const stage = (name: string): string =>
+    (stages.find((s) => s.name === name)?.instructions ?? []).map((i) => `${i.keyword} ${i.args}`).join('\n');
+
+  it('builds TypeScript once, libtensorflow in one stage per TF_SOURCE, and ends on the chosen one', () => {
+    expect(stages.map((s) => s.name)).toEqual([
+      'builder',
+      'tf-wheel',
+      'tf-google',
+      'runtime-wheel',
+      'runtime-google',
+      'runtime',
+    ]);
+    expect(stage('builder')).toMatch(/npm ci/);
+    expect(stage('builder')).toMatch(/npm run build/);
+    expect(runtime[0]?.args).toBe('runtime-${TF_SOURCE} AS runtime');
+    expect(dockerfile).toMatch(/^ARG TF_SOURCE=wheel$/m);
+    expect(dockerfile).toMatch(/^ARG NODE_VERSION=20\.\d+\.\d+$/m);
   });
 
-  it('installs production dependencies only, then tfjs-node-gpu, and fails when libtensorflow is missing', () => {
-    const run = keywordArgs('RUN').join('\n');
-    expect(run).toMatch(/npm ci --omit=dev/);
-    expect(run).toMatch(/npm rebuild @tensorflow\/tfjs-node-gpu/);
-    expect(run).toMatch(/deps\/lib\/libtensorflow\.so\.2\.9\.1/);
-    expect(run).toMatch(/require\('@tensorflow\/tfjs-node-gpu'\)/);
+  it('pins a tag on every base image that is not an earlier stage (.dockerfilelintrc leaves this to us)', () => {
+    const seen: string[] = [];
+    for (const from of instructions.filter((i) => i.keyword === 'FROM').map((i) => i.args.trim())) {
+      const [image, , name] = from.split(/\s+/);
+      const base = image ?? '';
+      const isStage = seen.includes(base) || /^runtime-\$\{TF_SOURCE\}$/.test(base);
+      expect({ from, tagged: isStage || /[:@]/.test(base) }).toEqual({ from, tagged: true });
+      if (name) seen.push(name);
+    }
+  });
+
+  it('wheel: installs tensorflow[and-cuda] 2.21 and builds the addon against it with npm run native', () => {
+    expect(dockerfile).toMatch(/^ARG TF_PIP_SPEC="tensorflow\[and-cuda\]==2\.21\.0"$/m);
+    const wheel = stage('tf-wheel');
+    expect(wheel).toMatch(/pip install --no-cache-dir --progress-bar off "\$TF_PIP_SPEC"/);
+    expect(wheel).toMatch(/npm ci --omit=dev --ignore-scripts/);
+    // The libraries stay where pip put them, so their relative paths to site-packages/nvidia resolve.
+    expect(wheel).toMatch(/TF_PACKAGE_DIR="\$sp\/tensorflow"/);
+    expect(wheel).toMatch(/node dist\/src\/cli\/native\.js/);
+    // Node's headers come from the official image, so node-gyp downloads nothing.
+    expect(wheel).toMatch(/COPY --from=builder \/usr\/local\/include\/node \/usr\/local\/include\/node/);
+    // Only the libraries reach the runtime, at the same absolute path the addon's deps/lib links to.
+    const base = stage('runtime-wheel');
+    expect(base).toMatch(/^FROM ubuntu:\$\{UBUNTU_TAG\} AS runtime-wheel/);
+    expect(base).toMatch(/COPY --from=tf-wheel \/opt\/keep\/opt\/tf \/opt\/tf/);
+    expect(
+      envOf(stages.find((s) => s.name === 'runtime-wheel')?.instructions ?? []).get(
+        'NVIDIA_DRIVER_CAPABILITIES',
+      ),
+    ).toBe('compute,utility');
+  });
+
+  it('google: downloads libtensorflow 2.9.1 on a CUDA 11 + cuDNN 8 image and fails when it is missing', () => {
+    const google = stage('tf-google');
+    expect(google).toMatch(/^FROM nvidia\/cuda:\$\{CUDA_TAG\} AS tf-google/);
+    expect(dockerfile).toMatch(/ARG CUDA_TAG=11\.\d+\.\d+-cudnn8-runtime-/);
+    expect(google).toMatch(/npm ci --omit=dev/);
+    expect(google).toMatch(/npm rebuild @tensorflow\/tfjs-node-gpu/);
+    expect(google).toMatch(/deps\/lib\/libtensorflow\.so\.2\.9\.1/);
+    expect(google).toMatch(/require\('@tensorflow\/tfjs-node-gpu'\)/);
     // The mirrors are build args for that RUN, never ENV baked into the image.
-    const args = keywordArgs('ARG');
+    const args = instructions.filter((i) => i.keyword === 'ARG').map((i) => i.args.trim());
     expect(args).toEqual(
       expect.arrayContaining(['TFJS_NODE_BASE_URI', 'npm_config_tfjs_binding_binary_host_mirror']),
     );
     expect(imageEnv.has('TFJS_NODE_BASE_URI')).toBe(false);
+    expect(imageEnv.has('PIP_INDEX_URL')).toBe(false);
   });
 
-  it('bounds the libtensorflow download: each install attempt has a timeout, and failed attempts are retried', () => {
-    const run = keywordArgs('RUN').join('\n');
-    expect(keywordArgs('ARG')).toEqual(
-      expect.arrayContaining(['TFJS_INSTALL_TIMEOUT=900', 'TFJS_INSTALL_ATTEMPTS=3']),
-    );
-    expect(run).toMatch(
+  it('google: bounds the libtensorflow download: each install attempt has a timeout, and failed attempts are retried', () => {
+    const google = stage('tf-google');
+    expect(google).toMatch(/ARG TFJS_INSTALL_TIMEOUT=900/);
+    expect(google).toMatch(/ARG TFJS_INSTALL_ATTEMPTS=3/);
+    expect(google).toMatch(
       /until timeout --kill-after=\d+ "\$TFJS_INSTALL_TIMEOUT" npm rebuild @tensorflow\/tfjs-node-gpu/,
     );
-    expect(run).toMatch(/"\$attempt" -ge "\$TFJS_INSTALL_ATTEMPTS"/);
+    expect(google).toMatch(/"\$attempt" -ge "\$TFJS_INSTALL_ATTEMPTS"/);
     // A partial download is removed so the next attempt downloads again instead of building on it.
-    expect(run).toMatch(/rm -rf "\$P\/deps\/lib" "\$P\/lib\/napi-v8"/);
+    expect(google).toMatch(/rm -rf "\$P\/deps\/lib" "\$P\/lib\/napi-v8"/);
   });
 
   it('exposes the default PORT, sets PORT and HOST, and health-checks /livez on that port', () => {
@@ -187,12 +229,17 @@ describe('docker-compose.yml', () => {
     expect(asObject(service(CPU).environment, 'environment').REQUIRE_GPU).toBe('false');
   });
 
-  it('builds Dockerfile.gpu and passes the mirror build args through', () => {
+  it('builds Dockerfile.gpu and passes the TensorFlow source and mirror build args through', () => {
     for (const name of [MAIN, CPU, WORKER]) {
       const build = asObject(service(name).build, `${name}.build`);
       expect(build.dockerfile).toBe('Dockerfile.gpu');
       expect(Object.keys(asObject(build.args, 'build.args')).sort()).toEqual(
-        ['TFJS_NODE_BASE_URI', 'npm_config_tfjs_binding_binary_host_mirror'].sort(),
+        [
+          'TF_SOURCE',
+          'PIP_INDEX_URL',
+          'TFJS_NODE_BASE_URI',
+          'npm_config_tfjs_binding_binary_host_mirror',
+        ].sort(),
       );
     }
   });

@@ -31,3 +31,34 @@ export function withoutNative(title: string): string {
     ? `${title} (SKIPPED: npm run native built tfjs-node here; this needs a host without it)`
     : title;
 }
+
+const onNative = testBackend() === 'tensorflow';
+
+/** `it`, or where `skip` is a reason, `it.skip` with `(SKIPPED: reason)` in the title (skip-reasons.js lists it). */
+function itUnless(skip: string | null, title: string, fn: jest.ProvidesCallback, timeout?: number): void {
+  if (skip === null) it(title, fn, timeout);
+  else it.skip(`${title} (SKIPPED: ${skip})`, fn, timeout);
+}
+
+/**
+ * A test about wasm itself (its heap, WASM_THREADS, restarting a crashed thread) that does not hold on
+ * libtensorflow by design: skipped in the native tier, saying `why`.
+ */
+export function itOffNative(title: string, why: string, fn: jest.ProvidesCallback, timeout?: number): void {
+  itUnless(onNative ? `${why}; TFJS_BACKEND=tensorflow` : null, title, fn, timeout);
+}
+
+/** A test of what only libtensorflow does, on the suite's backend: it runs in the native tier. */
+export function itOnNative(title: string, fn: jest.ProvidesCallback, timeout?: number): void {
+  itUnless(onNative ? null : 'native tier only: npm run native && npm run test:native', title, fn, timeout);
+}
+
+/** A test that starts the real native backend itself: it runs wherever `npm run native` has built it. */
+export function itWithNative(title: string, fn: jest.ProvidesCallback, timeout?: number): void {
+  itUnless(
+    nativeBuilt() ? null : 'needs the native backend, which npm run native builds',
+    title,
+    fn,
+    timeout,
+  );
+}

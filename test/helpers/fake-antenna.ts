@@ -1,5 +1,5 @@
 /**
- * A fake of Antenna's pull-mode API (CONTRACT §6) on 127.0.0.1 with an ephemeral port, for the worker tests.
+ * A fake of Antenna's pull-mode API (docs/antenna-protocol.md#pull-mode) on 127.0.0.1 with an ephemeral port, for the worker tests.
  * It implements the quirks a worker must survive:
  *   - token auth on every call (401 without a header or with a wrong token), checked after
  *   - the trailing-slash 301 redirect (Django's APPEND_SLASH),
@@ -12,7 +12,8 @@
  *     nothing), acknowledgement of accepted results,
  *   - `POST /projects/{id}/pipelines/`: 201, or a non-JSON 500 for a classifier without a category map.
  * Faults (e.g. a 503 on the 3rd `/result/` call) are injected with `fault`. Everything it saw is recorded for
- * assertions, and `problems` lists accepted results Antenna would save wrongly (CONTRACT §3.1, §3.2).
+ * assertions, and `problems` lists accepted results Antenna would save wrongly
+ * (docs/antenna-protocol.md#result-envelope, #processed-images).
  */
 import { randomUUID } from 'crypto';
 import * as http from 'http';
@@ -34,9 +35,10 @@ export interface FakeAntennaOptions {
   ignoreDispatchMode?: boolean;
   /**
    * How the `call`-th `/result/` POST (1-based) that Antenna accepts is answered: after `delayMs` (the results
-   * are stored at once, as Antenna queues them before it answers), and/or with a non-JSON 200 body.
+   * are stored at once, as Antenna queues them before it answers), with a non-JSON 200 body, and/or with the
+   * status line and the first half of the body at once and the rest `holdBodyMs` later.
    */
-  resultAnswer?: (call: number) => { delayMs?: number; nonJson?: boolean } | null;
+  resultAnswer?: (call: number) => { delayMs?: number; nonJson?: boolean; holdBodyMs?: number } | null;
 }
 
 export interface FakeJobInput {
@@ -230,7 +232,12 @@ export class FakeAntenna {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', this.base);
-      const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      const send = (
+        status: number,
+        body: unknown,
+        headers: Record<string, string> = {},
+        holdBodyMs = 0,
+      ): void => {
         this.requests.push({
           method: req.method ?? '',
           path: url.pathname + url.search,
@@ -240,7 +247,10 @@ export class FakeAntenna {
         const text = typeof body === 'string' ? body : JSON.stringify(body);
         const type = typeof body === 'string' ? 'text/html; charset=utf-8' : 'application/json';
         res.writeHead(status, { 'content-type': type, ...headers });
-        res.end(text);
+        if (holdBodyMs <= 0) return void res.end(text);
+        const half = Math.floor(text.length / 2);
+        res.write(text.slice(0, half));
+        setTimeout(() => res.end(text.slice(half)), holdBodyMs);
       };
       this.route(req, url, Buffer.concat(chunks).toString('utf8'), send);
     });
@@ -250,7 +260,7 @@ export class FakeAntenna {
     req: http.IncomingMessage,
     url: URL,
     raw: string,
-    send: (status: number, body: unknown, headers?: Record<string, string>) => void,
+    send: (status: number, body: unknown, headers?: Record<string, string>, holdBodyMs?: number) => void,
   ): void {
     // Django's APPEND_SLASH answers before authentication.
     if (!url.pathname.endsWith('/')) {
@@ -342,7 +352,8 @@ export class FakeAntenna {
     const truthy = (k: string): boolean => ['1', 'true'].includes(q.get(k) ?? '');
     const matches = [...this.jobs.values()].filter(
       (j) =>
-        // Antenna can list jobs whose pipeline is unset (CONTRACT §6.4): the worker must skip them.
+        // Antenna can list jobs whose pipeline is unset (docs/antenna-protocol.md#finding-jobs): the worker must
+        // skip them.
         (slugs.length === 0 || j.pipelineSlug === null || slugs.includes(j.pipelineSlug)) &&
         (!truthy('incomplete_only') || !this.isComplete(j.id)) &&
         (this.options.ignoreDispatchMode ||
@@ -403,11 +414,16 @@ export class FakeAntenna {
     return send(200, { tasks: out });
   }
 
-  private results(jobId: number, raw: string, body: unknown, send: (s: number, b: unknown) => void): void {
+  private results(
+    jobId: number,
+    raw: string,
+    body: unknown,
+    send: (s: number, b: unknown, headers?: Record<string, string>, holdBodyMs?: number) => void,
+  ): void {
     const job = this.jobs.get(jobId);
-    const reply = (status: number, b: unknown): void => {
+    const reply = (status: number, b: unknown, holdBodyMs = 0): void => {
       this.resultPosts.push({ jobId, raw, status });
-      send(status, b);
+      send(status, b, {}, holdBodyMs);
     };
     if (!job) return reply(404, { detail: 'No Job matches the given query.' });
     if (!isObject(body))
@@ -452,7 +468,8 @@ export class FakeAntenna {
     const answerBody = answer?.nonJson
       ? '<html><body>OK</body></html>'
       : { status: 'accepted', job_id: jobId, results_queued: queued.length, tasks: queued };
-    if (answer?.delayMs) setTimeout(() => reply(200, answerBody), answer.delayMs);
-    else reply(200, answerBody);
+    const hold = answer?.holdBodyMs ?? 0;
+    if (answer?.delayMs) setTimeout(() => reply(200, answerBody, hold), answer.delayMs);
+    else reply(200, answerBody, hold);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A test pipeline whose classifier holds back the crops of chosen images until the test opens a gate, so a
- * test can look at what was delivered while the rest of a batch is still running (issue 10 §2).
+ * test can look at what was delivered while the rest of a batch is still running (results go out per image).
  */
 import type { DetectedBox, Detector, Region } from '../../src/algorithms/algorithm';
 import type { ClassifierResult } from '../../src/algorithms/algorithm';

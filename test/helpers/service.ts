@@ -2,6 +2,7 @@
 import { buildService, type BuildOptions, type Service } from '../../src/bootstrap';
 import { defaultConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/util/logger';
+import { testBackend } from './backend';
 
 export async function testService(
   overrides: Partial<Config> = {},
@@ -10,7 +11,7 @@ export async function testService(
   const config = defaultConfig({
     logLevel: 'silent',
     inferenceThread: 'main',
-    tfjsBackend: 'wasm',
+    tfjsBackend: testBackend(),
     enabledPipelines: ['constant', 'random-detection-random-species'],
     metricsEnabled: true,
     imageDownloadTimeoutMs: 2000,

@@ -1,5 +1,5 @@
 /**
- * Issue 10 §6: a body nested thousands of levels deep is a client error (422 json_too_deep), never a stack
+ * A body nested thousands of levels deep is a client error (422 json_too_deep), never a stack
  * overflow (500), whichever field holds it; the service keeps serving afterwards.
  */
 import request from 'supertest';

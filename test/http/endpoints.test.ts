@@ -44,7 +44,7 @@ describe('GET endpoints', () => {
     expect(ours.name).toBe('Antenna TF.js Processing Service');
   });
 
-  test('/info keeps every classifier map aligned and every detector map null (CONTRACT §8 items 2–4)', async () => {
+  test('/info keeps every classifier map aligned and every detector map null', async () => {
     const res = await request(svc.app.callback()).get('/info').expect(200);
     for (const p of (res.body as ProcessingServiceInfoResponse).pipelines) {
       const detectors = p.algorithms.filter((a) =>

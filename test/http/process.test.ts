@@ -140,7 +140,8 @@ describe('POST /process', () => {
     const body = {
       ...req,
       source_images: req.source_images.map((s) => ({ ...s, url })),
-      // The first crop URL 404s: the crop is then cut from the source image (CONTRACT §2.6).
+      // The first crop URL 404s: the crop is then cut from the source image
+      // (docs/antenna-protocol.md#post-process-request).
       detections: req.detections.map((d) => ({
         ...d,
         source_image: { ...d.source_image, url },

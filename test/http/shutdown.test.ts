@@ -1,5 +1,5 @@
 /**
- * Issue 10 §4 at the HTTP layer: when the server gives up at the end of the shutdown grace period, a request
+ * Shutdown at the HTTP layer: when the server gives up at the end of the shutdown grace period, a request
  * still waiting for its pipeline is answered 503 SHUTTING_DOWN at once (not cut off with the connection), and
  * a download in progress fails as "aborted" so its request is answered with that image in `errors`.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 10 §2: a 29,176-class classifier (generated here: a tiny graph model with a 29,176-wide output) behind
+ * A 29,176-class classifier (generated here: a tiny graph model with a 29,176-wide output) behind
  * the shipped moth detector, answering 4K images. The response is streamed (chunked, gzip on the stream, never
  * one giant string), parses, and carries full score and logit vectors in category-map order. Speed and memory
  * are measured by `npm run bench` (bench/wide-classifier.ts), not here.

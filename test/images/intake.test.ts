@@ -7,7 +7,7 @@ import { chooseDecoder } from '../../src/images/decode';
 import { ImageFetcher, type FetchOptions } from '../../src/images/fetch-image';
 import { readImageHeader, sniffFormat } from '../../src/images/sniff';
 import { UrlDeniedError, UrlPolicy } from '../../src/images/url-policy';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { startImageServer, type ImageServer } from '../helpers/image-server';
 import { dataUrl, jpeg, png } from '../helpers/images';
 
@@ -183,7 +183,7 @@ describe('ImageFetcher', () => {
 });
 
 describe('sniffing and decoding', () => {
-  beforeAll(() => initBackend('wasm'));
+  beforeAll(() => initTestBackend());
 
   test('magic bytes identify formats; HTML is named as such', () => {
     expect(sniffFormat(Buffer.from([0xff, 0xd8, 0xff, 0xe0]))).toBe('jpeg');

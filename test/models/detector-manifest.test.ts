@@ -126,6 +126,133 @@ describe('bad detector fields are errors naming the field', () => {
   });
 });
 
+/** A TF Object Detection API export as `npm run convert -- saved-model` writes it (uint8, own size, 1-based ids). */
+const odApi = (): Record<string, unknown> => ({
+  ...frcnn(),
+  format: 'tf-saved-model',
+  model_path: 'saved_model',
+  input: { color_order: 'RGB', resize: 'none', dtype: 'uint8', batch: 'single', name: 'input_tensor' },
+  output: {
+    boxes: 'detection_boxes',
+    scores: 'detection_scores',
+    classes: 'detection_classes',
+    num_detections: 'num_detections',
+    box_format: 'yxyx',
+    coordinates: 'normalized',
+    nms: 'in-graph',
+    score_threshold: 0.5,
+    max_detections: 100,
+  },
+  class_labels: { category_map: 'category_map.json', report: true, first_id: 1 },
+});
+
+describe('integer inputs, num_detections and first_id', () => {
+  it('a TF Object Detection API manifest passes: uint8 input with no normalisation', () => {
+    expect(() => validateManifestJson(odApi(), 'm.json')).not.toThrow();
+  });
+
+  it.each<[string, Patch, string]>([
+    [
+      'normalisation on an integer input',
+      (m) => Object.assign(m.input, { scale: 1, mean: [0, 0, 0] }),
+      'input.scale, input.mean: input.dtype "uint8" feeds the 0..255 values as they are, with no normalisation; remove them',
+    ],
+    [
+      'a float input without normalisation',
+      (m) => delete m.input.dtype,
+      'input.scale, input.mean, input.std required for a float input (or set input.dtype "uint8" or "int32"',
+    ],
+    ['a dtype tfjs-node cannot feed', (m) => (m.input.dtype = 'float16'), 'input.dtype must be equal to one of'],
+    ['a negative first_id', (m) => (m.class_labels.first_id = -1), 'class_labels.first_id must be >= 0'],
+    [
+      'first_id without class ids',
+      (m) => {
+        delete m.output.classes;
+        m.output.scores = 'detection_multiclass_scores';
+      },
+      'class_labels.first_id offsets class ids, but the outputs give none',
+    ],
+    ['an empty num_detections name', (m) => (m.output.num_detections = ''), 'output.num_detections must NOT have fewer'],
+  ])('%s', (_, patch, message) => {
+    expect(() => validateManifestJson(patched(odApi, patch), 'm.json')).toThrow(message);
+  });
+});
+
+describe('classifier inputs: integer dtype, and own-size crops', () => {
+  const classifier = (): Record<string, unknown> =>
+    JSON.parse(fs.readFileSync(path.join(MODELS, 'species-classifier', 'manifest.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  it('resize "none" needs no size; an int32 input needs no normalisation', () => {
+    const own = patched(classifier, (m) => {
+      m.input.resize = 'none';
+      delete m.input.width;
+      delete m.input.height;
+    });
+    expect(() => validateManifestJson(own, 'm.json')).not.toThrow();
+    const int = patched(classifier, (m) => {
+      m.input.dtype = 'int32';
+      delete m.input.scale;
+      delete m.input.mean;
+      delete m.input.std;
+    });
+    expect(() => validateManifestJson(int, 'm.json')).not.toThrow();
+  });
+
+  it.each<[string, Patch, string]>([
+    ['stretch without a size', (m) => delete m.input.height, 'input.width and input.height are required with resize "stretch"'],
+    ['a float input without std', (m) => delete m.input.std, 'input.std required for a float input'],
+    ['normalisation on an int32 input', (m) => (m.input.dtype = 'int32'), 'input.scale, input.mean, input.std: input.dtype "int32"'],
+  ])('%s', (_, patch, message) => {
+    expect(() => validateManifestJson(patched(classifier, patch), 'm.json')).toThrow(message);
+  });
+});
+
+describe("torchvision's detection resize, a strict threshold, fixed settings, and crop interpolation", () => {
+  const classifier = (): Record<string, unknown> =>
+    JSON.parse(fs.readFileSync(path.join(MODELS, 'species-classifier', 'manifest.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+  const adcDetector = (): Record<string, unknown> =>
+    patched(frcnn, (m) => {
+      m.input.resize = 'shorter-side';
+      m.input.min_size = 800;
+      m.input.max_size = 1333;
+      delete m.input.width;
+      delete m.input.height;
+      m.output.score_threshold_strict = true;
+      m.output.request_overrides = false;
+    }) as Record<string, unknown>;
+
+  it('an ADC-style detector and a classifier with each interpolation pass', () => {
+    expect(() => validateManifestJson(adcDetector(), 'm.json')).not.toThrow();
+    for (const interpolation of ['bilinear', 'bilinear-antialias', 'pil-bilinear']) {
+      expect(() => validateManifestJson(patched(classifier, (m) => (m.input.interpolation = interpolation)), 'm.json')).not.toThrow();
+    }
+  });
+
+  it.each<[string, () => Record<string, unknown>, Patch, string]>([
+    ['shorter-side without max_size', adcDetector, (m) => delete m.input.max_size, 'input.min_size and input.max_size are required with resize "shorter-side"'],
+    ['shorter-side with a width', adcDetector, (m) => ((m.input.width = 800), (m.input.height = 800)), 'input.width and input.height are not used with resize "shorter-side"'],
+    ['min_size with another resize', yolo, (m) => (m.input.min_size = 800), 'input.min_size: only used with resize "shorter-side", but resize is "letterbox-center"'],
+    ['a non-boolean strict flag', adcDetector, (m) => (m.output.score_threshold_strict = 'yes'), 'output.score_threshold_strict must be boolean'],
+    ['an unknown interpolation', classifier, (m) => (m.input.interpolation = 'bicubic'), 'input.interpolation must be equal to one of the allowed values'],
+    [
+      'interpolation with own-size crops',
+      classifier,
+      (m) => {
+        m.input.resize = 'none';
+        m.input.interpolation = 'pil-bilinear';
+      },
+      'input.interpolation: only used with resize "stretch"',
+    ],
+  ])('%s', (_, base, patch, message) => {
+    expect(() => validateManifestJson(patched(base, patch), 'm.json')).toThrow(message);
+  });
+});
+
 describe('classifier manifests refuse detector-only fields', () => {
   const classifier = (): Record<string, unknown> =>
     JSON.parse(fs.readFileSync(path.join(MODELS, 'species-classifier', 'manifest.json'), 'utf8')) as Record<

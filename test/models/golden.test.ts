@@ -1,13 +1,14 @@
 /**
  * Golden tests: tiny graph models written with GraphBuilder (random weights, the real format) are loaded through
- * loadGraphModelFromDir and run on wasm; they must match the same computation in eager tf ops on the cpu backend
- * (an independent implementation) within 1e-5. Together they cover every op type the default models use.
+ * loadGraphModelFromDir and run on wasm (libtensorflow in the native tier); they must match the same computation
+ * in eager tf ops on the cpu backend (an independent implementation) within 1e-5. Together they cover every op
+ * type the default models use.
  */
 import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/tf/backend';
+import { initTestBackend } from '../helpers/backend';
 import { attr, GraphBuilder, type AttrValue } from '../../src/models/graph-model-writer';
 import { loadGraphModelFromDir } from '../../src/models/graph-model-loader';
 import { seededRng } from '../../src/util/rng';
@@ -64,7 +65,7 @@ interface Expected {
 }
 
 /**
- * Runs `fn` in eager mode on the pure-JS cpu backend (an implementation independent of the wasm kernels the
+ * Runs `fn` in eager mode on the pure-JS cpu backend (an implementation independent of the kernels the
  * model runs on) and returns plain values; the previous backend is restored afterwards.
  */
 async function onCpu(inputs: { shape: number[]; values: Float32Array }, fn: (x: tf.Tensor4D) => tf.Tensor[]): Promise<Expected[]> {
@@ -81,7 +82,7 @@ async function onCpu(inputs: { shape: number[]; values: Float32Array }, fn: (x: 
 }
 
 beforeAll(async () => {
-  await initBackend('wasm');
+  await initTestBackend();
   tf.env().set('IS_TEST', true); // silences the "use tfjs-node" banner of the cpu backend used for expectations
 });
 

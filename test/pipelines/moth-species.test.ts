@@ -10,6 +10,7 @@ import type { ImageBytes } from '../../src/images/bytes-image';
 import { readImageHeader } from '../../src/images/sniff';
 import { readDeclaredPipelines } from '../../src/pipelines/declared';
 import { LocalEngine, type EngineResult } from '../../src/runtime/engine';
+import { testBackend } from '../helpers/backend';
 
 const root = path.join(__dirname, '..', '..');
 const sample = (file: string, id = file): ImageBytes => {
@@ -26,7 +27,7 @@ describe('tfjs_synthetic_moths_2026 in the engine', () => {
       modelsDir: path.join(root, 'models'),
       batches: { detectorBatchSize: 4, classifierBatchSize: 16 },
     },
-    backend: 'wasm',
+    backend: testBackend(),
     decoder: 'sharp',
   });
   beforeAll(async () => {

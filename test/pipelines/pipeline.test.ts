@@ -179,7 +179,7 @@ describe('Pipeline.run', () => {
     expect(c.logits).toEqual([2, 0.6]);
   });
 
-  test('request boxes skip the detector for their image and come first (D6); others are detected', async () => {
+  test('request boxes skip the detector for their image and come first; others are detected', async () => {
     const detector = new FakeDetector({ new: [{ x1: 1, y1: 1, x2: 30, y2: 30 }] });
     const p = new Pipeline(
       config(),
@@ -269,7 +269,7 @@ describe('Pipeline.run', () => {
       config: {},
     });
     expect(disposed).toEqual([]);
-    // The broken crop is cut from the source instead (CONTRACT §2.6).
+    // The broken crop is cut from the source instead (docs/antenna-protocol.md#post-process-request).
     expect(out.detections.map((d) => d.source_image_id)).toEqual(['b', 'a']);
     expect(out.failures).toEqual([]);
   });

@@ -1,12 +1,14 @@
 /**
- * LocalEngine on the real wasm backend with real JPEG decoding: admission by the memory budget, images too
- * large for it, and the rebuild of a backend that a bad image left unusable (issue 10 §1).
+ * LocalEngine on the real backend (wasm; libtensorflow in the native tier) with real JPEG decoding: admission
+ * by the memory budget, images too large for it, and the rebuild of a backend that a bad image left unusable
+ * (docs/memory.md).
  */
 import * as tf from '@tensorflow/tfjs';
 import { readImageHeader } from '../../src/images/sniff';
 import { LocalEngine, type EngineEvent, type EngineJob, type ImageDone } from '../../src/runtime/engine';
+import { testBackend } from '../helpers/backend';
 import { jpeg } from '../helpers/images';
-import { OOB, PoisonableDetector, poisonablePipeline as definition } from '../helpers/poisonable-pipeline';
+import { BROKEN, PoisonableDetector, poisonablePipeline as definition } from '../helpers/poisonable-pipeline';
 
 const sizes = new Map<string, [number, number]>();
 async function job(images: [string, number, number][], config = {}): Promise<EngineJob> {
@@ -32,7 +34,7 @@ describe('LocalEngine memory budget', () => {
   const engine = new LocalEngine({
     definitions: [definition],
     context: { modelsDir: 'models', batches: { detectorBatchSize: 4, classifierBatchSize: 8 } },
-    backend: 'wasm',
+    backend: testBackend(),
     decoder: 'sharp',
     memoryBudgetMb: 4,
   });
@@ -59,7 +61,7 @@ describe('LocalEngine memory budget', () => {
       ['big-2', 'IMAGE_TOO_LARGE_FOR_BACKEND'],
     ]);
     expect(rb.failures[0].message).toBe(
-      '1000x1000 pixels need 22.9 MiB to decode and process, more than the wasm backend' +
+      `1000x1000 pixels need 22.9 MiB to decode and process, more than the ${testBackend()} backend` +
         "'s inference memory budget of 4.0 MiB (INFERENCE_MEMORY_BUDGET_MB)",
     );
     expect(ids(rn)).toEqual(['n1', 'n2', 'n3']);
@@ -77,7 +79,7 @@ describe('LocalEngine backend rebuild', () => {
   const engine = new LocalEngine({
     definitions: [definition],
     context: { modelsDir: 'models', batches: { detectorBatchSize: 4, classifierBatchSize: 8 } },
-    backend: 'wasm',
+    backend: testBackend(),
     decoder: 'sharp',
     onEvent: (e) => events.push(e),
   });
@@ -102,19 +104,19 @@ describe('LocalEngine backend rebuild', () => {
       {
         imageId: 'poison-1',
         code: 'INFERENCE_FAILED',
-        message: `the wasm backend broke on this image and was rebuilt: ${OOB}`,
+        message: `the ${testBackend()} backend broke on this image and was rebuilt: ${BROKEN}`,
       },
     ]);
     expect(ids(rb)).toEqual(['good-2']);
     expect(rb.detections[0].bbox).toEqual({ x1: 0, y1: 0, x2: 48, y2: 36 });
 
     // Rebuilt after the shared run, then again after the culprit alone; out of readiness while loading.
-    expect(events.filter((e) => e.type === 'rebuild').map((e) => e.cause)).toEqual([OOB, OOB]);
+    expect(events.filter((e) => e.type === 'rebuild').map((e) => e.cause)).toEqual([BROKEN, BROKEN]);
     expect(
       events.filter((e) => e.type === 'state').map((e) => (e.type === 'state' ? e.state.state : '')),
     ).toEqual(['loading', 'ready', 'loading', 'ready']);
     expect(tf.backend()).not.toBe(original);
-    expect(tf.getBackend()).toBe('wasm');
+    expect(tf.getBackend()).toBe(testBackend());
     expect(engine.readySlugs()).toEqual(['rec']);
 
     // The fresh backend keeps serving, and nothing leaked across the rebuilds.

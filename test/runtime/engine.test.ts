@@ -10,6 +10,7 @@ import { readImageHeader } from '../../src/images/sniff';
 import { definePipeline } from '../../src/pipelines/definition';
 import { Pipeline } from '../../src/pipelines/pipeline';
 import { LocalEngine, type EngineJob, type ImageDone } from '../../src/runtime/engine';
+import { testBackend } from '../helpers/backend';
 import { jpeg } from '../helpers/images';
 import { testDetectorDescriptor } from '../helpers/stub-detector';
 
@@ -53,7 +54,7 @@ describe('LocalEngine', () => {
       ),
     ],
     context: { modelsDir: 'models', batches: { detectorBatchSize: 4, classifierBatchSize: 8 } },
-    backend: 'wasm',
+    backend: testBackend(),
     decoder: 'sharp',
   });
   const job = async (ids: string[], config = {}): Promise<EngineJob> => ({

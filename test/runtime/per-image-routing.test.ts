@@ -1,5 +1,6 @@
 /**
- * The pool and the router hand a job's per-image listener to the engine that runs it (issue 10 §2).
+ * The pool and the router hand a job's per-image listener to the engine that runs it, so results
+ * go out per image whichever engine runs the job.
  */
 import type {
   EngineJob,

@@ -1,5 +1,6 @@
 /**
- * Readiness, decided in one place for LocalEngine and WorkerEngine (issue 10 §7).
+ * Readiness, decided in one place for LocalEngine and WorkerEngine, so /readyz means the same whichever
+ * engine runs a pipeline.
  */
 import { PipelineUnavailableError, Readiness } from '../../src/runtime/readiness';
 

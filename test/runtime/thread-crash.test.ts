@@ -1,5 +1,5 @@
 /**
- * A crashed inference thread fails only its own work (issue 10 §3, issue 11 item 3).
+ * A crashed inference thread fails only its own work (docs/memory.md#when-the-inference-thread-dies).
  *
  * The WorkerEngine is real; the threads are small fakes that speak the real protocol (worker-protocol.ts), so
  * a crash can be placed exactly: while one job runs and another is queued. One test uses the real inference
@@ -16,6 +16,7 @@ import { LocalEngine, PipelineUnavailableError, type EngineJob } from '../../src
 import { EngineRouter } from '../../src/runtime/engine-router';
 import { WorkerEngine, type ThreadCrashEvent } from '../../src/runtime/worker-engine';
 import type { WorkerInit } from '../../src/runtime/worker-protocol';
+import { itOffNative, itOnNative } from '../helpers/backend';
 import { jpeg } from '../helpers/images';
 
 interface FakeThread {
@@ -222,34 +223,73 @@ describe('inference thread crash (native TF)', () => {
 });
 
 describe('real inference thread dying at start-up', () => {
-  test('is restarted with a doubling delay, and its pipeline is unavailable rather than waited for', async () => {
-    const crashes: ThreadCrashEvent[] = [];
-    let resolveTwo: () => void;
-    const two = new Promise<void>((r) => (resolveTwo = r));
-    // An unknown slug makes the real thread throw while it starts, like a broken pipelines.json.
-    const engine = new WorkerEngine(init(['no-such-pipeline'], 'wasm'), {
-      recovery: defaultRecovery({ baseMs: 100, capMs: 1000 }),
-      onEvent: (e) => {
-        if (e.type !== 'thread-crash') return;
-        crashes.push(e);
-        if (crashes.length === 2) resolveTwo();
-      },
-    });
-    try {
-      await expect(engine.whenReady('no-such-pipeline')).rejects.toThrow(
-        'pipeline no-such-pipeline failed to load: the inference thread died at start-up ' +
-          '(unknown pipeline no-such-pipeline); next try in 0.1 s',
-      );
-      await two;
-      expect(crashes.map((e) => e.action)).toEqual([
-        { kind: 'restart-thread', delayMs: 100 },
-        { kind: 'restart-thread', delayMs: 200 },
-      ]);
-      expect(crashes[0].reason).toBe('unknown pipeline no-such-pipeline');
-    } finally {
-      await engine.close();
-    }
-  }, 60_000);
+  itOffNative(
+    'is restarted with a doubling delay, and its pipeline is unavailable rather than waited for',
+    'native TF exits the process instead (the test below)',
+    async () => {
+      const crashes: ThreadCrashEvent[] = [];
+      let resolveTwo: () => void;
+      const two = new Promise<void>((r) => (resolveTwo = r));
+      // An unknown slug makes the real thread throw while it starts, like a broken pipelines.json.
+      const engine = new WorkerEngine(init(['no-such-pipeline'], 'wasm'), {
+        recovery: defaultRecovery({ baseMs: 100, capMs: 1000 }),
+        onEvent: (e) => {
+          if (e.type !== 'thread-crash') return;
+          crashes.push(e);
+          if (crashes.length === 2) resolveTwo();
+        },
+      });
+      try {
+        await expect(engine.whenReady('no-such-pipeline')).rejects.toThrow(
+          'pipeline no-such-pipeline failed to load: the inference thread died at start-up ' +
+            '(unknown pipeline no-such-pipeline); next try in 0.1 s',
+        );
+        await two;
+        expect(crashes.map((e) => e.action)).toEqual([
+          { kind: 'restart-thread', delayMs: 100 },
+          { kind: 'restart-thread', delayMs: 200 },
+        ]);
+        expect(crashes[0].reason).toBe('unknown pipeline no-such-pipeline');
+      } finally {
+        await engine.close();
+      }
+    },
+    60_000,
+  );
+
+  itOnNative(
+    'on native TF (TFJS_BACKEND=tensorflow) the process is told to exit, and the pipeline is unavailable',
+    async () => {
+      const crashes: ThreadCrashEvent[] = [];
+      const exits: [number, string][] = [];
+      let exited: () => void;
+      const exit = new Promise<void>((r) => (exited = r));
+      const engine = new WorkerEngine(init(['no-such-pipeline'], 'tensorflow'), {
+        recovery: defaultRecovery({ baseMs: 100, capMs: 1000 }),
+        exitProcess: (code, reason) => {
+          exits.push([code, reason]);
+          exited();
+        },
+        onEvent: (e) => {
+          if (e.type === 'thread-crash') crashes.push(e);
+        },
+      });
+      try {
+        await exit;
+        await expect(engine.whenReady('no-such-pipeline')).rejects.toThrow(
+          'pipeline no-such-pipeline failed to load: the inference thread crashed ' +
+            '(unknown pipeline no-such-pipeline); the process restarts',
+        );
+        expect(exits).toEqual([[1, 'unknown pipeline no-such-pipeline']]);
+        // It died before choosing a backend: TFJS_BACKEND=tensorflow decided, and no second thread starts.
+        await new Promise((r) => setTimeout(r, 300));
+        expect(crashes.map((e) => e.action)).toEqual([{ kind: 'exit-process', code: 1 }]);
+      } finally {
+        await engine.close();
+      }
+    },
+    60_000,
+  );
 });
 
 describe('logs', () => {

@@ -1,5 +1,6 @@
 /**
- * POST /process with images too large for the memory budget, on the default model pipeline (issue 10 §1):
+ * POST /process with images too large for the memory budget, on the default model pipeline
+ * (docs/memory.md#the-budget):
  * they get their own per-image error, and the other images of the request, and later requests, are answered.
  */
 import request from 'supertest';
@@ -8,6 +9,7 @@ import type { PipelineResultsResponse } from '../../src/contract/types';
 import { startImageServer, type ImageServer } from '../helpers/image-server';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
+import { testBackend } from '../helpers/backend';
 
 describe('POST /process under a memory budget', () => {
   let svc: Service;
@@ -51,7 +53,7 @@ describe('POST /process under a memory budget', () => {
         url: images.url('/img/1200x1000.jpg'),
         code: 'IMAGE_TOO_LARGE_FOR_BACKEND',
         error:
-          'image big-1: 1200x1000 pixels need 27.5 MiB to decode and process, more than the wasm backend' +
+          `image big-1: 1200x1000 pixels need 27.5 MiB to decode and process, more than the ${testBackend()} backend` +
           "'s inference memory budget of 8.0 MiB (INFERENCE_MEMORY_BUDGET_MB)",
       },
       expect.objectContaining({ image_id: 'big-2', code: 'IMAGE_TOO_LARGE_FOR_BACKEND' }),

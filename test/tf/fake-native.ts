@@ -1,20 +1,18 @@
 /**
- * A fake tfjs-node(-gpu) for unit tests: no libtensorflow exists here, so this stands in for the surface the
- * service uses. Loading it registers a `tensorflow` backend, as the real package does on require. The backend
+ * A fake tfjs-node-gpu, for what the real tfjs-node on a machine without a GPU cannot show: the backend choice
+ * when libtensorflow says its ops run on a GPU, or that it created no GPU device. Loading it registers a `tensorflow` backend, as the real package does on require. The backend
  * is the pure-JS cpu backend with the cpu kernels registered under `tensorflow` too (so ops really run), plus
  * tfjs-node's `isUsingGpuDevice` flag set to what the test says TensorFlow reported.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { MetaGraph, ModuleLoader, NativeTfModule } from '../../src/tf/backend';
+import type { ModuleLoader, NativeTfModule } from '../../src/tf/backend';
 
 export interface FakeNativeOptions {
   /** What the addon reports as `isUsingGpuDevice`. */
   gpu: boolean;
-  /** `tf.node.decodeImage`; default: throws, so a test notices an unexpected call. */
-  decodeImage?: NativeTfModule['node']['decodeImage'];
-  loadSavedModel?: NativeTfModule['node']['loadSavedModel'];
-  getMetaGraphsFromSavedModel?: (path: string) => Promise<MetaGraph[]>;
 }
+
+// Decoding and SavedModels are tested on the real tfjs-node (test/tf/native-decode, saved-model-runner).
 
 export interface FakeNative {
   module: NativeTfModule;
@@ -40,10 +38,9 @@ export function fakeNative(
 ): FakeNative {
   const module: NativeTfModule = {
     node: {
-      decodeImage: options.decodeImage ?? unexpected('decodeImage'),
-      loadSavedModel: options.loadSavedModel ?? unexpected('loadSavedModel'),
-      getMetaGraphsFromSavedModel:
-        options.getMetaGraphsFromSavedModel ?? unexpected('getMetaGraphsFromSavedModel'),
+      decodeImage: unexpected('decodeImage'),
+      loadSavedModel: unexpected('loadSavedModel'),
+      getMetaGraphsFromSavedModel: unexpected('getMetaGraphsFromSavedModel'),
     },
   };
   const kernels: string[] = [];

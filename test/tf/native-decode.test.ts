@@ -1,13 +1,20 @@
 /**
- * Native decode routing with a fake tfjs-node: `tf.node.decodeImage` reads only JPEG, PNG, GIF and BMP and
- * refuses truncated JPEGs, so WebP, TIFF, truncated JPEGs and whatever it throws on go to sharp.
+ * Native decode on the real tfjs-node: `tf.node.decodeImage` reads only JPEG, PNG, GIF and BMP and refuses
+ * truncated JPEGs, so WebP, TIFF, truncated JPEGs and whatever libtensorflow throws on go to sharp. JPEGs are
+ * checked against TF-Python's `decode_jpeg` (test/fixtures/native/decode.json, scripts/export-native-fixtures.py),
+ * lossless formats against sharp.
  */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { chooseDecoder, DecodeError, nativeDecodeRefusal } from '../../src/images/decode';
-import { initBackend } from '../../src/tf/backend';
+import { initBackend, nativeTf } from '../../src/tf/backend';
+import { itWithNative, nativeBuilt } from '../helpers/backend';
 import { jpeg, png } from '../helpers/images';
-import { fakeNative, type FakeNative } from './fake-native';
+
+const ROOT = path.join(__dirname, '..', '..');
 
 /** Independent expectation: sharp's own RGB pixels, shape [H, W, 3]. */
 async function sharpPixels(bytes: Buffer): Promise<{ shape: number[]; data: number[] }> {
@@ -57,94 +64,92 @@ describe('nativeDecodeRefusal', () => {
   });
 });
 
-describe('the tensorflow decoder with a fake tfjs-node', () => {
-  let fake: FakeNative;
-  /** Bytes the fake was asked to decode. */
-  let calls: Buffer[];
-  /** Pixels the fake "libtensorflow" returns for bytes it accepts; it refuses the rest as TF does. */
-  let decoded: Map<string, { shape: number[]; data: number[] }>;
-  let images: Record<'jpeg' | 'png' | 'webp' | 'tiff' | 'truncated' | 'cmyk', Buffer>;
+describe('the tensorflow decoder on tfjs-node', () => {
+  /** TF-Python's decode of a shipped sample: shape and SHA-256 of its uint8 pixels. */
+  const reference = JSON.parse(
+    fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'native', 'decode.json'), 'utf8'),
+  ) as { image: string; shape: number[]; sha256: string };
+  let images: Record<'png' | 'webp' | 'tiff' | 'truncated' | 'badCrc', Buffer>;
+  let decodeImage: jest.SpyInstance;
 
   beforeAll(async () => {
     const base = await jpeg(320, 240);
+    const rgba = await png(20, 10, 'rgba');
+    // A PNG whose IDAT checksum is wrong: libtensorflow refuses it ("Invalid PNG data"), sharp reads it.
+    const badCrc = Buffer.from(rgba);
+    const idat = badCrc.indexOf('IDAT');
+    badCrc[idat + 4 + badCrc.readUInt32BE(idat - 4) + 3] ^= 0xff;
     images = {
-      jpeg: base,
-      png: await png(20, 10, 'rgba'),
+      png: rgba,
       webp: await sharp(base).webp({ quality: 90 }).toBuffer(),
       tiff: await sharp(base).tiff().toBuffer(),
       truncated: truncate(base),
-      // A complete JPEG the fake refuses, standing in for anything libtensorflow cannot take.
-      cmyk: await sharp(base).jpeg({ quality: 70 }).toBuffer(),
+      badCrc,
     };
-    decoded = new Map();
-    for (const key of ['jpeg', 'png'] as const)
-      decoded.set(images[key].toString('base64'), await sharpPixels(images[key]));
+    if (nativeBuilt()) await initBackend('tensorflow');
   });
+  beforeEach(() => {
+    if (nativeBuilt()) decodeImage = jest.spyOn(nativeTf()!.node, 'decodeImage');
+  });
+  afterEach(() => decodeImage?.mockRestore());
 
-  beforeEach(async () => {
-    calls = [];
-    fake = fakeNative({
-      gpu: true,
-      decodeImage: (bytes, channels, dtype, expandAnimations) => {
-        calls.push(Buffer.from(bytes));
-        expect([channels, dtype, expandAnimations]).toEqual([3, 'int32', false]);
-        const hit = decoded.get(Buffer.from(bytes).toString('base64'));
-        if (!hit) throw new Error('Invalid JPEG data or crop window.'); // libtensorflow's words
-        return tf.tensor3d(hit.data, hit.shape as [number, number, number], 'int32');
-      },
-    });
-    await initBackend('auto', { load: fake.load });
-  });
-  afterEach(async () => {
-    await initBackend('cpu');
-    fake.remove();
-  });
-
-  it('is chosen in auto mode on the native backend', () => {
+  itWithNative('is chosen in auto mode on the native backend', () => {
     expect(chooseDecoder('auto').name).toBe('tensorflow');
     expect(chooseDecoder('sharp').name).toBe('sharp');
   });
 
-  it.each(['jpeg', 'png'] as const)('decodes %s natively', async (key) => {
-    const out = await pixels(await chooseDecoder().decode(images[key]));
-    expect(calls).toHaveLength(1);
-    expect(out).toEqual(decoded.get(images[key].toString('base64')));
+  itWithNative("decodes a JPEG to TF-Python's decode_jpeg pixels, bit for bit", async () => {
+    const bytes = fs.readFileSync(path.join(ROOT, reference.image));
+    const t = await chooseDecoder().decode(bytes);
+    expect(decodeImage).toHaveBeenCalledTimes(1);
+    expect([t.shape, t.dtype]).toEqual([reference.shape, 'int32']);
+    const pixels = Uint8Array.from(await t.data());
+    t.dispose();
+    expect(createHash('sha256').update(pixels).digest('hex')).toBe(reference.sha256);
   });
 
-  it.each(['webp', 'tiff', 'truncated'] as const)(
-    'hands %s to sharp without calling native decode',
-    async (key) => {
+  itWithNative("decodes an RGBA PNG natively to sharp's RGB pixels", async () => {
+    const out = await pixels(await chooseDecoder().decode(images.png));
+    expect(decodeImage).toHaveBeenCalledTimes(1);
+    expect(out).toEqual(await sharpPixels(images.png));
+  });
+
+  for (const key of ['webp', 'tiff', 'truncated'] as const)
+    itWithNative(`hands ${key} to sharp without calling native decode`, async () => {
       const out = await pixels(await chooseDecoder().decode(images[key]));
-      expect(calls).toHaveLength(0);
+      expect(decodeImage).not.toHaveBeenCalled();
       expect(out).toEqual(await sharpPixels(images[key]));
+    });
+
+  itWithNative('hands an image libtensorflow refuses (a PNG with a bad checksum) to sharp', async () => {
+    const out = await pixels(await chooseDecoder().decode(images.badCrc));
+    expect(decodeImage).toHaveBeenCalledTimes(1);
+    expect(decodeImage.mock.results[0]?.type).toBe('throw');
+    expect(out).toEqual(await sharpPixels(images.badCrc));
+  });
+
+  itWithNative(
+    "names both decoders, in libtensorflow's own words, when neither can read the image",
+    async () => {
+      const garbage = Buffer.concat([
+        Buffer.from([0xff, 0xd8, 0xff, 0xe0]),
+        Buffer.alloc(64, 7),
+        Buffer.from([0xff, 0xd9]),
+      ]);
+      const err = await chooseDecoder()
+        .decode(garbage)
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(DecodeError);
+      expect((err as Error).message).toMatch(
+        /^TensorFlow could not decode the image \(jpeg::Uncompress failed\. Invalid JPEG data or crop window\.\), nor could sharp: sharp could not decode the image: /,
+      );
     },
   );
 
-  it('hands an image native decode throws on to sharp', async () => {
-    const out = await pixels(await chooseDecoder().decode(images.cmyk));
-    expect(calls).toHaveLength(1);
-    expect(out).toEqual(await sharpPixels(images.cmyk));
-  });
-
-  it('names both decoders when neither can read the image', async () => {
-    const garbage = Buffer.concat([
-      Buffer.from([0xff, 0xd8, 0xff, 0xe0]),
-      Buffer.alloc(64, 7),
-      Buffer.from([0xff, 0xd9]),
-    ]);
-    const err = await chooseDecoder()
-      .decode(garbage)
-      .then(
-        () => null,
-        (e: unknown) => e,
-      );
-    expect(err).toBeInstanceOf(DecodeError);
-    expect((err as Error).message).toMatch(
-      /^TensorFlow could not decode the image \(Invalid JPEG data or crop window\.\), nor could sharp: sharp could not decode the image: /,
-    );
-  });
-
-  it('leaves no tensors behind', async () => {
+  itWithNative('leaves no tensors behind', async () => {
     const before = tf.memory().numTensors;
     for (const key of Object.keys(images) as (keyof typeof images)[])
       (await chooseDecoder().decode(images[key])).dispose();

@@ -1,6 +1,7 @@
 /**
- * Float32 printing and the streamed JSON writer (issue 10 §2): every value reads back as the same float32, in
- * the fewest significant digits, and the streamed text parses to the same value as JSON.stringify's.
+ * Float32 printing and the streamed JSON writer (docs/benchmarks.md#29176-class-responses): every value reads
+ * back as the same float32, in the fewest significant digits, and the streamed text parses to the same value
+ * as JSON.stringify's.
  */
 import { Writable } from 'stream';
 import { pipeline } from 'stream/promises';
@@ -10,7 +11,7 @@ import {
   stringifyFloat32Sliced,
   TimeSlicer,
 } from '../../src/util/float32-json';
-import { jsonChunks, jsonReadable, jsonText } from '../../src/util/json-stream';
+import { jsonChunks, jsonParts, jsonPartsText, jsonReadable } from '../../src/util/json-stream';
 
 /** Independent reference: the fewest significant digits (1..9) whose toPrecision text round-trips. */
 function shortestDigits(f: number): number {
@@ -106,14 +107,35 @@ describe('stringifyFloat32Sliced and the streamed writer', () => {
       (key === 'scores' || key === 'logits') && Array.isArray(v) ? v.map((x: number) => Math.fround(x)) : v,
     );
 
+  /** The streamed writer's chunks, joined. */
+  const streamedText = async (value: object, streamed: string): Promise<string> => {
+    let text = '';
+    for await (const chunk of jsonChunks(value, { streamed })) text += chunk;
+    return text;
+  };
+
   test('parses to what JSON.stringify gives, vectors as the same float32 values', async () => {
     const expected = JSON.stringify(response);
     expect(normalised(await stringifyFloat32Sliced(response, new TimeSlicer(10)))).toBe(expected);
-    expect(normalised(await jsonText(response, { streamed: 'detections' }))).toBe(expected);
-    expect(JSON.parse(await jsonText({}, { streamed: 'x' }))).toEqual({});
-    expect(JSON.parse(await jsonText({ detections: [] }, { streamed: 'detections' }))).toEqual({
-      detections: [],
+    expect(normalised(await streamedText(response, 'detections'))).toBe(expected);
+    expect(JSON.parse(await streamedText({}, 'x'))).toEqual({});
+    expect(JSON.parse(await streamedText({ detections: [] }, 'detections'))).toEqual({ detections: [] });
+  });
+
+  test('jsonParts cuts the streamed text around the array: one element each, head and tail around them', async () => {
+    const few = { ...response, detections: response.detections.slice(0, 5) };
+    const parts = await jsonParts(few, 'detections');
+    expect(jsonPartsText(parts)).toBe(await streamedText(few, 'detections'));
+    expect(parts.elements.map((e) => normalised(e))).toEqual(few.detections.map((d) => JSON.stringify(d)));
+    expect([parts.head.endsWith('"detections":['), parts.tail]).toEqual([true, '],"errors":null}']);
+    // Two of the elements, with the same head and tail: what the result outbox posts for one part of a split.
+    expect(JSON.parse(jsonPartsText(parts, parts.elements.slice(3, 5))).detections).toHaveLength(2);
+    expect(await jsonParts({ detections: [] }, 'detections')).toEqual({
+      head: '{"detections":[',
+      elements: [],
+      tail: ']}',
     });
+    expect(await jsonParts({ a: 1 }, 'detections')).toEqual({ head: '{"a":1}', elements: [], tail: '' });
   });
 
   test('yields one bounded chunk at a time and reports its serialisation time once', async () => {

@@ -1,7 +1,11 @@
-/** The Antenna API client: credentials, trailing slashes, redirects and error classification (CONTRACT §6.1). */
+/**
+ * The Antenna API client: credentials, trailing slashes, redirects and error classification
+ * (docs/antenna-protocol.md#auth-and-formats).
+ */
 import * as http from 'http';
+import * as net from 'net';
 import type { AddressInfo } from 'net';
-import { AntennaApiError, AntennaClient } from '../../src/worker/antenna-client';
+import { AntennaApiError, AntennaClient, type AntennaFailure } from '../../src/worker/antenna-client';
 import { FakeAntenna } from '../helpers/fake-antenna';
 
 const TOKEN = 'client-test-token-0123456789';
@@ -40,7 +44,7 @@ async function recorder(
   return { url, seen, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-test('builds the exact jobs query of CONTRACT §6.4, with the trailing slash', () => {
+test('builds the exact jobs query Antenna documents, with the trailing slash', () => {
   expect(client.url(['jobs'], { pipeline__slug__in: 'a,b', ids_only: '1' }).toString()).toBe(
     `${fake.apiUrl}/jobs/?pipeline__slug__in=a%2Cb&ids_only=1`,
   );
@@ -148,4 +152,150 @@ test('no answer is a transient network error', async () => {
   } finally {
     await c.close();
   }
+});
+
+/** A server whose connections `close()` cuts, so a test can leave answers hanging. */
+async function holding(
+  onConnection: (socket: net.Socket) => void,
+  answer?: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = answer ? http.createServer(answer) : net.createServer();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    onConnection(socket);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+const quickClient = (baseUrl: string): AntennaClient =>
+  new AntennaClient({ baseUrl, token: TOKEN, authScheme: 'Token', timeoutMs: 300, userAgent: 'test' });
+
+/** The fields that say which failure it was, and whether to retry. */
+const classified = (e: AntennaApiError): unknown[] => [e.kind, e.status, e.timeout, e.transient, e.message];
+
+describe('timeouts: one kind per phase of the call, one error each', () => {
+  test('connect: no TLS handshake within the limit; Antenna never saw the request, retry is safe', async () => {
+    const received: Buffer[] = [];
+    // Accepts TCP and never answers the TLS ClientHello, so the connection never opens.
+    const server = await holding((socket) => socket.on('data', (d: Buffer) => received.push(d)));
+    const c = quickClient(`https://127.0.0.1:${server.port}/api/v2`);
+    try {
+      const err = (await c.listJobs(['x']).catch((e: unknown) => e)) as AntennaApiError;
+      expect(classified(err)).toEqual([
+        'network',
+        null,
+        'connect',
+        true,
+        'GET /api/v2/jobs/: no connection within 300 ms',
+      ]);
+      expect(received.length).toBeGreaterThan(0);
+      expect(Buffer.concat(received).includes('GET /')).toBe(false);
+    } finally {
+      await c.close();
+      await server.close();
+    }
+  });
+
+  test('answer: sent, no status line within the limit; Antenna did store it, so a re-post is a duplicate', async () => {
+    const slow = await FakeAntenna.start({ token: TOKEN, resultAnswer: () => ({ delayMs: 1500 }) });
+    slow.addJob({ id: 7, pipelineSlug: 'p', images: [{ id: '1', url: 'http://img/1.jpg' }] });
+    const c = quickClient(slow.apiUrl);
+    try {
+      const [task] = ((await c.reserveTasks(7, 1, info)).body as { tasks: { reply_subject: string }[] })
+        .tasks;
+      const body = JSON.stringify({
+        results: [{ reply_subject: task.reply_subject, result: { error: 'e', image_id: '1' } }],
+      });
+      const err = (await c.postResults(7, body).catch((e: unknown) => e)) as AntennaApiError;
+      expect(classified(err)).toEqual([
+        'network',
+        null,
+        'answer',
+        true,
+        'POST /api/v2/jobs/7/result/: no answer within 300 ms',
+      ]);
+      expect(slow.accepted.map((a) => a.imageId)).toEqual(['1']);
+    } finally {
+      await c.close();
+      await slow.close();
+    }
+  });
+
+  /** Answers `status` with its headers and half a body at once; `trickle` sends a byte every 50 ms after that. */
+  const halfAnswered = (status: number, trickle: boolean) =>
+    holding(
+      () => undefined,
+      (_req, res) => {
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{"results": [');
+        if (trickle) setInterval(() => res.write(' '), 50).unref();
+      },
+    );
+
+  test.each<[string, number, boolean, AntennaFailure, boolean]>([
+    ['a 2xx whose body stalls', 200, false, 'protocol', true],
+    ['a 2xx whose body trickles past the limit', 200, true, 'protocol', true],
+    ['a 503 whose body stalls', 503, false, 'http', true],
+    ['a 400 whose body stalls', 400, false, 'http', false],
+  ])(
+    'body: %s is a body timeout; the status decides the retry',
+    async (_name, status, trickle, kind, transient) => {
+      const server = await halfAnswered(status, trickle);
+      const c = quickClient(`http://127.0.0.1:${server.port}/api/v2`);
+      try {
+        const err = (await c.listJobs(['x']).catch((e: unknown) => e)) as AntennaApiError;
+        expect(classified(err)).toEqual([
+          kind,
+          status,
+          'body',
+          transient,
+          `GET /api/v2/jobs/: HTTP ${status}, but its body did not arrive within 300 ms`,
+        ]);
+      } finally {
+        await c.close();
+        await server.close();
+      }
+    },
+  );
+
+  test('body: a result POST answered 2xx is accepted even when its body does not arrive', async () => {
+    const server = await halfAnswered(200, false);
+    const c = quickClient(`http://127.0.0.1:${server.port}/api/v2`);
+    try {
+      await expect(c.postResults(7, '{"results":[]}')).resolves.toEqual({
+        status: 200,
+        body: null,
+        timeout: 'body',
+        unreadable: 'POST /api/v2/jobs/7/result/: HTTP 200, but its body did not arrive within 300 ms',
+      });
+    } finally {
+      await c.close();
+      await server.close();
+    }
+  });
+
+  test("the caller's own abort is no timeout", async () => {
+    const server = await holding(
+      () => undefined,
+      () => undefined,
+    );
+    const c = quickClient(`http://127.0.0.1:${server.port}/api/v2`);
+    try {
+      const err = (await c
+        .listJobs(['x'], AbortSignal.timeout(50))
+        .catch((e: unknown) => e)) as AntennaApiError;
+      expect(classified(err)).toEqual(['network', null, null, true, 'GET /api/v2/jobs/: aborted']);
+    } finally {
+      await c.close();
+      await server.close();
+    }
+  });
 });

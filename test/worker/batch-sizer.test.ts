@@ -1,4 +1,4 @@
-/** Batch sizing against the visibility timeout (CONTRACT §6.5, §6.7). */
+/** Batch sizing against the visibility timeout (docs/antenna-protocol.md#delivery-and-redelivery). */
 import { BatchSizer } from '../../src/worker/batch-sizer';
 
 test('starts at the configured size and keeps it while batches are fast', () => {

@@ -1,6 +1,7 @@
 /**
- * The fake Antenna behaves like CONTRACT §6 says Antenna does, checked with the real payloads of Antenna's own
- * tests (fixtures antenna_tests.*) and the status codes of §6.1-§6.7, so the worker tests lean on a faithful fake.
+ * The fake Antenna behaves as Antenna does in pull mode (docs/antenna-protocol.md#pull-mode), checked with the
+ * real payloads of Antenna's own tests (fixtures antenna_tests.*) and the status codes Antenna answers, so the
+ * worker tests lean on a faithful fake.
  */
 import { FakeAntenna } from '../helpers/fake-antenna';
 

@@ -1,5 +1,5 @@
 /**
- * Pull mode posts each image's result as soon as that image is done, not when its whole batch is (issue 10 §2),
+ * Pull mode posts each image's result as soon as that image is done, not when its whole batch is,
  * on the real service (wasm backend, in-thread engine) against the fake Antenna.
  */
 import { buildService, type Service } from '../../src/bootstrap';

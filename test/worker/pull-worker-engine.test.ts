@@ -1,5 +1,6 @@
 /**
- * The pull worker never reports healthy images failed because the engine broke or was down (issue 10 §1).
+ * The pull worker never reports healthy images failed because the engine broke or was down
+ * (docs/memory.md#when-the-backend-breaks-anyway).
  */
 import { buildService, type Service } from '../../src/bootstrap';
 import { defaultConfig } from '../../src/config';

@@ -1,6 +1,6 @@
 /**
- * The pull worker against the fake Antenna (CONTRACT §6, §8 items 32-39), running the real service with the
- * `constant` pipeline and images from a local HTTP server.
+ * The pull worker against the fake Antenna (docs/antenna-protocol.md#pull-mode), running the real service with
+ * the `constant` pipeline and images from a local HTTP server.
  */
 import type { Service } from '../../src/bootstrap';
 import { ProcessingService } from '../../src/service/processing-service';
@@ -240,7 +240,7 @@ test('a batch the pipeline fails as a whole is re-run image by image, so only th
   await f.waitFor(() => f.isComplete(11));
   await w.stop();
   expectOneResultPerDelivery(f, 11);
-  // The healthy images are posted as soon as they are done (issue 10 §2); only the bad one runs again, alone.
+  // The healthy images are posted as soon as they are done; only the bad one runs again, alone.
   expect(f.accepted.map((a) => [a.imageId, 'error' in a.result])).toEqual([
     ['1001', false],
     ['1003', false],

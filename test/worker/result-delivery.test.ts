@@ -1,9 +1,11 @@
 /**
- * Issue 10 §5 and the pull half of §2: each result is posted once (a 2xx is success whatever its body; a slow
- * answer within WORKER_RESULT_TIMEOUT_S is waited for), a re-post after a timeout is logged as a possible
- * duplicate, and no POST body is larger than WORKER_RESULT_MAX_MB: results are packed up to it and one result
- * larger than it is split by detections, never failed.
+ * Result delivery (docs/pull-mode.md#robustness): each result is posted once (a 2xx is success whatever its
+ * body, or when its body does not arrive; a slow answer within WORKER_RESULT_TIMEOUT_S is waited for), a
+ * re-post after no answer is logged once as a possible duplicate, and no POST body is larger than
+ * WORKER_RESULT_MAX_MB: results are packed up to it and one result larger than it is split by detections,
+ * never failed.
  */
+import { createHash } from 'crypto';
 import type { DetectionResponse } from '../../src/contract/types';
 import { AntennaClient } from '../../src/worker/antenna-client';
 import { ResultOutbox } from '../../src/worker/result-outbox';
@@ -123,7 +125,7 @@ test('an answer slower than the API timeout but within the result timeout: waite
   expect(messages(lines).filter((l) => l.level >= 40)).toEqual([]);
 });
 
-test('no answer within the result timeout: re-posted with the same bytes and logged as a possible duplicate', async () => {
+test('no answer within the result timeout: re-posted with the same bytes, one line says it may be a duplicate', async () => {
   const { outbox, subjects, lines } = await setup(
     { resultAnswer: (call) => (call === 1 ? { delayMs: 1500 } : null) },
     { postTimeoutMs: 400 },
@@ -133,20 +135,32 @@ test('no answer within the result timeout: re-posted with the same bytes and log
   // The first copy was stored although its answer came too late; the second is the replay Antenna dedupes.
   await fake.waitFor(() => fake.resultPosts.length === 2, 5000);
   expect(new Set(fake.resultPosts.map((p) => p.raw)).size).toBe(1);
-  const logged = messages(lines);
-  expect(logged).toContainEqual(
+  expect(messages(lines).filter((l) => l.level >= 40)).toEqual([
     expect.objectContaining({
       level: 40,
-      msg: 'posting 1 results for job 7 failed; retrying with the same body',
-      error: expect.stringContaining('no answer within 400 ms') as string,
+      msg: 'posting 1 results for job 7 got no answer in time; re-posting the same body, possibly a duplicate (Antenna dedupes replays)',
+      error: 'POST /api/v2/jobs/7/result/: no answer within 400 ms',
+      timeout: 'answer',
     }),
+  ]);
+});
+
+test('a 2xx whose body does not arrive within the result timeout is success: posted once, one line', async () => {
+  const { outbox, subjects, lines } = await setup(
+    { resultAnswer: () => ({ holdBodyMs: 1500 }) },
+    { postTimeoutMs: 400 },
   );
-  expect(logged).toContainEqual(
+  outbox.enqueue(7, [success(subjects[0], '1')]);
+  expect(await outbox.drain(10_000)).toBe(true);
+  expect(fake.resultPosts.map((p) => p.status)).toEqual([200]);
+  expect(fake.acceptedPerReplySubject().get(subjects[0])).toBe(1);
+  expect(messages(lines).filter((l) => l.level >= 40)).toEqual([
     expect.objectContaining({
       level: 40,
-      msg: 're-posting 1 results for job 7 after a POST that got no answer: possibly a duplicate (Antenna dedupes replays)',
+      msg: 'Antenna answered the results for job 7 with HTTP 200, but its body did not arrive in time; taken as accepted',
+      body: 'POST /api/v2/jobs/7/result/: HTTP 200, but its body did not arrive within 400 ms',
     }),
-  );
+  ]);
 });
 
 test('results are packed under the body cap, and one result over it is split by detections, never failed', async () => {
@@ -184,4 +198,46 @@ test('results are packed under the body cap, and one result over it is split by 
   expect(messages(lines)).toContainEqual(
     expect.objectContaining({ level: 40, parts: parts.length, image: '1' }),
   );
+});
+
+/** `d` with a getter on `classifications` that counts each read: one read is one serialisation of `d`. */
+function counted(d: DetectionResponse, reads: number[], i: number): DetectionResponse {
+  const copy = { ...d };
+  // Redefining an existing key keeps its place, so the JSON text keeps its key order.
+  Object.defineProperty(copy, 'classifications', {
+    enumerable: true,
+    get() {
+      reads[i] = (reads[i] ?? 0) + 1;
+      return d.classifications;
+    },
+  });
+  return copy;
+}
+
+test('an oversized result is serialised once: each detection read once, the parts the bytes they always were', async () => {
+  const max = 64 * 1024;
+  const { outbox, subjects } = await setup({}, { maxBodyBytes: max });
+  const reads: number[] = [];
+  const big = Array.from({ length: 12 }, (_, i) => counted(detection('1', i, 600), reads, i));
+  // Image 2 first: image 1 is serialised while packing its post, does not fit, and waits for the next one.
+  outbox.enqueue(7, [
+    success(subjects[1], '2', [detection('2', 0, 10)]),
+    success(subjects[0], '1', big),
+    success(subjects[2], '3'),
+  ]);
+  expect(await outbox.drain(10_000)).toBe(true);
+  expect(reads).toEqual(big.map(() => 1));
+  // SHA-256 of each POST body as the serialiser wrote them before it sized while serialising (reply subjects,
+  // which carry the fake's clock, replaced by their index): image 2 alone, image 1 in three parts, the last
+  // with image 3. The split and its bytes are unchanged.
+  const bodies = fake.resultPosts.map((p) =>
+    subjects.reduce((raw, s, i) => raw.split(s).join(`<subject ${i}>`), p.raw),
+  );
+  expect(bodies.map((b) => Buffer.byteLength(b))).toEqual([802, 56363, 56443, 56667]);
+  expect(bodies.map((b) => createHash('sha256').update(b).digest('hex'))).toEqual([
+    'cb1fe675a2c87acf6be0a76dd431479c339f25532936603cc343642dc33e0744',
+    '438dfb0a611cc33de94fac09fefc72b5341d6b1ed879995f964617c7f3bed604',
+    '26f7ce35ff986a9906ebe20809743fb264c485dcc62879f64238a1c3cdc412f1',
+    '8ab1493e14ebab4acc6f7a22cb60dc12a674569f496e1e006a0f74b056c5baa8',
+  ]);
 });

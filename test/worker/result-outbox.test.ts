@@ -1,4 +1,7 @@
-/** Result posting: same bytes on retry, never dropped, splitting of a rejected batch (CONTRACT §6.6). */
+/**
+ * Result posting: same bytes on retry, never dropped, splitting of a rejected batch
+ * (docs/antenna-protocol.md#posting-results).
+ */
 import pino from 'pino';
 import { AntennaClient } from '../../src/worker/antenna-client';
 import { ResultOutbox } from '../../src/worker/result-outbox';

@@ -1,4 +1,7 @@
-/** Splitting one pipeline response into one result per task, and the local result schema (CONTRACT §6.6). */
+/**
+ * Splitting one pipeline response into one result per task, and the local result schema
+ * (docs/antenna-protocol.md#posting-results).
+ */
 import type { PipelineResultsResponse } from '../../src/contract/types';
 import { createAjv } from '../../src/contract/validators';
 import { errorItem, splitResponse } from '../../src/worker/results';

@@ -1,8 +1,8 @@
 /**
- * Pull mode is the scale-out path (issue 12, docs/scale-out.md): any number of worker processes pull from
- * the same Antenna job with no coordination of ours; Antenna's queue hands each task to one of them. Two
- * `npm run worker` processes serve one job of the fake Antenna: every task is answered exactly once, and
- * both workers answered some of them.
+ * Pull mode is the scale-out path (docs/scale-out.md#pull-mode-the-scale-out-path): any number of worker
+ * processes pull from the same Antenna job with no coordination of ours; Antenna's queue hands each task to
+ * one of them. Two `npm run worker` processes serve one job of the fake Antenna: every task is answered
+ * exactly once, and both workers answered some of them.
  */
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';

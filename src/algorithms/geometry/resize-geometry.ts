@@ -1,8 +1,30 @@
 /**
- * Where an image lands inside the model input, for `stretch`, `letterbox`, `letterbox-center` and `none`.
+ * Where an image lands inside the model input, for `stretch`, `letterbox`, `letterbox-center`, `shorter-side` and
+ * `none`.
  */
 
-export type ResizeMode = 'stretch' | 'letterbox' | 'letterbox-center' | 'none';
+export type ResizeMode = 'stretch' | 'letterbox' | 'letterbox-center' | 'shorter-side' | 'none';
+
+/** `shorter-side`'s two sizes: the shorter side's target and the longer side's limit. */
+export interface SideLimits {
+  minSize: number;
+  maxSize: number;
+}
+
+/**
+ * The size torchvision's detection transform (`GeneralizedRCNNTransform`) resizes an image to, bit for bit:
+ * `scale = min(min_size / shorter, max_size / longer)` evaluated as PyTorch evaluates a Python number divided by a
+ * float32 tensor (the tensor's float32 reciprocal times the number, rounded to float32), then each side
+ * `floor(side · scale)` in double, as `interpolate(recompute_scale_factor=True)` computes it. The reciprocal is
+ * what makes 1024×768 give 1066×800 and 4000×3000 give 1066×799.
+ */
+export function shorterSideSize(width: number, height: number, limits: SideLimits): [number, number] {
+  const f = Math.fround;
+  const byShorter = f(f(1 / Math.min(width, height)) * limits.minSize);
+  const byLonger = f(f(1 / Math.max(width, height)) * limits.maxSize);
+  const scale = Math.min(byShorter, byLonger);
+  return [Math.max(1, Math.floor(width * scale)), Math.max(1, Math.floor(height * scale))];
+}
 
 /** How a source image maps onto the model input. */
 export interface ResizeGeometry {
@@ -24,7 +46,8 @@ export interface ResizeGeometry {
 }
 
 /**
- * `stretch` fills the whole input (aspect ratio ignored). `letterbox` scales both axes by
+ * `stretch` fills the whole input (aspect ratio ignored). `shorter-side` makes the input the size
+ * `shorterSideSize` gives (aspect kept up to flooring, no padding; `inputWidth`/`inputHeight` are ignored). `letterbox` scales both axes by
  * `min(inputWidth / sourceWidth, inputHeight / sourceHeight)`, rounds the content size to whole pixels (at least 1)
  * and leaves the rest of the input as padding on the bottom and right. `letterbox-center` splits the padding
  * between both sides as ultralytics' LetterBox does (`round(pad / 2 − 0.1)` before, the rest after). `none` feeds
@@ -37,10 +60,14 @@ export function computeResizeGeometry(
   inputWidth: number,
   inputHeight: number,
   mode: ResizeMode,
+  limits?: SideLimits,
 ): ResizeGeometry {
   if (mode === 'none') {
     inputWidth = sourceWidth;
     inputHeight = sourceHeight;
+  } else if (mode === 'shorter-side') {
+    if (!limits) throw new RangeError('resize "shorter-side" needs min_size and max_size');
+    [inputWidth, inputHeight] = shorterSideSize(sourceWidth, sourceHeight, limits);
   }
   if (!(sourceWidth > 0 && sourceHeight > 0 && inputWidth > 0 && inputHeight > 0)) {
     throw new RangeError(
