@@ -3,7 +3,7 @@
  * the one-to-one comparison of ObjectDetector's boxes with the reference, and the torchvision fixture's score
  * threshold edit. Shared by convert-detector, detector-fixtures, frcnn and frcnn-service tests.
  */
-import type { BoundingBox } from '../../src/contract/types';
+import type { BoundingBox, DetectionResponse } from '../../src/contract/types';
 import { decodeOnnxModel, encodeOnnxModel } from '../../src/convert/onnx/onnx-proto';
 
 /** A reference detection: corners x1,y1,x2,y2 in source pixels and the best class score. */
@@ -114,4 +114,31 @@ export function withScoreThreshold(original: Uint8Array, t: number): Uint8Array 
   if (!tensor) throw new Error('the fixture no longer has the box score threshold constant');
   tensor.rawData = new Uint8Array(Float32Array.of(t).buffer);
   return encodeOnnxModel(m);
+}
+
+/**
+ * `/process` boxes of one image against the reference as the service reports it: corners truncated toward zero,
+ * zero-area boxes dropped, then identical ones. Each box takes an unused reference box whose corners truncate to
+ * it, allowing a corner within `slack` px of a whole pixel to truncate either way in either runtime.
+ */
+export function expectSameWholePixelBoxes(
+  got: DetectionResponse[],
+  expected: ReferenceBox[],
+  label: string,
+  slack = 1e-3,
+): void {
+  const ref = expected
+    .filter((e) => Math.trunc(e.box[2]) > Math.trunc(e.box[0]) && Math.trunc(e.box[3]) > Math.trunc(e.box[1]))
+    .map((e) => ({
+      whole: e.box.map(Math.trunc).join(','),
+      window: e.box.map((v) => [Math.trunc(Math.max(0, v - slack)), Math.trunc(v + slack)]),
+    }));
+  expect({ label, count: got.length }).toEqual({ label, count: new Set(ref.map((r) => r.whole)).size });
+  const unused = [...ref];
+  for (const d of got) {
+    const box = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
+    const at = unused.findIndex((r) => r.window.every(([lo, hi], q) => box[q] >= lo && box[q] <= hi));
+    expect({ label, box, matched: at >= 0 }).toMatchObject({ matched: true });
+    unused.splice(at, 1);
+  }
 }
