@@ -60,15 +60,19 @@ async function timeLoop(step: () => Promise<void>, batch: number, seconds: numbe
 
 // ---- inside a tfjs worker thread ---------------------------------------------------------------------------
 
-/** One tfjs inference thread: load, warm, say ready, wait for go, run the timed loop, report. */
-async function tfjsThread(job: StageJob): Promise<void> {
-  const port = parentPort!;
+/**
+ * Loads the converted model on `backend` and warms it up; `step` runs one batch of `[batch, size, size, 3]`
+ * NHWC float32 crops (the layout the service feeds its classifiers) and reads the result back.
+ */
+async function loadStage(
+  job: StageJob,
+  backend: 'wasm' | 'tensorflow',
+): Promise<{ step: () => Promise<void>; dispose: () => void }> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/tf/backend');
   const { loadGraphModelFromDir } = await import('../src/models/graph-model-loader');
-  await initBackend('wasm', { wasmThreads: job.wasmThreads });
+  await initBackend(backend, { wasmThreads: job.wasmThreads });
   const model = await loadGraphModelFromDir(job.modelDir);
-  // [batch, size, size, 3] NHWC float32, the layout the service feeds its classifiers.
   const x = tf.randomUniform([job.batch, job.size, job.size, 3]);
   const step = async (): Promise<void> => {
     const y = model.execute(x) as import('@tensorflow/tfjs').Tensor;
@@ -76,11 +80,23 @@ async function tfjsThread(job: StageJob): Promise<void> {
     y.dispose();
   };
   await step();
+  return {
+    step,
+    dispose: () => {
+      x.dispose();
+      model.dispose();
+    },
+  };
+}
+
+/** One tfjs inference thread: load, warm, say ready, wait for go, run the timed loop, report. */
+async function tfjsThread(job: StageJob): Promise<void> {
+  const port = parentPort!;
+  const stage = await loadStage(job, 'wasm');
   port.postMessage({ type: 'ready' });
   await new Promise((r) => port.once('message', r));
-  const timed = await timeLoop(step, job.batch, job.seconds);
-  x.dispose();
-  model.dispose();
+  const timed = await timeLoop(stage.step, job.batch, job.seconds);
+  stage.dispose();
   port.postMessage({ type: 'done', timed });
 }
 
@@ -94,19 +110,8 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === 'tfjs-st
 
 /** tfjs-node in this (child) process, libtensorflow's threads as the environment set them: timed loop. */
 async function nativeChild(job: StageJob): Promise<Timed> {
-  const tf = await import('@tensorflow/tfjs');
-  const { initBackend } = await import('../src/tf/backend');
-  const { loadGraphModelFromDir } = await import('../src/models/graph-model-loader');
-  await initBackend('tensorflow');
-  const model = await loadGraphModelFromDir(job.modelDir);
-  const x = tf.randomUniform([job.batch, job.size, job.size, 3]);
-  const step = async (): Promise<void> => {
-    const y = model.execute(x) as import('@tensorflow/tfjs').Tensor;
-    await y.data();
-    y.dispose();
-  };
-  await step();
-  return timeLoop(step, job.batch, job.seconds);
+  const stage = await loadStage(job, 'tensorflow');
+  return timeLoop(stage.step, job.batch, job.seconds);
 }
 
 // ---- main thread -------------------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ Run with the TensorFlow that `npm run native` builds against (tensorflow-cpu 2.2
     /work/pyenv/bin/python scripts/export-native-fixtures.py [--out test/fixtures/native]
 
 Writes
-- decode.json: TF-Python's `tf.io.decode_jpeg(channels=3)` of samples/trap-1024x768.jpg, as the SHA-256 of its
-  uint8 pixels and their shape: the reference for tfjs-node's `tf.node.decodeImage`, which runs the same DecodeJpeg
-  kernel with the same attributes.
+- decode.json: TF-Python's `tf.io.decode_jpeg(channels=3, dct_method="INTEGER_ACCURATE")` of
+  samples/trap-1024x768.jpg, as the SHA-256 of its uint8 pixels and their shape: the reference for the service's
+  native decode, `tf.node.decodeJpeg` with the same attributes (the accurate DCT, as PIL and sharp decode).
 - saved-model-runner/one-input: a `tf.Module` whose serving signature takes key `input_1` (float32 [N, H, W, 3];
   tensor `serving_default_input_1:0`) and returns `logits`, the per-image channel means [N, 3], and `features`, the
   channel maxima then minima [N, 6]: values a test can compute on its own.
@@ -32,11 +32,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def decode_reference(out: str) -> None:
     sample = os.path.join(ROOT, 'samples', 'trap-1024x768.jpg')
     with open(sample, 'rb') as f:
-        pixels = tf.io.decode_jpeg(f.read(), channels=3).numpy()
+        pixels = tf.io.decode_jpeg(f.read(), channels=3, dct_method='INTEGER_ACCURATE').numpy()
     record = {
         'image': 'samples/trap-1024x768.jpg',
         'tensorflow': tf.__version__,
-        'op': 'tf.io.decode_jpeg(contents, channels=3)',
+        'op': "tf.io.decode_jpeg(contents, channels=3, dct_method='INTEGER_ACCURATE')",
         'shape': list(pixels.shape),
         'sha256': hashlib.sha256(pixels.tobytes()).hexdigest(),
     }

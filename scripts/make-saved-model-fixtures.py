@@ -27,7 +27,7 @@ Writes
   three classes (labels.json: moth, beetle, other). Weights are random but seeded.
 - images/: two PNG crops of samples/ at odd sizes (lossless, so any decoder gives the same pixels).
 - reference.json: TF-Python's outputs. For the detector: every output on samples/trap-1024x768.jpg,
-  samples/trap-1600x1200.jpg (decoded with tf.io.decode_jpeg, as libtensorflow decodes them in the service) and
+  samples/trap-1600x1200.jpg (decoded with tf.io.decode_jpeg and the accurate DCT, as the service decodes them) and
   the PNGs. For the classifier: the probabilities of whole-pixel crops image[y1:y2, x1:x2] fed at their own size.
 """
 import argparse
@@ -150,7 +150,9 @@ def make_classifier(seed=11):
 
 def decode(path):
     data = tf.io.read_file(path)
-    img = tf.io.decode_png(data, channels=3) if path.endswith('.png') else tf.io.decode_jpeg(data, channels=3)
+    if path.endswith('.png'):
+        return tf.io.decode_png(data, channels=3).numpy()
+    img = tf.io.decode_jpeg(data, channels=3, dct_method='INTEGER_ACCURATE')
     return img.numpy()
 
 

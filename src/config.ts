@@ -180,7 +180,7 @@ export const settings = {
     'INFERENCE_THREADS',
     'auto',
     autoOr(integer(1, 64)),
-    'Inference threads, each with its own backend and copy of the models (`worker` mode). `auto`: one per available core up to 8 on wasm/cpu, 1 on tfjs-node (libtensorflow already uses every core). `1`: one thread.',
+    'Inference threads, each with its own backend and copy of the models (`worker` mode). `auto`: one per available core up to 8 on wasm/cpu; 1 on tfjs-node, whose one intra-op pool (TF_NUM_INTRAOP_THREADS) already spreads each op over every core and is shared by all inference threads. `1`: one thread.',
   ),
   wasmThreads: setting(
     'WASM_THREADS',
@@ -332,6 +332,12 @@ export const settings = {
     true,
     bool,
     "Passed to libtensorflow (native backend): `true` pools CPU memory for reuse (TF's BFC allocator); `false` maps every large tensor afresh, which page-faults: 25% more CPU per Faster R-CNN image on our VM, for RSS held at the peak working set instead (docs/benchmarks.md).",
+  ),
+  tfEnableOnednnOpts: setting(
+    'TF_ENABLE_ONEDNN_OPTS',
+    false,
+    bool,
+    "Passed to libtensorflow (native backend): oneDNN's kernels where TF has them (its own default on x86). Off here: op by op, as TF.js graph models run, it cost ADC's ResNet-50 Faster R-CNN 40-60% more CPU per image on our VM; the MobileNetV3 Faster R-CNN ran 10-15% faster with it (docs/benchmarks.md).",
   ),
 };
 

@@ -35,10 +35,14 @@ state=$(realpath -m "${ADC_STATE:-$here/../../scratch/adc}")
 python=$state/venv/bin/python
 [ -f "$src/trapdata/api/api.py" ] || { echo "run-adc: $src is not an ADC checkout" >&2; exit 2; }
 
-if ! /usr/bin/python3 -c 'import torch, torchvision, ensurepip' 2>/dev/null; then
-  echo "run-adc: installing Debian's python3-torch, python3-torchvision and python3-venv" >&2
+# Debian's torch calls BLAS through libblas.so.3, which is the reference BLAS unless an optimised one is installed:
+# with it, the detector's box-head Linear layers alone take tens of seconds per image. ADC's own wheels bring MKL,
+# so OpenBLAS stands in for it and a comparison with ADC is not one against a handicapped PyTorch.
+blas=/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
+if ! /usr/bin/python3 -c 'import torch, torchvision, ensurepip' 2>/dev/null || [ ! -e "$blas" ]; then
+  echo "run-adc: installing Debian's python3-torch, python3-torchvision, python3-venv and OpenBLAS" >&2
   apt-get update -qq >&2
-  apt-get install -y -qq python3-torch python3-torchvision python3-venv >&2
+  apt-get install -y -qq python3-torch python3-torchvision python3-venv libopenblas0-pthread >&2
 fi
 
 if [ ! -x "$python" ]; then
@@ -69,4 +73,6 @@ done
 # ADC reads settings from ./.env and AMI_* variables, and keeps its database under $XDG_CONFIG_HOME/AMI.
 cd "$state/run"
 export TORCH_HOME=$state/torch XDG_CONFIG_HOME=$state/config PYTHONPATH=$here/stand-ins:$src
+# OpenBLAS even where another BLAS is Debian's current alternative.
+[ -e "$blas" ] && export LD_PRELOAD=$blas${LD_PRELOAD:+:$LD_PRELOAD}
 exec "$python" -m uvicorn trapdata.api.api:app --host 127.0.0.1 --port "$port"

@@ -17,7 +17,7 @@
  *      and devices.
  * Run again with nothing changed, it checks and relinks in seconds.
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -35,6 +35,7 @@ import {
   WHEEL_LIBRARIES,
 } from './native-wheel';
 import { projectRoot } from '../util/paths';
+import { runCommand } from '../util/run-command';
 
 /** The package whose addon is built: the CPU package; its addon runs on whatever libtensorflow it links. */
 const PACKAGE = '@tensorflow/tfjs-node';
@@ -70,37 +71,6 @@ const detail = (text: string): void => {
   process.stderr.write(`      ${text}\n`);
 };
 const seconds = (t0: number): string => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
-
-/** Runs a command to completion, capturing its output; rejects never (the caller reads `status`). */
-function run(
-  command: string,
-  args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    let pending = '';
-    const lines = (chunk: string): void => {
-      if (!options.onLine) return;
-      pending += chunk;
-      const parts = pending.split('\n');
-      pending = parts.pop() ?? '';
-      parts.forEach((l) => options.onLine?.(l));
-    };
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      lines(d.toString());
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      lines(d.toString());
-    });
-    child.on('error', (err) => resolve({ status: 127, stdout, stderr: stderr + err.message }));
-    child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }));
-  });
-}
 
 const found = (command: string): boolean =>
   spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
@@ -189,7 +159,7 @@ async function pipDownload(settings: NativeSettings, tools: Toolchain, dir: stri
   if (settings.index) args.push('--index-url', settings.index);
   if (settings.pythonVersion) args.push('--python-version', settings.pythonVersion, '--only-binary=:all:');
   detail(`pip download ${settings.spec}${settings.index ? ` from ${settings.index}` : ''}`);
-  const result = await run(tools.python, args, {
+  const result = await runCommand(tools.python, args, {
     onLine: (l) => {
       if (/^(Collecting|Downloading|Saved|File was already|Processing)/.test(l.trim())) detail(l.trim());
     },
@@ -262,7 +232,7 @@ with zipfile.ZipFile(wheel) as z:
   const patterns = HEADER_PATTERNS.map((p) => p.source.replace(/\\\//g, '/'));
   const t0 = performance.now();
   let lastShown = 0;
-  const result = await run(
+  const result = await runCommand(
     tools.python,
     [
       '-c',
@@ -399,7 +369,7 @@ async function installPackage(root: string): Promise<{ dir: string; pkg: Package
   detail(`npm install --no-save --ignore-scripts ${PACKAGE}@${version}`);
   const npm = process.env.npm_execpath;
   const [cmd, args] = npm ? [process.execPath, [npm]] : ['npm', [] as string[]];
-  const result = await run(
+  const result = await runCommand(
     cmd,
     [...args, 'install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `${PACKAGE}@${version}`],
     { cwd: root },
@@ -462,7 +432,7 @@ async function buildAddon(
   const log = path.join(dirs.addonCache, `build-${pkg.version}.log`);
   fs.mkdirSync(dirs.addonCache, { recursive: true });
   detail(`node-gyp rebuild (about 15 s; log: ${log})`);
-  const result = await run(
+  const result = await runCommand(
     process.execPath,
     [
       tools.nodeGyp,
@@ -536,7 +506,7 @@ require(${JSON.stringify(backendModule)}).initBackend('tensorflow').then((choice
     tensorflow: choice.tensorflow ?? null, sum }) + '\\n');
 }, (err) => { process.stderr.write(String(err.message) + '\\n'); process.exit(1); });
 `;
-  const result = await run(process.execPath, ['-e', script], {
+  const result = await runCommand(process.execPath, ['-e', script], {
     cwd: root,
     env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '0' },
   });

@@ -35,12 +35,19 @@ export interface DetectorPlanOptions {
   /** True when the ONNX graph contains NonMaxSuppression (anywhere, branches included). */
   graphHasNms: boolean;
   resize?: ResizeMode;
+  /** `shorter-side`: the shorter side's target and the longer side's limit (default torchvision's 800 and 1333). */
+  minSize?: number;
+  maxSize?: number;
   /** 0..255 pixel units. */
   padValue?: number;
   scale?: number;
   mean?: [number, number, number];
   std?: [number, number, number];
   scoreThreshold?: number;
+  /** Keep only scores strictly above the threshold (output.score_threshold_strict). */
+  scoreThresholdStrict?: boolean;
+  /** `false`: the request's threshold and cap are ignored (output.request_overrides). */
+  requestOverrides?: boolean;
   iouThreshold?: number;
   maxDetections?: number;
   boxFormat?: DetectorOutput['box_format'];
@@ -115,14 +122,16 @@ export function planDetectorManifest(
   const { layout, batch, height, width } = inputFacts(graph.input);
   const dynamicSize = !(height > 0 && width > 0);
   const resize: ResizeMode = options.resize ?? (dynamicSize ? 'none' : yolo ? 'letterbox-center' : 'stretch');
-  if (dynamicSize && resize !== 'none') {
+  // `none` and `shorter-side` give every image its own input size, which only a dynamic input takes.
+  const ownSize = resize === 'none' || resize === 'shorter-side';
+  if (dynamicSize && !ownSize) {
     throw new ConversionError(
       `the input has a dynamic size; resize "${resize}" needs a fixed one (pass --input-size) or use --resize none`,
     );
   }
-  if (!dynamicSize && resize === 'none') {
+  if (!dynamicSize && ownSize) {
     throw new ConversionError(
-      `--resize none feeds images at their own size, but the input is fixed at ${height}×${width}`,
+      `--resize ${resize} gives each image its own input size, but the input is fixed at ${height}×${width}`,
     );
   }
   const letterbox = resize === 'letterbox' || resize === 'letterbox-center';
@@ -224,6 +233,9 @@ export function planDetectorManifest(
     input: {
       ...(dynamicSize ? {} : { width, height }),
       resize,
+      ...(resize === 'shorter-side'
+        ? { min_size: options.minSize ?? 800, max_size: options.maxSize ?? 1333 }
+        : {}),
       ...(letterbox ? { pad_value: options.padValue ?? (yolo ? 114 : 0) } : {}),
       layout,
       batch,
@@ -236,6 +248,10 @@ export function planDetectorManifest(
     output: {
       ...output,
       score_threshold: options.scoreThreshold ?? (yolo ? 0.25 : 0.5),
+      ...(options.scoreThresholdStrict !== undefined
+        ? { score_threshold_strict: options.scoreThresholdStrict }
+        : {}),
+      ...(options.requestOverrides !== undefined ? { request_overrides: options.requestOverrides } : {}),
       ...(output.nms === 'in-graph' ? {} : { iou_threshold: options.iouThreshold ?? (yolo ? 0.7 : 0.5) }),
       max_detections: options.maxDetections ?? (yolo ? 300 : Math.min(maxFromGraph ?? 500, 500)),
     },

@@ -8,6 +8,7 @@ import * as path from 'path';
 import type { AlgorithmCategoryMap } from '../contract/types';
 import type {
   ClassifierManifest,
+  CropInterpolation,
   DetectorManifest,
   LoadedManifest,
   ManifestAlgorithm,
@@ -45,6 +46,8 @@ export interface OnnxModelDirOptions {
   inputSize?: [number, number];
   mean?: [number, number, number];
   std?: [number, number, number];
+  /** How crops reach the input size (manifest `input.interpolation`); default the service's `bilinear`. */
+  interpolation?: CropInterpolation;
   /** Default: `probabilities` when the graph ends in Softmax, else `logits`. */
   outputKind?: 'logits' | 'probabilities';
   log?: (line: string) => void;
@@ -114,6 +117,7 @@ export async function convertOnnxToModelDir(options: OnnxModelDirOptions): Promi
       height,
       color_order: 'RGB',
       resize: 'stretch',
+      ...(options.interpolation ? { interpolation: options.interpolation } : {}),
       scale: 1 / 255,
       mean: options.mean ?? IMAGENET_MEAN,
       std: options.std ?? IMAGENET_STD,

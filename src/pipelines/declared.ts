@@ -6,95 +6,19 @@
  * `"classifiers": []` declares a detector-only pipeline: it returns boxes only (or the detector's own classes).
  * `"detector_classes": ["insect"]` keeps only those classes of a detector whose manifest has `class_labels`.
  *
- * ```json
- * {"pipelines": [{"slug": "acme_moths_2026", "name": "ACME moths 2026", "version": 1, "description": "...",
- *   "detector": "moth-detector",
- *   "classifiers": [
- *     {"model": "moth-nonmoth-classifier", "terminal": false},
- *     {"model": "species-classifier", "terminal": true, "only_if": {"model": "moth-nonmoth-classifier", "labels": ["moth"]}}]}]}
- * ```
+ * The file's format and its validation are src/models/pipelines-file.ts.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import Ajv from 'ajv';
 import { CropClassifier } from '../algorithms/crop-classifier';
 import { loadManifestAlgorithm } from '../algorithms/load-manifest-algorithm';
 import { ObjectDetector, type ObjectDetectorOptions } from '../algorithms/object-detector';
+import { parsePipelinesFile, PIPELINES_FILE, type DeclaredPipeline } from '../models/pipelines-file';
 import { definePipeline, type PipelineDefinition } from './definition';
 import { Pipeline, type ClassifierStage } from './pipeline';
 
-export const PIPELINES_FILE = 'pipelines.json';
-
-export interface DeclaredStage {
-  /** Model directory (relative to MODELS_DIR) of a classifier. */
-  model: string;
-  /** `false` for filters such as moth/non-moth (docs/antenna-protocol.md#classifications). */
-  terminal: boolean;
-  batch_size?: number;
-  /** Run only on detections that an earlier stage (by model directory) labelled with one of `labels`. */
-  only_if?: { model: string; labels: string[] };
-}
-
-export interface DeclaredPipeline {
-  slug: string;
-  name: string;
-  version: number;
-  description?: string | null;
-  /** Model directory of the detector. */
-  detector: string;
-  /** Keep only these detector classes (the detector's manifest must have `class_labels`). */
-  detector_classes?: string[];
-  classifiers: DeclaredStage[];
-}
-
-const schema = {
-  type: 'object',
-  required: ['pipelines'],
-  properties: {
-    pipelines: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['slug', 'name', 'version', 'detector', 'classifiers'],
-        additionalProperties: false,
-        properties: {
-          slug: { type: 'string', pattern: '^[a-z0-9_-]{1,255}$' },
-          name: { type: 'string', minLength: 1, maxLength: 255 },
-          version: { type: 'integer', minimum: 1 },
-          description: { type: 'string', nullable: true },
-          detector: { type: 'string', minLength: 1 },
-          detector_classes: { type: 'array', items: { type: 'string' }, minItems: 1 },
-          classifiers: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['model', 'terminal'],
-              additionalProperties: false,
-              properties: {
-                model: { type: 'string', minLength: 1 },
-                terminal: { type: 'boolean' },
-                batch_size: { type: 'integer', minimum: 1 },
-                only_if: {
-                  type: 'object',
-                  required: ['model', 'labels'],
-                  additionalProperties: false,
-                  properties: {
-                    model: { type: 'string' },
-                    labels: { type: 'array', items: { type: 'string' }, minItems: 1 },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-} as const;
-
-const validate = new Ajv({ allErrors: true, strict: false }).compile<{ pipelines: DeclaredPipeline[] }>(
-  schema,
-);
+/** The entry type, where the service's readers have always found it. */
+export type { DeclaredPipeline } from '../models/pipelines-file';
 
 /**
  * Loads a model directory and checks it holds the kind of algorithm the stage needs; `detector` options (the
@@ -160,11 +84,5 @@ export function readDeclaredPipelines(modelsDir: string): PipelineDefinition[] {
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
-  if (!validate(raw)) {
-    const problems = (validate.errors ?? [])
-      .map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`)
-      .join('; ');
-    throw new Error(`${file}: ${problems}`);
-  }
-  return raw.pipelines.map(declaredPipeline);
+  return parsePipelinesFile(raw, file).pipelines.map(declaredPipeline);
 }

@@ -63,6 +63,16 @@ export interface NativeTfModule {
   node: {
     /** JPEG, PNG, GIF and BMP only; truncated JPEGs throw. */
     decodeImage(bytes: Uint8Array, channels?: number, dtype?: string, expandAnimations?: boolean): tf.Tensor;
+    /** JPEG only; `dctMethod` `INTEGER_ACCURATE` is libjpeg's accurate integer DCT (`''`: TF's fast default). */
+    decodeJpeg(
+      bytes: Uint8Array,
+      channels?: number,
+      ratio?: number,
+      fancyUpscaling?: boolean,
+      tryRecoverTruncated?: boolean,
+      acceptableFraction?: number,
+      dctMethod?: string,
+    ): tf.Tensor3D;
     loadSavedModel(path: string, tags?: string[], signature?: string): Promise<tf.InferenceModel>;
     getMetaGraphsFromSavedModel(path: string): Promise<MetaGraph[]>;
   };

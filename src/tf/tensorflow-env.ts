@@ -15,11 +15,13 @@ export interface TensorFlowEnvSettings {
   tfInterOpThreads?: number | 'auto';
   /** TF_CPU_ALLOCATOR_USE_BFC: libtensorflow's pooling allocator for CPU memory (default on). */
   tfCpuAllocatorUseBfc?: boolean;
+  /** TF_ENABLE_ONEDNN_OPTS: oneDNN's kernels where TF has them (default off). */
+  tfEnableOnednnOpts?: boolean;
 }
 
 /**
- * Sets libtensorflow's environment: the GPU memory policy when configured, its thread pools and CPU allocator, and
- * its C++ logging at warnings and above unless the operator chose a level (TF_CPP_MIN_LOG_LEVEL). At its default
+ * Sets libtensorflow's environment: the GPU memory policy when configured, its thread pools, CPU allocator and
+ * oneDNN use, and its C++ logging at warnings and above unless the operator chose a level (TF_CPP_MIN_LOG_LEVEL). At its default
  * of 0 the library prints a dozen INFO lines at start-up (absl's preamble, oneDNN, CPU features) that say nothing an
  * operator acts on; the warnings and errors it keeps are the ones that explain a failure, e.g. "Could not load
  * dynamic library".
@@ -38,6 +40,12 @@ export interface TensorFlowEnvSettings {
  * VM a bias add or ReLU over a 60 MB activation took 60-130 ms, and 12 ms once the memory was reused. TF's BFC
  * allocator (TF_CPU_ALLOCATOR_USE_BFC, the pool it uses for GPU hosts' pinned memory) keeps freed buffers for
  * reuse: 25% less CPU per Faster R-CNN image, for RSS that stays at the peak working set (+190 MiB there).
+ *
+ * oneDNN: TF's x86 builds route part of their CPU work through oneDNN unless TF_ENABLE_ONEDNN_OPTS=0. Run op by
+ * op (eager), as tfjs-node runs TF.js graph models, that is oneDNN's sgemm inside TF's own convolutions and
+ * matmuls (ONEDNN_VERBOSE lists only `gemm_api` calls, 120,000 of them, mostly small blocks, per ResNet-50 Faster
+ * R-CNN image). On our 2-core VM it cost ADC's ResNet-50 Faster R-CNN 40-60% more CPU per image, while the
+ * MobileNetV3 one ran 10-15% faster with it and the ResNet-50 classifier the same; off by default, a setting.
  */
 export function applyTensorFlowEnv(
   settings: TensorFlowEnvSettings,
@@ -52,7 +60,10 @@ export function applyTensorFlowEnv(
   };
   threads('TF_NUM_INTRAOP_THREADS', settings.tfIntraOpThreads);
   threads('TF_NUM_INTEROP_THREADS', settings.tfInterOpThreads);
-  if (settings.tfCpuAllocatorUseBfc !== undefined)
-    env.TF_CPU_ALLOCATOR_USE_BFC = String(settings.tfCpuAllocatorUseBfc);
-  else env.TF_CPU_ALLOCATOR_USE_BFC ??= 'true';
+  const flag = (name: string, setting: boolean | undefined, def: boolean): void => {
+    if (setting !== undefined) env[name] = String(setting);
+    else env[name] ??= String(def);
+  };
+  flag('TF_CPU_ALLOCATOR_USE_BFC', settings.tfCpuAllocatorUseBfc, true);
+  flag('TF_ENABLE_ONEDNN_OPTS', settings.tfEnableOnednnOpts, false);
 }

@@ -179,6 +179,44 @@ describe('planDetectorManifest', () => {
     });
     expect(m.output).toMatchObject({ score_threshold: 0.4, iou_threshold: 0.6 });
   });
+
+  it('shorter-side: each image its own size, which only a dynamic input takes; torchvision’s sizes by default', () => {
+    const torchvision = {
+      input: { name: 'images', shape: [-1, -1, 3], layout: 'HWC' },
+      outputs: [
+        { key: 'boxes', onnxName: 'boxes', shape: [-1, 4] },
+        { key: 'scores', onnxName: 'scores', shape: [-1] },
+      ],
+    };
+    expect(plan(torchvision, { resize: 'shorter-side' }).input).toMatchObject({
+      min_size: 800,
+      max_size: 1333,
+    });
+    expect(plan(torchvision, { resize: 'shorter-side', minSize: 512, maxSize: 900 }).input).toMatchObject({
+      resize: 'shorter-side',
+      min_size: 512,
+      max_size: 900,
+    });
+    expect(() =>
+      plan({ ...torchvision, input: { name: 'x', shape: [1, 3, 64, 64] } }, { resize: 'shorter-side' }),
+    ).toThrow('--resize shorter-side gives each image its own input size, but the input is fixed at 64×64');
+  });
+
+  it('a strict threshold and no request overrides only when asked', () => {
+    const graph = {
+      input: { name: 'images', shape: [-1, -1, 3] },
+      outputs: [
+        { key: 'boxes', onnxName: 'boxes', shape: [-1, 4] },
+        { key: 'scores', onnxName: 'scores', shape: [-1] },
+      ],
+    };
+    expect(plan(graph).output).not.toHaveProperty('score_threshold_strict');
+    expect(plan(graph).output).not.toHaveProperty('request_overrides');
+    expect(plan(graph, { scoreThresholdStrict: true, requestOverrides: false }).output).toMatchObject({
+      score_threshold_strict: true,
+      request_overrides: false,
+    });
+  });
 });
 
 test('parseNames reads the Python dict ultralytics writes', () => {

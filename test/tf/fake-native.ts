@@ -39,6 +39,7 @@ export function fakeNative(
   const module: NativeTfModule = {
     node: {
       decodeImage: unexpected('decodeImage'),
+      decodeJpeg: unexpected('decodeJpeg'),
       loadSavedModel: unexpected('loadSavedModel'),
       getMetaGraphsFromSavedModel: unexpected('getMetaGraphsFromSavedModel'),
     },

@@ -1,8 +1,9 @@
 /**
- * Native decode on the real tfjs-node: `tf.node.decodeImage` reads only JPEG, PNG, GIF and BMP and refuses
- * truncated JPEGs, so WebP, TIFF, truncated JPEGs and whatever libtensorflow throws on go to sharp. JPEGs are
- * checked against TF-Python's `decode_jpeg` (test/fixtures/native/decode.json, scripts/export-native-fixtures.py),
- * lossless formats against sharp.
+ * Native decode on the real tfjs-node: libtensorflow reads only JPEG, PNG, GIF and BMP and refuses truncated
+ * JPEGs, so WebP, TIFF, truncated JPEGs and whatever libtensorflow throws on go to sharp. JPEGs are decoded with
+ * the accurate DCT and checked against TF-Python's `decode_jpeg(dct_method="INTEGER_ACCURATE")`
+ * (test/fixtures/native/decode.json, scripts/export-native-fixtures.py) and against sharp, which decodes as PIL
+ * does; lossless formats against sharp.
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -71,6 +72,7 @@ describe('the tensorflow decoder on tfjs-node', () => {
   ) as { image: string; shape: number[]; sha256: string };
   let images: Record<'png' | 'webp' | 'tiff' | 'truncated' | 'badCrc', Buffer>;
   let decodeImage: jest.SpyInstance;
+  let decodeJpeg: jest.SpyInstance;
 
   beforeAll(async () => {
     const base = await jpeg(320, 240);
@@ -89,23 +91,40 @@ describe('the tensorflow decoder on tfjs-node', () => {
     if (nativeBuilt()) await initBackend('tensorflow');
   });
   beforeEach(() => {
-    if (nativeBuilt()) decodeImage = jest.spyOn(nativeTf()!.node, 'decodeImage');
+    if (nativeBuilt()) {
+      decodeImage = jest.spyOn(nativeTf()!.node, 'decodeImage');
+      decodeJpeg = jest.spyOn(nativeTf()!.node, 'decodeJpeg');
+    }
   });
-  afterEach(() => decodeImage?.mockRestore());
+  afterEach(() => {
+    decodeImage?.mockRestore();
+    decodeJpeg?.mockRestore();
+  });
 
   itWithNative('is chosen in auto mode on the native backend', () => {
     expect(chooseDecoder('auto').name).toBe('tensorflow');
     expect(chooseDecoder('sharp').name).toBe('sharp');
   });
 
-  itWithNative("decodes a JPEG to TF-Python's decode_jpeg pixels, bit for bit", async () => {
+  itWithNative("decodes a JPEG to TF-Python's accurate-DCT decode_jpeg pixels, bit for bit", async () => {
     const bytes = fs.readFileSync(path.join(ROOT, reference.image));
     const t = await chooseDecoder().decode(bytes);
-    expect(decodeImage).toHaveBeenCalledTimes(1);
+    expect(decodeJpeg).toHaveBeenCalledTimes(1);
+    expect(decodeJpeg.mock.calls[0]?.[6]).toBe('INTEGER_ACCURATE');
     expect([t.shape, t.dtype]).toEqual([reference.shape, 'int32']);
     const pixels = Uint8Array.from(await t.data());
     t.dispose();
     expect(createHash('sha256').update(pixels).digest('hex')).toBe(reference.sha256);
+  });
+
+  itWithNative("decodes a 4K trap JPEG to exactly sharp's pixels, as PIL decodes it", async () => {
+    const bytes = fs.readFileSync(path.join(ROOT, 'samples', 'trap-4k-1.jpg'));
+    const t = await chooseDecoder().decode(bytes);
+    const ours = Buffer.from(Uint8Array.from(await t.data()));
+    t.dispose();
+    const theirs = await sharp(bytes).raw().toBuffer();
+    // Byte comparison of 26.5 M values; jest's deep equality would take minutes.
+    expect([ours.length, ours.equals(theirs)]).toEqual([4096 * 2160 * 3, true]);
   });
 
   itWithNative("decodes an RGBA PNG natively to sharp's RGB pixels", async () => {

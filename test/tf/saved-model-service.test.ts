@@ -20,6 +20,7 @@ import { ObjectDetector } from '../../src/algorithms/object-detector';
 import type { Service } from '../../src/bootstrap';
 import { main as convertMain } from '../../src/cli/convert';
 import type { BoundingBox, PipelineResultsResponse } from '../../src/contract/types';
+import { chooseDecoder } from '../../src/images/decode';
 import { readManifest } from '../../src/models/manifest';
 import { nativeTf } from '../../src/tf/backend';
 import { expectNoLeak, runOptions, SAMPLES, tensorImage } from '../algorithms/helpers';
@@ -91,11 +92,13 @@ function expectSameBoxes(
   );
 }
 
-/** The image decoded as the service decodes it on the native backend (libtensorflow, like TF-Python). */
-function decode(name: string): tf.Tensor3D {
-  const native = nativeTf();
-  if (!native) throw new Error('the native backend is not active');
-  return native.node.decodeImage(fs.readFileSync(imagePath(name)), 3) as tf.Tensor3D;
+/**
+ * The image decoded as the service decodes it on the native backend (libtensorflow with the accurate DCT, as
+ * the fixture script decoded it in TF-Python).
+ */
+function decode(name: string): Promise<tf.Tensor3D> {
+  if (!nativeTf()) throw new Error('the native backend is not active');
+  return chooseDecoder('tensorflow').decode(fs.readFileSync(imagePath(name)));
 }
 
 const skip = !nativeBuilt()
@@ -157,7 +160,7 @@ else
       it.each(IMAGES)(
         '%s: every row before num_detections, boxes within 0.5 px, scores within 1e-5',
         async (name) => {
-          const image = tensorImage(name, decode(name));
+          const image = tensorImage(name, await decode(name));
           try {
             // Threshold 0: every row the graph kept, so that the rows past num_detections would show if read.
             const [found] = await expectNoLeak(() =>
@@ -180,7 +183,7 @@ else
       afterAll(() => classifier.dispose());
 
       it('every crop at its own size, batched by size, scores within 1e-5 of TF-Python, no leak', async () => {
-        const images = IMAGES.map((name) => tensorImage(name, decode(name)));
+        const images = await Promise.all(IMAGES.map(async (name) => tensorImage(name, await decode(name))));
         try {
           const regions = images.flatMap((image) =>
             reference.classifier[image.id].map(({ bbox: [x1, y1, x2, y2] }) => ({

@@ -15,14 +15,21 @@ describe('applyTensorFlowEnv', () => {
     expect(env.TF_NUM_INTEROP_THREADS).toBe('3');
     expect(env.TF_CPP_MIN_LOG_LEVEL).toBe('1');
     expect(env.TF_CPU_ALLOCATOR_USE_BFC).toBe('true');
+    expect(env.TF_ENABLE_ONEDNN_OPTS).toBe('false');
   });
 
-  it("keeps the operator's allocator choice from the environment, and writes a configured one", () => {
-    const env: NodeJS.ProcessEnv = { TF_CPU_ALLOCATOR_USE_BFC: 'false' };
+  it("keeps the operator's allocator and oneDNN choices from the environment, and writes configured ones", () => {
+    const env: NodeJS.ProcessEnv = { TF_CPU_ALLOCATOR_USE_BFC: 'false', TF_ENABLE_ONEDNN_OPTS: '1' };
     applyTensorFlowEnv({ tfForceGpuAllowGrowth: null }, env, cores);
     expect(env.TF_CPU_ALLOCATOR_USE_BFC).toBe('false');
-    applyTensorFlowEnv({ tfForceGpuAllowGrowth: null, tfCpuAllocatorUseBfc: true }, env, cores);
+    expect(env.TF_ENABLE_ONEDNN_OPTS).toBe('1');
+    applyTensorFlowEnv(
+      { tfForceGpuAllowGrowth: null, tfCpuAllocatorUseBfc: true, tfEnableOnednnOpts: true },
+      env,
+      cores,
+    );
     expect(env.TF_CPU_ALLOCATOR_USE_BFC).toBe('true');
+    expect(env.TF_ENABLE_ONEDNN_OPTS).toBe('true');
   });
 
   it('keeps numbers the operator put in the environment, and replaces `auto` there by the core count', () => {
