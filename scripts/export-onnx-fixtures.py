@@ -40,6 +40,7 @@ import math
 import os
 from functools import partial
 
+import numpy as np
 import onnx
 import torch
 import torch.nn as nn
@@ -175,17 +176,20 @@ def randomize_bn(model, gen):
             m.running_var.data = torch.rand(c, generator=gen) + 0.5
 
 
-def export_yolo(out_dir):
+def build_yolo(imgsz=(64, 64)):
+    """The yolo-tiny model at `imgsz` (the weights do not depend on it) and the generator its weights came from."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
-    model = TinyYolo().eval()
+    model = TinyYolo(imgsz=imgsz).eval()
     randomize_bn(model, gen)
     with torch.no_grad():
         # Class logits biased low so that most anchors score under 0.25, as in a trained detector.
         for seq in model.detect.cv3:
             seq[-1].bias.data[:] = -2.0
-    path = os.path.join(out_dir, "yolo-tiny.onnx")
-    x = torch.rand(1, 3, 64, 64, generator=gen)
+    return model, gen
+
+
+def export_yolo_onnx(model, path, x, imgsz):
     torch.onnx.export(
         model, x, path, opset_version=13, input_names=["images"], output_names=["output0"], do_constant_folding=True
     )
@@ -196,7 +200,7 @@ def export_yolo(out_dir):
         "task": "detect",
         "batch": "1",
         "stride": "16",
-        "imgsz": "[64, 64]",
+        "imgsz": f"[{imgsz[0]}, {imgsz[1]}]",
         "names": "{0: 'insect', 1: 'other', 2: 'dust'}",
     }
     del m.metadata_props[:]
@@ -206,6 +210,12 @@ def export_yolo(out_dir):
     onnx.checker.check_model(m)
     onnx.save(m, path)
     return path
+
+
+def export_yolo(out_dir):
+    model, gen = build_yolo()
+    x = torch.rand(1, 3, 64, 64, generator=gen)
+    return export_yolo_onnx(model, os.path.join(out_dir, "yolo-tiny.onnx"), x, (64, 64))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -304,8 +314,8 @@ RPN_SILENT_BIAS = -30.0
 
 
 def hash32(i):
-    """A 32-bit integer hash (the same arithmetic as Math.imul and >>> 0 in JavaScript)."""
-    i &= 0xFFFFFFFF
+    """A 32-bit integer hash (the same arithmetic as Math.imul and >>> 0 in JavaScript), elementwise on uint64."""
+    i = i & 0xFFFFFFFF
     i = (((i >> 16) ^ i) * 0x45D9F3B) & 0xFFFFFFFF
     i = (((i >> 16) ^ i) * 0x45D9F3B) & 0xFFFFFFFF
     return (i >> 16) ^ i
@@ -319,14 +329,11 @@ def picture(p):
     if p["kind"] == "grey":
         img[:] = 128
     elif p["kind"] == "texture":
-        seed = p["seed"]
-        vals = [
-            64 + (hash32(seed * 7919 + ((y // 4) * 1031 + x // 4) * 3 + c) % 96) + hash32(seed * 104729 + (y * w + x) * 3 + c) % 32
-            for y in range(h)
-            for x in range(w)
-            for c in range(3)
-        ]
-        img = torch.tensor(vals, dtype=torch.uint8).view(h, w, 3)
+        seed = np.uint64(p["seed"])
+        y, x, c = np.meshgrid(np.arange(h, dtype=np.uint64), np.arange(w, dtype=np.uint64), np.arange(3, dtype=np.uint64), indexing="ij")
+        block = hash32(seed * np.uint64(7919) + ((y // np.uint64(4)) * np.uint64(1031) + x // np.uint64(4)) * np.uint64(3) + c)
+        pixel = hash32(seed * np.uint64(104729) + (y * np.uint64(w) + x) * np.uint64(3) + c)
+        img = torch.from_numpy((64 + block % np.uint64(96) + pixel % np.uint64(32)).astype(np.uint8))
     return img
 
 
@@ -559,13 +566,207 @@ def export_torchvision_families(out_dir):
     return [*paths, path]
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# ultralytics' predict pipeline on the YOLO fixture at 640, reimplemented from ultralytics' source (ultralytics is
+# not installable here); PyTorch's boxes through it are the reference a maintainer compares with.
+
+# Pictures for the YOLO references: sizes where ultralytics' arithmetic is easy to get wrong.
+YOLO_PICTURES = [
+    {"id": "blank-1280x721", "kind": "blank", "width": 1280, "height": 721, "seed": 0},
+    # 721 · 0.5 = 360.5: Python's round() gives 360 (half to even), JavaScript's Math.round 361.
+    {"id": "texture-1280x721", "kind": "texture", "width": 1280, "height": 721, "seed": 11},
+    # 501 · 0.64 = 320.64: LetterBox pads 159 rows on top, scale_boxes subtracts 160 (see ultralytics_scale_boxes).
+    {"id": "texture-1000x501", "kind": "texture", "width": 1000, "height": 501, "seed": 12},
+    # 200 · 640/300 = 426.67: scaled up, and the content's 427 rows are not 200 · gain.
+    {"id": "texture-300x200", "kind": "texture", "width": 300, "height": 200, "seed": 13},
+    {"id": "texture-640x480", "kind": "texture", "width": 640, "height": 480, "seed": 14},
+    {"id": "grey-480x640", "kind": "grey", "width": 480, "height": 640, "seed": 0},
+]
+
+YOLO_IMGSZ = 640
+YOLO_CONF = 0.25
+YOLO_IOU = 0.7
+
+
+def cv2_linear(img, size):
+    import cv2
+
+    return cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+
+
+def bilinear_rounded(img, size):
+    """The service's resize for letterbox-center: bilinear with half-pixel centres in float, rounded to whole
+    values (halves up). cv2's INTER_LINEAR on 8-bit pixels weighs in 11-bit fixed point and differs by 1 on about one value in
+    eight; this variant isolates what that alone changes."""
+    t = torch.from_numpy(img).permute(2, 0, 1)[None].float()
+    t = F.interpolate(t, size=(size[1], size[0]), mode="bilinear", align_corners=False)
+    return torch.floor(t + 0.5)[0].permute(1, 2, 0).numpy().astype(np.uint8)
+
+
+def ultralytics_letterbox(img, new_shape=YOLO_IMGSZ, color=114, resize=cv2_linear):
+    """ultralytics/data/augment.py LetterBox.__call__ as predict uses it for a fixed-size export (auto=False,
+    scaleup=True, center=True): HWC uint8 in, HWC uint8 out, and the (top, left) padding."""
+    import cv2
+
+    shape = img.shape[:2]  # current shape [height, width]
+    r = min(new_shape / shape[0], new_shape / shape[1])
+    new_unpad = int(round(shape[1] * r)), int(round(shape[0] * r))  # Python's round: half to even
+    dw, dh = new_shape - new_unpad[0], new_shape - new_unpad[1]
+    dw /= 2
+    dh /= 2
+    if shape[::-1] != new_unpad:
+        img = resize(img, new_unpad)  # cv2.resize(img, new_unpad, interpolation=cv2.INTER_LINEAR)
+    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
+    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
+    img = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(color, color, color))
+    return img, new_unpad, top, left
+
+
+def xywh2xyxy(x):
+    """ultralytics/utils/ops.py xywh2xyxy."""
+    y = torch.empty_like(x)
+    dw = x[..., 2] / 2
+    dh = x[..., 3] / 2
+    y[..., 0] = x[..., 0] - dw
+    y[..., 1] = x[..., 1] - dh
+    y[..., 2] = x[..., 0] + dw
+    y[..., 3] = x[..., 1] + dh
+    return y
+
+
+def ultralytics_nms(prediction, conf_thres=YOLO_CONF, iou_thres=YOLO_IOU, max_det=300, max_nms=30000, max_wh=7680):
+    """ultralytics/utils/ops.py non_max_suppression for one image, as predict calls it (agnostic=False,
+    multi_label=False, no class filter): best class with conf > conf_thres (strict), boxes offset by
+    class · max_wh in input pixels, torchvision.ops.nms, the first max_det kept. [1, 4 + nc, N] in, [K, 6] out."""
+    import torchvision
+
+    nc = prediction.shape[1] - 4
+    xc = prediction[:, 4 : 4 + nc].amax(1) > conf_thres
+    prediction = prediction.transpose(-1, -2).clone()
+    prediction[..., :4] = xywh2xyxy(prediction[..., :4])
+    x = prediction[0][xc[0]]
+    if not x.shape[0]:
+        return torch.zeros((0, 6))
+    box, cls = x.split((4, nc), 1)
+    conf, j = cls.max(1, keepdim=True)
+    x = torch.cat((box, conf, j.float()), 1)[conf.view(-1) > conf_thres]
+    if x.shape[0] > max_nms:
+        x = x[x[:, 4].argsort(descending=True)[:max_nms]]
+    c = x[:, 5:6] * max_wh
+    i = torchvision.ops.nms(x[:, :4] + c, x[:, 4], iou_thres)[:max_det]
+    return x[i]
+
+
+def ultralytics_scale_boxes(img1_shape, boxes, img0_shape):
+    """ultralytics/utils/ops.py scale_boxes (ratio_pad=None, padding=True) then clip_boxes: one gain for both axes,
+    and a padding recomputed from the unrounded content size, which is LetterBox's padding except where the
+    content's rounding moved it (then one input pixel off: 1000x501 pads 159 rows, and 160 are subtracted)."""
+    gain = min(img1_shape[0] / img0_shape[0], img1_shape[1] / img0_shape[1])
+    pad = (
+        round((img1_shape[1] - img0_shape[1] * gain) / 2 - 0.1),
+        round((img1_shape[0] - img0_shape[0] * gain) / 2 - 0.1),
+    )
+    boxes = boxes.clone()
+    boxes[..., [0, 2]] -= pad[0]
+    boxes[..., [1, 3]] -= pad[1]
+    boxes[..., :4] /= gain
+    boxes[..., [0, 2]] = boxes[..., [0, 2]].clamp(0, img0_shape[1])
+    boxes[..., [1, 3]] = boxes[..., [1, 3]].clamp(0, img0_shape[0])
+    return boxes, gain, pad
+
+
+def ultralytics_predict(model, img, resize=cv2_linear):
+    """ultralytics/engine/predictor.py preprocess (LetterBox, HWC to CHW, / 255) → the model →
+    models/yolo/detect/predict.py postprocess (non_max_suppression, scale_boxes), on an RGB picture (the
+    predictor's BGR to RGB flip is a no-op here: the picture is RGB already and LetterBox treats channels alike)."""
+    boxed, new_unpad, top, left = ultralytics_letterbox(img.numpy(), resize=resize)
+    x = torch.from_numpy(np.ascontiguousarray(boxed.transpose(2, 0, 1)))[None].float() / 255  # [1, 3, 640, 640]
+    with torch.no_grad():
+        pred = model(x)
+    det = ultralytics_nms(pred)
+    boxes, gain, pad = ultralytics_scale_boxes(x.shape[2:], det[:, :4], img.shape[:2])
+    letterbox = {"content": list(new_unpad), "top": top, "left": left, "gain": gain, "box_pad": list(pad)}
+    return boxes, det[:, 4], det[:, 5], letterbox
+
+
+def letterboxed(p):
+    boxed = ultralytics_letterbox(picture(p).numpy())[0]  # HWC uint8, 640x640
+    return torch.from_numpy(np.ascontiguousarray(boxed.transpose(2, 0, 1)))[None].float() / 255
+
+
+def calibrate_yolo(model, per_picture=30):
+    """Makes the random YOLO see the picture: BatchNorm's running statistics measured on the letterboxed textures
+    (as a trained model's match its data; with random ones every layer shrinks the signal and all pictures score
+    alike to 1e-6), then the class bias shifted so that about `per_picture` anchors of a textured picture score over
+    YOLO_CONF before NMS, and nudged until no score on any picture is within 1e-4 of it (such a box could fall either
+    side of the threshold in either runtime)."""
+    textures = [p for p in YOLO_PICTURES if p["kind"] == "texture"]
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # a plain average over the batch
+    model.train()
+    with torch.no_grad():
+        model(torch.cat([letterboxed(p) for p in textures]))
+    model.eval()
+
+    def best(p):
+        with torch.no_grad():
+            return model(letterboxed(p))[0, 4:].amax(0)
+
+    logit = math.log(YOLO_CONF / (1 - YOLO_CONF))
+    at = sorted(float(torch.logit(best(p).sort(descending=True).values[per_picture])) for p in textures)
+    heads = [seq[-1].bias for seq in model.detect.cv3]
+    with torch.no_grad():
+        for b in heads:
+            b += logit - at[len(at) // 2]
+        while any(((best(p) - YOLO_CONF).abs() <= 1e-4).any() for p in YOLO_PICTURES):
+            for b in heads:
+                b += 0.01
+    return model
+
+
+def export_yolo_references(out_dir):
+    """yolo-640-tiny.onnx (the yolo-tiny weights at ultralytics' default imgsz 640) and yolo-references.json:
+    PyTorch's boxes through ultralytics' predict pipeline on YOLO_PICTURES."""
+    model, gen = build_yolo((YOLO_IMGSZ, YOLO_IMGSZ))
+    calibrate_yolo(model)
+    x = torch.rand(1, 3, YOLO_IMGSZ, YOLO_IMGSZ, generator=gen)
+    path = export_yolo_onnx(model, os.path.join(out_dir, "yolo-640-tiny.onnx"), x, (YOLO_IMGSZ, YOLO_IMGSZ))
+    # "detections": ultralytics' pipeline as it is; "detections_bilinear": the same with bilinear_rounded for cv2.
+    out = {
+        "pictures": YOLO_PICTURES,
+        "settings": {"imgsz": YOLO_IMGSZ, "conf": YOLO_CONF, "iou": YOLO_IOU, "max_det": 300, "pad": 114},
+    }
+    for p in YOLO_PICTURES:
+        for key, resize in (("detections", cv2_linear), ("detections_bilinear", bilinear_rounded)):
+            boxes, scores, classes, letterbox = ultralytics_predict(model, picture(p), resize)
+            out.setdefault(key, {})[p["id"]] = {
+                "letterbox": letterbox,
+                "boxes": [[round(float(v), 4) for v in b] for b in boxes],
+                "scores": [round(float(v), 7) for v in scores],
+                "classes": [int(v) for v in classes],
+            }
+            print(f"yolo {p['id']} {key}: {len(scores)} boxes, letterbox {letterbox}")
+    refs = os.path.join(out_dir, "yolo-references.json")
+    with open(refs, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+        f.write("\n")
+    return [path, refs]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "onnx"))
-    ap.add_argument("--only", choices=["yolo", "frcnn", "torchvision-families"])
+    ap.add_argument("--only", choices=["yolo", "frcnn", "torchvision-families", "yolo-references"])
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    jobs = (("yolo", export_yolo), ("frcnn", export_frcnn), ("torchvision-families", export_torchvision_families))
+    jobs = (
+        ("yolo", export_yolo),
+        ("frcnn", export_frcnn),
+        ("torchvision-families", export_torchvision_families),
+        ("yolo-references", export_yolo_references),
+    )
     for name, fn in jobs:
         if args.only and args.only != name:
             continue

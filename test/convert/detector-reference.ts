@@ -24,7 +24,8 @@ export const hwcPixels = (
 /**
  * A 2W×2H source (`px(y, x, c)` in 0..255) letterboxed by hand into an S×S NCHW input `[1, 3, S, S]` in [0, 1]:
  * halving it makes each input pixel exactly the mean of a 2×2 source block (bilinear, half-pixel centres, scale
- * 1/2), placed `padY` rows down; every other pixel is 114 grey.
+ * 1/2) rounded to a whole value (halves up), as cv2 gives ultralytics 8-bit pixels, placed `padY` rows down;
+ * every other pixel is 114 grey.
  */
 export function halvedLetterbox(
   px: (y: number, x: number, c: number) => number,
@@ -41,13 +42,13 @@ export function halvedLetterbox(
           px(2 * y, 2 * x + 1, c) +
           px(2 * y + 1, 2 * x, c) +
           px(2 * y + 1, 2 * x + 1, c);
-        input[c * size * size + (y + padY) * size + x] = sum / 4 / 255;
+        input[c * size * size + (y + padY) * size + x] = Math.floor(sum / 4 + 0.5) / 255;
       }
   return input;
 }
 
 /**
- * ultralytics' decode of one image's `[1, 4+nc, N]` output, without NMS: best class score ≥ `threshold`;
+ * ultralytics' decode of one image's `[1, 4+nc, N]` output, without NMS: best class score > `threshold`;
  * cx,cy,w,h → corners; minus the letterbox offset `(0, padY)`; ÷ `scale`; clamped to the source; empty boxes
  * dropped. Highest score first.
  */
@@ -64,7 +65,7 @@ export function decodeUltralytics(
   for (let j = 0; j < n; j++) {
     let score = -Infinity;
     for (let k = 0; k < classes; k++) score = Math.max(score, out[(4 + k) * n + j]);
-    if (score < threshold) continue;
+    if (score <= threshold) continue;
     const [cx, cy, w, h] = [0, 1, 2, 3].map((q) => out[q * n + j]);
     const box = [
       clamp((cx - w / 2) / scale, width),
