@@ -25,7 +25,8 @@ Writes
   input [N, H, W, 3] float32 of any size (0..255), Resizing(32, 32) bilinear, Rescaling(1/255), Normalization
   (ImageNet mean and variance), two seeded random convolutions, global average pooling and a softmax Dense over
   three classes (labels.json: moth, beetle, other). Weights are random but seeded.
-- images/: two PNG crops of samples/ at odd sizes (lossless, so any decoder gives the same pixels).
+- images/: two PNG crops of samples/ at odd sizes (lossless, so any decoder gives the same pixels), and a black
+  160x90 picture.
 - reference.json: TF-Python's outputs. For the detector: every output on samples/trap-1024x768.jpg,
   samples/trap-1600x1200.jpg (decoded with tf.io.decode_jpeg and the accurate DCT, as the service decodes them) and
   the PNGs. For the classifier: the probabilities of whole-pixel crops image[y1:y2, x1:x2] fed at their own size.
@@ -168,7 +169,12 @@ def main():
 
     # PNG crops of a sample at odd sizes, one portrait, one wide.
     sample = decode(os.path.join(SAMPLES, 'trap-1600x1200.jpg'))
-    pngs = {'crop-131x97.png': sample[300:397, 200:331], 'crop-77x203.png': sample[500:703, 900:977]}
+    # And a black picture with nothing on it.
+    pngs = {
+        'crop-131x97.png': sample[300:397, 200:331],
+        'crop-77x203.png': sample[500:703, 900:977],
+        'blank-160x90.png': np.zeros((90, 160, 3), np.uint8),
+    }
     for name, pixels in pngs.items():
         tf.io.write_file(os.path.join(out, 'images', name), tf.io.encode_png(pixels))
     images = {

@@ -346,7 +346,12 @@ export class ObjectDetector implements Detector {
     }
   }
 
-  /** Class and filter, decode, map back, clamp, drop empty boxes, then NMS in source pixels (or sort) and cap. */
+  /**
+   * Class and filter, decode, map back, NMS in source pixels (or sort) and cap, then clamp and drop empty boxes.
+   * NMS sees the boxes as the model drew them, as ultralytics' non_max_suppression does: clamped first, boxes
+   * that stick out of the image's edge overlap more than they do, and a YOLO on a 1280×721 picture kept 32 of
+   * PyTorch's 54.
+   */
   private async postprocess(
     rows: RawDetection[],
     geometry: ResizeGeometry,
@@ -385,24 +390,31 @@ export class ObjectDetector implements Detector {
         geometry.inputWidth,
         geometry.inputHeight,
       );
-      const bbox: BoundingBox = clampBox(
-        mapBoxToSource(raw, geometry),
-        geometry.sourceWidth,
-        geometry.sourceHeight,
-      );
-      if (boxArea(bbox) > 0) {
-        candidates.push(label ? { bbox, score: row.score, label } : { bbox, score: row.score });
-        classOf.push(row.classId ?? 0);
-      }
+      const bbox: BoundingBox = mapBoxToSource(raw, geometry);
+      candidates.push(label ? { bbox, score: row.score, label } : { bbox, score: row.score });
+      classOf.push(row.classId ?? 0);
     }
+    // [x1, y1, x2, y2] inside the source, and only boxes with an area.
+    const inside = (kept: Omit<DetectedBox, 'inferenceTime'>[]): Omit<DetectedBox, 'inferenceTime'>[] =>
+      kept
+        .map((c) => ({ ...c, bbox: clampBox(c.bbox, geometry.sourceWidth, geometry.sourceHeight) }))
+        .filter((c) => boxArea(c.bbox) > 0);
     if (candidates.length === 0) return [];
     if (settings.iouThreshold === null) {
       // The graph ran NMS: keep its boxes, best first, up to the cap.
-      return candidates.sort((a, b) => b.score - a.score).slice(0, settings.maxDetections);
+      return inside(candidates)
+        .sort((a, b) => b.score - a.score)
+        .slice(0, settings.maxDetections);
     }
     // NMS on [n, 4] y1,x1,y2,x2 in source pixels, so IoU is measured where the boxes will be used. Per class,
-    // each class's boxes are shifted to their own region (ultralytics' `max_wh` offset), so classes never overlap.
-    const shift = this.perClassNms ? Math.max(geometry.sourceWidth, geometry.sourceHeight) + 1 : 0;
+    // each class's boxes are shifted to their own region (ultralytics' `max_wh` offset), so classes never overlap:
+    // by more than the span of every corner (the boxes are not clamped yet).
+    let [lo, hi] = [0, 0];
+    for (const { bbox } of candidates) {
+      lo = Math.min(lo, bbox.x1, bbox.y1, bbox.x2, bbox.y2);
+      hi = Math.max(hi, bbox.x1, bbox.y1, bbox.x2, bbox.y2);
+    }
+    const shift = this.perClassNms ? hi - lo + 1 : 0;
     const boxTensor = tf.tensor2d(
       candidates.map(({ bbox }, i) => {
         const d = classOf[i] * shift;
@@ -413,10 +425,11 @@ export class ObjectDetector implements Detector {
     const scoreTensor = tf.tensor1d(candidates.map((c) => c.score));
     let kept: Int32Array | Float32Array | Uint8Array;
     try {
+      // Every survivor: the cap counts the boxes reported, after empty ones are dropped.
       const selected = await tf.image.nonMaxSuppressionAsync(
         boxTensor,
         scoreTensor,
-        settings.maxDetections,
+        candidates.length,
         settings.iouThreshold,
       );
       try {
@@ -428,6 +441,6 @@ export class ObjectDetector implements Detector {
       boxTensor.dispose();
       scoreTensor.dispose();
     }
-    return Array.from(kept, (idx) => candidates[idx]);
+    return inside(Array.from(kept, (idx) => candidates[idx])).slice(0, settings.maxDetections);
   }
 }

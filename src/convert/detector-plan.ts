@@ -225,6 +225,7 @@ export function planDetectorManifest(
   }
 
   const scale = options.scale ?? 1 / 255;
+  const strict = options.scoreThresholdStrict ?? (yolo ? true : undefined);
   const manifest: DetectorManifest = {
     kind: 'detector',
     format: 'tfjs-graph-model',
@@ -248,9 +249,8 @@ export function planDetectorManifest(
     output: {
       ...output,
       score_threshold: options.scoreThreshold ?? (yolo ? 0.25 : 0.5),
-      ...(options.scoreThresholdStrict !== undefined
-        ? { score_threshold_strict: options.scoreThresholdStrict }
-        : {}),
+      // ultralytics keeps `conf > conf_thres` (non_max_suppression), strictly.
+      ...(strict !== undefined ? { score_threshold_strict: strict } : {}),
       ...(options.requestOverrides !== undefined ? { request_overrides: options.requestOverrides } : {}),
       ...(output.nms === 'in-graph' ? {} : { iou_threshold: options.iouThreshold ?? (yolo ? 0.7 : 0.5) }),
       max_detections: options.maxDetections ?? (yolo ? 300 : Math.min(maxFromGraph ?? 500, 500)),

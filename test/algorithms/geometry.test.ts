@@ -4,7 +4,11 @@ import { cropBoxToNormalized } from '../../src/algorithms/geometry/crop-box';
 import { decodeBox } from '../../src/algorithms/geometry/decode-box';
 import { iou } from '../../src/algorithms/geometry/iou';
 import { mapBoxToSource } from '../../src/algorithms/geometry/map-box-to-source';
-import { computeResizeGeometry, shorterSideSize } from '../../src/algorithms/geometry/resize-geometry';
+import {
+  computeResizeGeometry,
+  roundHalfEven,
+  shorterSideSize,
+} from '../../src/algorithms/geometry/resize-geometry';
 import { wholePixelCrop } from '../../src/algorithms/geometry/whole-pixel-crop';
 
 const box = (x1: number, y1: number, x2: number, y2: number) => ({ x1, y1, x2, y2 });
@@ -22,6 +26,8 @@ describe('computeResizeGeometry', () => {
       offsetY: 0,
       scaleX: 0.25,
       scaleY: 0.25,
+      boxOffsetX: 0,
+      boxOffsetY: 0,
     });
   });
 
@@ -49,6 +55,20 @@ describe('computeResizeGeometry', () => {
     // An odd pad of 3 columns: round(1.4) = 1 before, 2 after.
     const odd = computeResizeGeometry(637, 640, 640, 640, 'letterbox-center');
     expect([odd.contentWidth, odd.offsetX, odd.offsetY]).toEqual([637, 1, 0]);
+  });
+
+  it("letterbox-center rounds as Python does and maps boxes back as ultralytics' scale_boxes does", () => {
+    // 721 · 0.5 = 360.5 rows: Python's round gives 360 (half to even); pad 280 → 140 above.
+    const half = computeResizeGeometry(1280, 721, 640, 640, 'letterbox-center');
+    expect([half.contentHeight, half.offsetY, half.boxOffsetY, half.scaleY]).toEqual([360, 140, 140, 0.5]);
+    // 501 · 0.64 = 320.64 → 321 rows, 159 above; scale_boxes recomputes round(159.68 − 0.1) = 160.
+    const off = computeResizeGeometry(1000, 501, 640, 640, 'letterbox-center');
+    expect([off.contentHeight, off.offsetY, off.boxOffsetY, off.scaleX, off.scaleY]).toEqual([
+      321, 159, 160, 0.64, 0.64,
+    ]);
+    expect(roundHalfEven(2.5)).toBe(2);
+    expect(roundHalfEven(3.5)).toBe(4);
+    expect(roundHalfEven(-1.5)).toBe(-2);
   });
 
   it('none feeds the source at its own size', () => {

@@ -125,6 +125,7 @@ describe('planDetectorManifest', () => {
       nms: 'service',
       nms_per_class: true,
       score_threshold: 0.25,
+      score_threshold_strict: true,
       iou_threshold: 0.7,
       max_detections: 300,
     });

@@ -3,7 +3,7 @@
  * the one-to-one comparison of ObjectDetector's boxes with the reference, and the torchvision fixture's score
  * threshold edit. Shared by convert-detector, detector-fixtures, frcnn and frcnn-service tests.
  */
-import type { BoundingBox } from '../../src/contract/types';
+import type { BoundingBox, DetectionResponse } from '../../src/contract/types';
 import { decodeOnnxModel, encodeOnnxModel } from '../../src/convert/onnx/onnx-proto';
 
 /** A reference detection: corners x1,y1,x2,y2 in source pixels and the best class score. */
@@ -24,7 +24,8 @@ export const hwcPixels = (
 /**
  * A 2W×2H source (`px(y, x, c)` in 0..255) letterboxed by hand into an S×S NCHW input `[1, 3, S, S]` in [0, 1]:
  * halving it makes each input pixel exactly the mean of a 2×2 source block (bilinear, half-pixel centres, scale
- * 1/2), placed `padY` rows down; every other pixel is 114 grey.
+ * 1/2) rounded to a whole value (halves up), as cv2 gives ultralytics 8-bit pixels, placed `padY` rows down;
+ * every other pixel is 114 grey.
  */
 export function halvedLetterbox(
   px: (y: number, x: number, c: number) => number,
@@ -41,13 +42,13 @@ export function halvedLetterbox(
           px(2 * y, 2 * x + 1, c) +
           px(2 * y + 1, 2 * x, c) +
           px(2 * y + 1, 2 * x + 1, c);
-        input[c * size * size + (y + padY) * size + x] = sum / 4 / 255;
+        input[c * size * size + (y + padY) * size + x] = Math.floor(sum / 4 + 0.5) / 255;
       }
   return input;
 }
 
 /**
- * ultralytics' decode of one image's `[1, 4+nc, N]` output, without NMS: best class score ≥ `threshold`;
+ * ultralytics' decode of one image's `[1, 4+nc, N]` output, without NMS: best class score > `threshold`;
  * cx,cy,w,h → corners; minus the letterbox offset `(0, padY)`; ÷ `scale`; clamped to the source; empty boxes
  * dropped. Highest score first.
  */
@@ -64,7 +65,7 @@ export function decodeUltralytics(
   for (let j = 0; j < n; j++) {
     let score = -Infinity;
     for (let k = 0; k < classes; k++) score = Math.max(score, out[(4 + k) * n + j]);
-    if (score < threshold) continue;
+    if (score <= threshold) continue;
     const [cx, cy, w, h] = [0, 1, 2, 3].map((q) => out[q * n + j]);
     const box = [
       clamp((cx - w / 2) / scale, width),
@@ -114,4 +115,31 @@ export function withScoreThreshold(original: Uint8Array, t: number): Uint8Array 
   if (!tensor) throw new Error('the fixture no longer has the box score threshold constant');
   tensor.rawData = new Uint8Array(Float32Array.of(t).buffer);
   return encodeOnnxModel(m);
+}
+
+/**
+ * `/process` boxes of one image against the reference as the service reports it: corners truncated toward zero,
+ * zero-area boxes dropped, then identical ones. Each box takes an unused reference box whose corners truncate to
+ * it, allowing a corner within `slack` px of a whole pixel to truncate either way in either runtime.
+ */
+export function expectSameWholePixelBoxes(
+  got: DetectionResponse[],
+  expected: ReferenceBox[],
+  label: string,
+  slack = 1e-3,
+): void {
+  const ref = expected
+    .filter((e) => Math.trunc(e.box[2]) > Math.trunc(e.box[0]) && Math.trunc(e.box[3]) > Math.trunc(e.box[1]))
+    .map((e) => ({
+      whole: e.box.map(Math.trunc).join(','),
+      window: e.box.map((v) => [Math.trunc(Math.max(0, v - slack)), Math.trunc(v + slack)]),
+    }));
+  expect({ label, count: got.length }).toEqual({ label, count: new Set(ref.map((r) => r.whole)).size });
+  const unused = [...ref];
+  for (const d of got) {
+    const box = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
+    const at = unused.findIndex((r) => r.window.every(([lo, hi], q) => box[q] >= lo && box[q] <= hi));
+    expect({ label, box, matched: at >= 0 }).toMatchObject({ matched: true });
+    unused.splice(at, 1);
+  }
 }

@@ -22,7 +22,12 @@ import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-
 import { dataUrl } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
-import { expectSameDetections, type ReferenceBox, withScoreThreshold } from './detector-reference';
+import {
+  expectSameDetections,
+  expectSameWholePixelBoxes,
+  type ReferenceBox,
+  withScoreThreshold,
+} from './detector-reference';
 import { runOrt } from './helpers';
 import { Rand } from './models';
 
@@ -283,26 +288,9 @@ describe('torchvision Faster R-CNN fixture: convert --kind detector, serve, comp
         const body = await post(slug);
         expect(body.errors).toBeNull();
         for (const p of PICTURES) {
-          // The service truncates corners toward zero, drops zero-area boxes, then identical ones: the same on
-          // the reference. A corner within 1e-3 px of a whole pixel may truncate either way in either runtime.
-          const ref = (expected.get(p.id) ?? [])
-            .filter(
-              (e) =>
-                Math.trunc(e.box[2]) > Math.trunc(e.box[0]) && Math.trunc(e.box[3]) > Math.trunc(e.box[1]),
-            )
-            .map((e) => ({
-              whole: e.box.map(Math.trunc).join(','),
-              window: e.box.map((v) => [Math.trunc(Math.max(0, v - 1e-3)), Math.trunc(v + 1e-3)]),
-            }));
           const got = body.detections.filter((d) => d.source_image_id === p.id);
-          const unique = new Set(ref.map((r) => r.whole));
-          expect({ id: p.id, count: got.length }).toEqual({ id: p.id, count: unique.size });
-          const unused = [...ref];
+          expectSameWholePixelBoxes(got, expected.get(p.id) ?? [], p.id);
           for (const d of got) {
-            const box = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
-            const at = unused.findIndex((r) => r.window.every(([lo, hi], q) => box[q] >= lo && box[q] <= hi));
-            expect({ id: p.id, box, matched: at >= 0 }).toMatchObject({ matched: true });
-            unused.splice(at, 1);
             expect(d.classifications).toHaveLength(n);
             if (n)
               expect(d.classifications[0].algorithm.key).toBe('tfjs_synthetic_moth_nonmoth_classifier_2026');

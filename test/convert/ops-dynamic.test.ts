@@ -7,7 +7,7 @@ import { convertOnnx } from '../../src/convert/onnx/convert-onnx';
 import { OnnxDataType } from '../../src/convert/onnx/onnx-proto';
 import { makeConst } from '../../src/convert/tensor';
 import { initTestBackend } from '../helpers/backend';
-import { expectSameAsOrtOnImages, loadConversion } from './helpers';
+import { expectSameAsOrtOnImages, loadConversion, runTfjs } from './helpers';
 import { Net } from './models';
 
 beforeAll(async () => {
@@ -76,6 +76,51 @@ function resizePadNet(): Uint8Array {
   m.b.output(m.op('Reshape', [padded, flatShape]), [1, 3, 'n']);
   return m.bytes();
 }
+
+/**
+ * torchvision's `box_coder.decode` in small: the rows of the image whose first value passes `cut`, as [n, W]
+ * (NonZero, Gather), then `rows.reshape(n, -1)` with n read back from their shape at run time. On an image where
+ * no row passes, n is 0 and the target is [0, -1]: the path every torchvision detector takes when its RPN keeps
+ * no proposal.
+ */
+function rowsReshapeNet(cut: number): Uint8Array {
+  const m = new Net(11, 3);
+  const x = m.b.input('images', [3, 'h', 'w']);
+  const plane = m.op('Gather', [x, i64(m, [0], true)], { axis: { i: 0 } }); // [H, W]
+  const first = m.op('Gather', [plane, i64(m, [0], true)], { axis: { i: 1 } }); // [H]
+  const passing = m.op('NonZero', [m.op('Greater', [first, m.scalar(cut)])]); // [1, n]
+  const index = m.op('Squeeze', [passing], { axes: { ints: [0] } }); // [n]
+  const rows = m.op('Gather', [plane, index], { axis: { i: 0 } }); // [n, W]
+  const n = m.op('Gather', [m.op('Shape', [rows]), i64(m, [0])], { axis: { i: 0 } }); // [1]
+  const target = m.op('Concat', [n, i64(m, [-1])], { axis: { i: 0 } });
+  m.b.output(m.op('Reshape', [rows, target]), ['n', 'k']);
+  return m.bytes();
+}
+
+describe('Reshape to a run-time target with -1 on an empty tensor', () => {
+  it('gives [0, W] where no row passes, as libtensorflow does (onnxruntime and PyTorch refuse [0, -1])', async () => {
+    const model = await loadConversion(convertOnnx(rowsReshapeNet(2)));
+    try {
+      const got = await runTfjs(model, { data: new Float32Array(3 * 4 * 5).fill(0.5), shape: [3, 4, 5] });
+      expect(got.shape).toEqual([0, 5]);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('infers the -1 as onnxruntime does where rows pass', async () => {
+    const bytes = rowsReshapeNet(0);
+    const model = await loadConversion(convertOnnx(bytes));
+    try {
+      await expectSameAsOrtOnImages(bytes, model, [
+        [9, 13, 1],
+        [16, 5, 2],
+      ]);
+    } finally {
+      model.dispose();
+    }
+  });
+});
 
 describe('run-time shape arithmetic on a [3, H, W] input: parity with onnxruntime', () => {
   it.each([

@@ -172,6 +172,20 @@ else
           }
         },
       );
+
+      it('a request threshold over every score TF-Python recorded: [] on each such image, batched', async () => {
+        const names = IMAGES.filter(
+          (name) => Math.max(0, ...expectedDetections(name).map((e) => e.score)) < 0.9999,
+        );
+        expect(names.length).toBeGreaterThan(1);
+        const images = await Promise.all(names.map(async (name) => tensorImage(name, await decode(name))));
+        try {
+          const found = await detector.run(images, runOptions(4, { detection_threshold: 0.9999 }));
+          expect(found).toEqual(images.map(() => []));
+        } finally {
+          images.forEach((im) => im.dispose());
+        }
+      });
     });
 
     describe('CropClassifier', () => {

@@ -4,12 +4,12 @@
 import type { BoundingBox } from '../../contract/types';
 import type { ResizeGeometry } from './resize-geometry';
 
-/** Removes the content offset (centred letterbox only), then divides by the per-axis scale. */
+/** Removes the box offset (centred letterbox only), then divides by the per-axis scale. */
 export function mapBoxToSource(box: BoundingBox, geometry: ResizeGeometry): BoundingBox {
   return {
-    x1: (box.x1 - geometry.offsetX) / geometry.scaleX,
-    y1: (box.y1 - geometry.offsetY) / geometry.scaleY,
-    x2: (box.x2 - geometry.offsetX) / geometry.scaleX,
-    y2: (box.y2 - geometry.offsetY) / geometry.scaleY,
+    x1: (box.x1 - geometry.boxOffsetX) / geometry.scaleX,
+    y1: (box.y1 - geometry.boxOffsetY) / geometry.scaleY,
+    x2: (box.x2 - geometry.boxOffsetX) / geometry.scaleX,
+    y2: (box.y2 - geometry.boxOffsetY) / geometry.scaleY,
   };
 }

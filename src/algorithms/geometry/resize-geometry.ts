@@ -40,19 +40,42 @@ export interface ResizeGeometry {
   /** Input pixel where the content starts: 0 except with `letterbox-center`. */
   offsetX: number;
   offsetY: number;
-  /** Input pixels per source pixel along each axis: `contentWidth / sourceWidth`, `contentHeight / sourceHeight`. */
+  /**
+   * Input pixels per source pixel along each axis, as boxes are mapped back: `contentWidth / sourceWidth`,
+   * `contentHeight / sourceHeight`, except with `letterbox-center` (ultralytics' `scale_boxes`: the unrounded
+   * gain on both axes).
+   */
   scaleX: number;
   scaleY: number;
+  /**
+   * Input pixel subtracted from a box before scaling it back: `offsetX`, `offsetY`, except with `letterbox-center`
+   * (ultralytics' `scale_boxes` recomputes the padding from the unrounded content size, which is LetterBox's
+   * padding or one pixel more).
+   */
+  boxOffsetX: number;
+  boxOffsetY: number;
+}
+
+/** Python's `round()` of a number: half to even (`Math.round` rounds half up). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**
  * `stretch` fills the whole input (aspect ratio ignored). `shorter-side` makes the input the size
  * `shorterSideSize` gives (aspect kept up to flooring, no padding; `inputWidth`/`inputHeight` are ignored). `letterbox` scales both axes by
  * `min(inputWidth / sourceWidth, inputHeight / sourceHeight)`, rounds the content size to whole pixels (at least 1)
- * and leaves the rest of the input as padding on the bottom and right. `letterbox-center` splits the padding
- * between both sides as ultralytics' LetterBox does (`round(pad / 2 − 0.1)` before, the rest after). `none` feeds
- * the source as it is (`inputWidth`/`inputHeight` are ignored). The scales are recomputed from the rounded content
- * size, so mapping a box back is exact for the pixels the model actually saw.
+ * and leaves the rest of the input as padding on the bottom and right; its scales are recomputed from the rounded
+ * content size, so mapping a box back is exact for the pixels the model actually saw. `none` feeds the source as
+ * it is (`inputWidth`/`inputHeight` are ignored).
+ *
+ * `letterbox-center` is ultralytics' predict, number for number (ultralytics/data/augment.py LetterBox and
+ * ultralytics/utils/ops.py scale_boxes): content `round(side · r)` with Python's half-to-even round (721 · 0.5
+ * gives 360 rows, not 361), padding `round(pad / 2 − 0.1)` before and the rest after; boxes mapped back with the
+ * unrounded gain `r` on both axes (the model was trained on labels scaled by `r`), less a padding that
+ * scale_boxes recomputes from the unrounded content size. Mapping with the rounded content's scales instead put
+ * boxes of a 4096×2160 image up to 3 px lower than ultralytics does at its bottom edge.
  */
 export function computeResizeGeometry(
   sourceWidth: number,
@@ -78,14 +101,33 @@ export function computeResizeGeometry(
   let contentHeight = inputHeight;
   let offsetX = 0;
   let offsetY = 0;
-  if (mode === 'letterbox' || mode === 'letterbox-center') {
+  if (mode === 'letterbox') {
     const r = Math.min(inputWidth / sourceWidth, inputHeight / sourceHeight);
     contentWidth = Math.min(inputWidth, Math.max(1, Math.round(sourceWidth * r)));
     contentHeight = Math.min(inputHeight, Math.max(1, Math.round(sourceHeight * r)));
-    if (mode === 'letterbox-center') {
-      offsetX = Math.max(0, Math.round((inputWidth - contentWidth) / 2 - 0.1)); // max: no -0
-      offsetY = Math.max(0, Math.round((inputHeight - contentHeight) / 2 - 0.1));
-    }
+  } else if (mode === 'letterbox-center') {
+    const r = Math.min(inputWidth / sourceWidth, inputHeight / sourceHeight);
+    contentWidth = Math.min(inputWidth, Math.max(1, roundHalfEven(sourceWidth * r)));
+    contentHeight = Math.min(inputHeight, Math.max(1, roundHalfEven(sourceHeight * r)));
+    // Python's round again (max: no −0).
+    const pad = (input: number, content: number): number =>
+      Math.max(0, roundHalfEven((input - content) / 2 - 0.1));
+    offsetX = pad(inputWidth, contentWidth);
+    offsetY = pad(inputHeight, contentHeight);
+    return {
+      sourceWidth,
+      sourceHeight,
+      inputWidth,
+      inputHeight,
+      contentWidth,
+      contentHeight,
+      offsetX,
+      offsetY,
+      scaleX: r,
+      scaleY: r,
+      boxOffsetX: pad(inputWidth, sourceWidth * r),
+      boxOffsetY: pad(inputHeight, sourceHeight * r),
+    };
   }
   return {
     sourceWidth,
@@ -98,5 +140,7 @@ export function computeResizeGeometry(
     offsetY,
     scaleX: contentWidth / sourceWidth,
     scaleY: contentHeight / sourceHeight,
+    boxOffsetX: offsetX,
+    boxOffsetY: offsetY,
   };
 }

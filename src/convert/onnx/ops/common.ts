@@ -1,7 +1,7 @@
 /**
  * What every op family shares: the handler signature and input readers.
  */
-import { AttrValue } from '../../../models/graph-model-writer';
+import { AttrValue, TfDataType } from '../../../models/graph-model-writer';
 import { ConstTensor } from '../../tensor';
 import { ConversionError, ConvertContext, NodeInfo, RtValue, Value } from '../context';
 import { tfAttr } from '../tf-graph';
@@ -11,6 +11,10 @@ export type OpHandler = (n: NodeInfo, inputs: (Value | null)[], ctx: ConvertCont
 
 export const FLOAT_LOWEST = -3.4028234663852886e38;
 export const T = (): AttrValue => tfAttr.T();
+
+/** The TF dtype of a run-time value. */
+export const tfType = (dtype: RtValue['dtype']): TfDataType =>
+  dtype === 'float32' ? 'DT_FLOAT' : dtype === 'int32' ? 'DT_INT32' : 'DT_BOOL';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Input helpers

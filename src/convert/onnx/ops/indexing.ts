@@ -10,7 +10,7 @@ import { constValues, normAxis, sliceBounds } from '../../tensor';
 import { ConversionError, ConvertContext, NodeInfo, RtValue, Value } from '../context';
 import { getAttr } from '../onnx-proto';
 import { stridedSliceAttrs, tfAttr } from '../tf-graph';
-import { constant, OpHandler, optionalConst, runtime, T } from './common';
+import { constant, OpHandler, optionalConst, runtime, T, tfType } from './common';
 
 const INT32_MAX = 2147483647;
 const INT32 = tfAttr.T('DT_INT32');
@@ -460,9 +460,6 @@ interface RowAssembly {
   parts: { rows: string; updates: string }[];
   perm: number[];
 }
-
-const tfType = (dtype: RtValue['dtype']): TfDataType =>
-  dtype === 'float32' ? 'DT_FLOAT' : dtype === 'int32' ? 'DT_INT32' : 'DT_BOOL';
 
 const assemblies = new WeakMap<ConvertContext['graph'], Map<string, RowAssembly>>();
 

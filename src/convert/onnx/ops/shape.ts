@@ -14,7 +14,7 @@ import {
 import { resolveStaticReshape, shapeOps } from '../fold';
 import { getAttr, tensorFromProto } from '../onnx-proto';
 import { tfAttr } from '../tf-graph';
-import { constant, OpHandler, optionalConst, runtime, T } from './common';
+import { constant, OpHandler, optionalConst, runtime, T, tfType } from './common';
 
 /** Flatten-like reshape to [N, rest] that keeps NHWC memory order and tags the feature order. */
 function flattenKeepingLayout(n: NodeInfo, v: RtValue, ctx: ConvertContext): RtValue {
@@ -88,7 +88,7 @@ export const reshape: OpHandler = (n, inputs, ctx) => {
     const rank = targetIn.shape[0];
     if (rank < 0) throw new ConversionError(`Reshape node "${n.name}": the output rank must be known`);
     const x = ctx.withPerm(v, identityPerm(v.shape.length), n.name);
-    const shape = intVector(n, targetIn, 'shape', ctx);
+    const shape = resolveInferredSize(n, x, intVector(n, targetIn, 'shape', ctx), ctx);
     return [
       ctx.emit(
         n.name,
@@ -429,6 +429,44 @@ function padDynamic(
 }
 
 /** A run-time int vector (shape, sizes) as int32 in ONNX order. */
+/**
+ * A run-time reshape target `[r]` with its -1 (if any) replaced in the graph by the size libtensorflow's Reshape
+ * infers: the product of the input's non-zero dims over the product of the target's other non-zero entries. On a
+ * non-empty tensor that is `numel / product`, as everywhere; on an empty one TF.js's own Reshape (wasm, cpu) refuses
+ * (`x.reshape(n, -1)` with n = 0: "Cannot infer the missing size in [0,-1] when there are 0 elements"), which is
+ * every torchvision detector's path where no proposal survives the RPN, so the target is resolved before it.
+ */
+function resolveInferredSize(n: NodeInfo, x: RtValue, target: string, ctx: ConvertContext): string {
+  const g = ctx.graph;
+  const int = { T: tfAttr.T('DT_INT32') };
+  const b = `${n.name}/infer`;
+  const one = g.constInt(`${b}/one`, [], [1]);
+  const nonZeroProduct = (name: string, v: string): string =>
+    g.op(
+      `${b}/${name}`,
+      'Prod',
+      [g.op(`${b}/${name}_nonzero`, 'Maximum', [v, one], int), g.constInt(`${b}/${name}_axes`, [1], [0])],
+      {
+        ...int,
+        Tidx: tfAttr.T('DT_INT32'),
+        keep_dims: tfAttr.b(false),
+      },
+    );
+  const inferred = g.op(`${b}/is_inferred`, 'Equal', [target, g.constInt(`${b}/minus_one`, [], [-1])], int);
+  const others = g.op(`${b}/others`, 'SelectV2', [inferred, one, target], int);
+  const shape = g.op(`${b}/input_shape`, 'Shape', [x.ref], {
+    T: tfAttr.T(tfType(x.dtype)),
+    out_type: tfAttr.T('DT_INT32'),
+  });
+  const missing = g.op(
+    `${b}/missing`,
+    'FloorDiv',
+    [nonZeroProduct('input', shape), nonZeroProduct('others', others)],
+    int,
+  );
+  return g.op(`${b}/target`, 'SelectV2', [inferred, missing, target], int);
+}
+
 function intVector(n: NodeInfo, v: RtValue, what: string, ctx: ConvertContext): string {
   const p = ctx.withPerm(v, identityPerm(v.shape.length), `${n.name}/${what}`);
   return p.dtype === 'int32'
