@@ -60,7 +60,10 @@ if [ ! -x "$python" ]; then
   "$python" -m pip install -q "${indexes[@]}" --no-deps timm==1.0.29 >&2
 fi
 
-hub=$state/torch/hub
+# One TORCH_HOME per checkpoint folder: this script relinks hub/models on every start and ADC reads the files again
+# on every request, so two ADCs sharing one hub folder would silently serve each other's checkpoints.
+torch_home=$state/torch/$(printf '%s' "$checkpoints" | sha1sum | cut -c1-12)
+hub=$torch_home/hub
 rm -rf "$hub/models"
 mkdir -p "$hub/models" "$hub/checkpoints" "$state/config" "$state/run"
 ln -s "$checkpoints"/* "$hub/models/"
@@ -72,7 +75,7 @@ done
 
 # ADC reads settings from ./.env and AMI_* variables, and keeps its database under $XDG_CONFIG_HOME/AMI.
 cd "$state/run"
-export TORCH_HOME=$state/torch XDG_CONFIG_HOME=$state/config PYTHONPATH=$here/stand-ins:$src
+export TORCH_HOME=$torch_home XDG_CONFIG_HOME=$state/config PYTHONPATH=$here/stand-ins:$src
 # OpenBLAS even where another BLAS is Debian's current alternative.
 [ -e "$blas" ] && export LD_PRELOAD=$blas${LD_PRELOAD:+:$LD_PRELOAD}
 exec "$python" -m uvicorn trapdata.api.api:app --host 127.0.0.1 --port "$port"
