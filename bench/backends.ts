@@ -11,10 +11,11 @@
  * 3. Faster R-CNN per 4096×2160 image (bench/detector.ts in a child process per backend and model, onnxruntime
  *    with its default threads timed in the same child): torchvision's MobileNetV3-Large FPN in the AMI
  *    configuration and the ResNet-50 FPN of ADC's production detector, both made with random weights by
- *    scripts/export-bench-detector.py when missing (Debian's torch). PyTorch runs them only on request
- *    (BENCH_TORCH_DETECTORS=1, scripts/torch-bench.py --detector): Debian's torch 1.13 is built with the generic
- *    reference BLAS (`torch.__config__.show()`: BLAS_INFO=generic), which makes the box head's Linear layers,
- *    and so the whole detector, an order of magnitude slower than PyTorch with MKL or OpenBLAS.
+ *    scripts/export-bench-detector.py when missing (Debian's torch), and in PyTorch (scripts/torch-bench.py
+ *    --detector). Debian's torch 1.13 calls BLAS through the generic libblas.so.3 (`torch.__config__.show()`:
+ *    BLAS_INFO=generic), which Debian's alternatives point at OpenBLAS once libopenblas0-pthread is installed;
+ *    with the reference BLAS instead, the box head's Linear layers make the detector an order of magnitude
+ *    slower, so the column names the BLAS it ran on.
  *
  * Prints one table with the targets (native ≥ 1× PyTorch on the classifier stage, native ≥ 1× onnxruntime on
  * Faster R-CNN) and writes bench-results/backends.json. The native column is skipped with the reason where
@@ -25,7 +26,7 @@
  * BENCH_PIPELINE, BENCH_SAMPLES; BENCH_DETECTOR_IMAGES (default 3 per runtime), BENCH_DETECTOR_MODELS
  * (comma-separated ONNX files, default both Faster R-CNNs), BENCH_DETECTOR_WASM (`mobilenet`, the default: wasm
  * runs only the MobileNet, which takes it about 4 s an image where the ResNet-50 takes about 16 s; `all`;
- * `none`), BENCH_TORCH_DETECTORS (1: the PyTorch column for the detectors too), BENCH_PYTHON (default
+ * `none`), BENCH_TORCH_DETECTORS (0: no PyTorch column for the detectors), BENCH_PYTHON (default
  * /usr/bin/python3). Run alone: `npm run bench:backends`.
  */
 import { execFile } from 'child_process';
@@ -136,12 +137,11 @@ async function detectorRun(onnx: string, backend: Backend): Promise<DetectorSumm
 }
 
 /** PyTorch's figures for one detector, or why there are none. */
-type TorchDetector = { msPerImage: number; cpuMsPerImage: number } | { skipped: string };
+type TorchDetector = { msPerImage: number; cpuMsPerImage: number; blas: string } | { skipped: string };
 
-/** The export script's Faster R-CNN in PyTorch (scripts/torch-bench.py --detector), when asked for. */
+/** The export script's Faster R-CNN in PyTorch (scripts/torch-bench.py --detector), unless turned off. */
 async function torchDetector(onnx: string): Promise<TorchDetector> {
-  if (process.env.BENCH_TORCH_DETECTORS !== '1')
-    return { skipped: 'opt-in (BENCH_TORCH_DETECTORS=1): Debian torch has reference BLAS' };
+  if (process.env.BENCH_TORCH_DETECTORS === '0') return { skipped: 'BENCH_TORCH_DETECTORS=0' };
   const arch = /resnet50/.test(onnx) ? 'resnet50' : 'mobilenet';
   const images = (await fourKSamples(path.resolve(root, env('BENCH_SAMPLES', 'samples')))).join(',');
   const python = env('BENCH_PYTHON', '/usr/bin/python3');
@@ -265,7 +265,7 @@ function table(
         `${ort ? `${ort.ms.toFixed(0)} ms (${ort.cpuMs.toFixed(0)} ms CPU)` : ref?.skipped ? 'skipped' : na} | ` +
         ('skipped' in torch
           ? torch.skipped
-          : `${torch.msPerImage.toFixed(0)} ms (${torch.cpuMsPerImage.toFixed(0)} ms CPU)`),
+          : `${torch.msPerImage.toFixed(0)} ms (${torch.cpuMsPerImage.toFixed(0)} ms CPU; ${torch.blas})`),
     );
     const native = on('tensorflow');
     if (native?.ours && native.pairedRatio !== null) {

@@ -56,8 +56,11 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts `dist/src/server.js` with `env` on a free port and waits for /readyz. */
-export async function startServer(env: Record<string, string>): Promise<RunningServer> {
+/**
+ * Starts `dist/src/server.js` with `env` on a free port and waits for /readyz. With a `label`, the server is
+ * also stopped when this process is interrupted (Ctrl-C), start-up included.
+ */
+export async function startServer(env: Record<string, string>, label?: string): Promise<RunningServer> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [path.join(root, 'dist', 'src', 'server.js')], {
@@ -66,8 +69,10 @@ export async function startServer(env: Record<string, string>): Promise<RunningS
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const onExit = label === undefined ? null : stopChildOnExit(child, label);
   const stop = async (): Promise<void> => {
     if (child.exitCode === null) child.kill('SIGTERM');
+    onExit?.();
     await exited;
   };
   const t0 = performance.now();
@@ -93,6 +98,16 @@ export async function processOne(base: string, pipeline: string, id: string, url
   const body = (await res.json()) as { source_images?: unknown[]; errors?: unknown };
   if (res.status !== 200 || body.source_images?.length !== 1)
     throw new Error(`request ${id} failed: HTTP ${res.status} ${JSON.stringify(body.errors)}`);
+}
+
+/** The `Server-Timing` header's stages in seconds (`detect;dur=812.3` → `{ detect: 0.8123 }`). */
+export function parseServerTiming(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (header ?? '').split(',')) {
+    const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
+    if (m) out[m[1]] = Number(m[2]) / 1000;
+  }
+  return out;
 }
 
 /** Every series of metric `name` in /metrics, keyed by its label set (`""` when it has none). */

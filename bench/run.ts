@@ -13,9 +13,10 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { stopChildOnExit } from './child-cleanup';
-import { fourKSamples, freePort, quantile, root } from './harness';
+import { fourKSamples, freePort, parseServerTiming, quantile, root } from './harness';
 import { Progress, formatDuration } from './progress';
 import { serveDirectory } from './sample-server';
+import { runAdcBench } from './adc';
 import { runBackendBenches } from './backends';
 import { runScalingBenches } from './scaling';
 
@@ -35,15 +36,6 @@ interface Sample {
   images: number;
   /** Images in the pipeline run that served the request (cross-request batching). */
   batch: number;
-}
-
-function parseServerTiming(header: string | null): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const part of (header ?? '').split(',')) {
-    const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
-    if (m) out[m[1]] = Number(m[2]) / 1000;
-  }
-  return out;
 }
 
 async function processOne(base: string, id: string, url: string): Promise<Sample> {
@@ -266,11 +258,13 @@ async function main(): Promise<void> {
 }
 
 // Then the side-by-side runs once this server has stopped: threads and the classifier stage (bench/scaling.ts;
-// BENCH_SCALING=0 skips them), the backends with native TensorFlow (bench/backends.ts; BENCH_BACKENDS=0), and
-// with BENCH_WIDE=1 the 29,176-class response case (bench/wide-classifier.ts).
+// BENCH_SCALING=0 skips them), the backends with native TensorFlow (bench/backends.ts; BENCH_BACKENDS=0), ADC's
+// own API against ours where ADC_SOURCE and ADC_CHECKPOINTS are set (bench/adc.ts; BENCH_ADC=0), and with
+// BENCH_WIDE=1 the 29,176-class response case (bench/wide-classifier.ts).
 main()
   .then(runScalingBenches)
   .then(runBackendBenches)
+  .then(() => (process.env.BENCH_ADC === '0' ? null : runAdcBench()))
   .then(async () =>
     process.env.BENCH_WIDE === '1' ? (await import('./wide-classifier')).runWideClassifierBench() : null,
   )

@@ -54,7 +54,17 @@ def main() -> None:
             model(x)
             batches += 1
         elapsed = time.perf_counter() - t0
-    print(json.dumps({"cropsPerSecond": batches * a.batch / elapsed, "batches": batches, "torch": torch.__version__}))
+    print(json.dumps({"cropsPerSecond": batches * a.batch / elapsed, "batches": batches, "torch": torch.__version__, "blas": blas()}))
+
+
+def blas() -> str:
+    """The BLAS library this process loaded. Debian's torch is built against the generic libblas.so.3 interface
+    (`torch.__config__.show()` says BLAS_INFO=generic whatever is installed); which library answers is decided at
+    run time by Debian's libblas.so.3 alternative: OpenBLAS where libopenblas0-pthread is installed, else the
+    reference BLAS, which makes a Faster R-CNN's box head alone take tens of seconds per image."""
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "blas" in line and ".so" in line}
+    return ",".join(sorted(os.path.basename(l) for l in libs)) or "none"
 
 
 def detector(a, torch):
@@ -83,6 +93,7 @@ def detector(a, torch):
         "runs": ms,
         "detections": found,
         "torch": torch.__version__,
+        "blas": blas(),
     }))
 
 
