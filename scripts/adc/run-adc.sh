@@ -76,6 +76,8 @@ done
 # ADC reads settings from ./.env and AMI_* variables, and keeps its database under $XDG_CONFIG_HOME/AMI.
 cd "$state/run"
 export TORCH_HOME=$torch_home XDG_CONFIG_HOME=$state/config PYTHONPATH=$here/stand-ins:$src
+# PyPI's torch, which ADC pins, runs an intra-op thread per core; Debian's starts with one.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 # OpenBLAS even where another BLAS is Debian's current alternative.
 [ -e "$blas" ] && export LD_PRELOAD=$blas${LD_PRELOAD:+:$LD_PRELOAD}
 exec "$python" -m uvicorn trapdata.api.api:app --host 127.0.0.1 --port "$port"
