@@ -18,8 +18,37 @@
  *
  * prints one line of measures per image and exits 1 when an image misses the bars (98 %, 98 %, 2e-3).
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import type { BoundingBox, ClassificationResponse, PipelineResultsResponse } from '../src/contract/types';
 import { iou } from '../src/algorithms/geometry/iou';
+
+/** ADC's one detector, the directory `npm run import-adc` writes for it. */
+export const ADC_DETECTOR = 'fasterrcnn_for_ami_moth_traps_2023';
+
+/**
+ * Writes into `into` a models directory like `models` (an import of ADC's files), every model linked, with the
+ * detector's resize as the PyTorch that ADC runs on computes it. Imports default to PyTorch 2's arithmetic, which
+ * ADC pins; PyTorch 1.x computes the resize's source positions in float64 and lands up to 0.03 of a byte apart,
+ * enough to move boxes of a detector near its threshold (docs/adc-fidelity.md). The ADC that
+ * scripts/adc/run-adc.sh starts on a CPU host runs Debian's PyTorch 1.13.
+ */
+export function withAdcTorchResize(models: string, into: string, torchMajor: number): void {
+  for (const entry of fs.readdirSync(models)) {
+    if (entry !== ADC_DETECTOR) fs.symlinkSync(path.join(models, entry), path.join(into, entry));
+  }
+  const detector = path.join(into, ADC_DETECTOR);
+  fs.mkdirSync(detector);
+  for (const file of fs.readdirSync(path.join(models, ADC_DETECTOR))) {
+    if (file !== 'manifest.json')
+      fs.symlinkSync(path.join(models, ADC_DETECTOR, file), path.join(detector, file));
+  }
+  const manifest = JSON.parse(fs.readFileSync(path.join(models, ADC_DETECTOR, 'manifest.json'), 'utf8')) as {
+    input: Record<string, unknown>;
+  };
+  manifest.input.interpolation = torchMajor < 2 ? 'torch1-bilinear' : 'torch-bilinear';
+  fs.writeFileSync(path.join(detector, 'manifest.json'), JSON.stringify(manifest, null, 2));
+}
 
 /** The bars an answer must meet against ADC's. */
 export const BARS = Object.freeze({ iou: 0.9, matchedShare: 0.98, agreeingShare: 0.98, scoreDiff: 2e-3 });

@@ -25,15 +25,22 @@
  * costa_rica_moths_turing_2024, insect_orders_2025, and global_moths_2024 when its category map has the full
  * 29,176 classes); BENCH_ADC=0 skips it inside `npm run bench`; BENCH_SAMPLES. Run alone: `npm run bench:adc`.
  */
-import { spawn, type ChildProcess } from 'child_process';
+import { execFileSync, spawn, type ChildProcess } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { promises as fsp } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Agent, fetch } from 'undici';
 import type { PipelineResultsResponse } from '../src/contract/types';
 import { availableCores } from '../src/util/available-cores';
-import { compareDetections, describeAgreement, meetsBars, type Agreement } from './adc-compare';
+import {
+  compareDetections,
+  describeAgreement,
+  meetsBars,
+  withAdcTorchResize,
+  type Agreement,
+} from './adc-compare';
 import { stopChildOnExit } from './child-cleanup';
 import {
   fourKSamples,
@@ -101,6 +108,8 @@ export interface AdcReport {
   rounds: number;
   /** OMP_NUM_THREADS given to ADC's PyTorch. */
   adcTorchThreads: number;
+  /** ADC's PyTorch version; our detector resizes as that version does. */
+  adcTorch: string;
   startupSeconds: { adc: number; ours: number; import: number | null };
   pipelines: AdcPipelineFigures[];
   lines: string[];
@@ -165,6 +174,18 @@ async function importedModels(folder: string): Promise<{ dir: string; seconds: n
  * uses every core the process may use, so ADC gets as many.
  */
 const adcThreads = (): string => process.env.OMP_NUM_THREADS ?? String(availableCores());
+
+/** The PyTorch version in run-adc.sh's venv (ADC_STATE, default scratch/adc), once ADC has started. */
+function adcTorchVersion(): string {
+  const state = path.resolve(process.env.ADC_STATE ?? path.join(root, 'scratch', 'adc'));
+  return execFileSync(
+    path.join(state, 'venv', 'bin', 'python'),
+    ['-c', 'import torch; print(torch.__version__)'],
+    {
+      encoding: 'utf8',
+    },
+  ).trim();
+}
 
 /** ADC's API via scripts/adc/run-adc.sh, in its own process group (its setup runs apt-get and pip). */
 async function startAdc(
@@ -294,10 +315,15 @@ export async function runAdcBench(): Promise<AdcReport | null> {
     `adc: ADC ready in ${formatDuration(adcStartup)}; starting ours (native TensorFlow)\n`,
   );
   let ours: Awaited<ReturnType<typeof startServer>> | undefined;
+  // Our detector resizes as ADC's PyTorch does: 1.x and 2.x round the resize differently (bench/adc-compare.ts).
+  const adcTorch = adcTorchVersion();
+  const models = await fsp.mkdtemp(path.join(os.tmpdir(), 'adc-bench-models-'));
   try {
+    withAdcTorchResize(imported.dir, models, Number(adcTorch.split('.')[0]));
+    process.stderr.write(`adc: ADC runs PyTorch ${adcTorch}; our detector resizes as that version does\n`);
     t0 = performance.now();
     ours = await startServer(
-      { MODELS_DIR: imported.dir, ENABLED_PIPELINES: pipelines.join(','), TFJS_BACKEND: 'tensorflow' },
+      { MODELS_DIR: models, ENABLED_PIPELINES: pipelines.join(','), TFJS_BACKEND: 'tensorflow' },
       'our server',
     );
     const oursStartup = (performance.now() - t0) / 1000;
@@ -361,7 +387,7 @@ export async function runAdcBench(): Promise<AdcReport | null> {
       `machine: ${JSON.stringify(host)}; load average after: ${JSON.stringify(loadAfter)}`,
       `start-up to ready: ADC ${secs(adcStartup)} (/livez), ours ${secs(oursStartup)} (/readyz)` +
         (imported.seconds === null ? '' : `; the import took ${secs(imported.seconds)}`),
-      `one request at a time, alternating ADC and ours, never both at once; ADC's PyTorch with ${adcThreads()} threads (OMP_NUM_THREADS)`,
+      `one request at a time, alternating ADC and ours, never both at once; ADC's PyTorch ${adcTorch} with ${adcThreads()} threads (OMP_NUM_THREADS); our detector resizes as that version does`,
       '  pipeline | ADC s/image (median) | ours s/image (median) | ours ÷ ADC images/s (rounds) | answer size ADC / ours | agreement',
       ...figures.map((f) => {
         const spread = f.roundRatios.map((x) => x.toFixed(2)).join(', ');
@@ -394,6 +420,7 @@ export async function runAdcBench(): Promise<AdcReport | null> {
       checkpoints,
       rounds,
       adcTorchThreads: Number(adcThreads()),
+      adcTorch,
       startupSeconds: { adc: adcStartup, ours: oursStartup, import: imported.seconds },
       pipelines: figures,
       lines,
@@ -405,6 +432,7 @@ export async function runAdcBench(): Promise<AdcReport | null> {
     await ours?.stop();
     adc.stop();
     await samples.close();
+    await fsp.rm(models, { recursive: true, force: true });
   }
 }
 

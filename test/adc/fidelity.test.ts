@@ -22,11 +22,13 @@ import * as os from 'os';
 import * as path from 'path';
 import request from 'supertest';
 import {
+  ADC_DETECTOR,
   BARS,
   compareDetections,
   describeAgreement,
   type Agreement,
   type Box,
+  withAdcTorchResize,
 } from '../../bench/adc-compare';
 import type { Service } from '../../src/bootstrap';
 import type { PipelineResultsResponse } from '../../src/contract/types';
@@ -36,7 +38,6 @@ import { serveDirectory, type SampleServer } from '../helpers/static-server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MODELS = process.env.ADC_MODELS;
-const DETECTOR = 'fasterrcnn_for_ami_moth_traps_2023';
 
 interface TrimmedClassification {
   key: string;
@@ -61,31 +62,10 @@ const theirs = (pipeline: string, image: string): Box[] =>
   }));
 
 const skip = MODELS
-  ? fs.existsSync(path.join(MODELS, DETECTOR, 'manifest.json'))
+  ? fs.existsSync(path.join(MODELS, ADC_DETECTOR, 'manifest.json'))
     ? null
-    : `ADC_MODELS=${MODELS} holds no ${DETECTOR}/manifest.json`
+    : `ADC_MODELS=${MODELS} holds no ${ADC_DETECTOR}/manifest.json`
   : 'set ADC_MODELS to an import of make-checkpoints.py --classes 10 (see the head of this file)';
-
-/**
- * A models directory like `MODELS`, every model linked, the detector's manifest with PyTorch 1's resize (the
- * references' PyTorch).
- */
-function withTorch1Detector(models: string, into: string): void {
-  for (const entry of fs.readdirSync(models)) {
-    if (entry !== DETECTOR) fs.symlinkSync(path.join(models, entry), path.join(into, entry));
-  }
-  const detector = path.join(into, DETECTOR);
-  fs.mkdirSync(detector);
-  for (const file of fs.readdirSync(path.join(models, DETECTOR))) {
-    if (file !== 'manifest.json')
-      fs.symlinkSync(path.join(models, DETECTOR, file), path.join(detector, file));
-  }
-  const manifest = JSON.parse(fs.readFileSync(path.join(models, DETECTOR, 'manifest.json'), 'utf8')) as {
-    input: Record<string, unknown>;
-  };
-  manifest.input.interpolation = 'torch1-bilinear';
-  fs.writeFileSync(path.join(detector, 'manifest.json'), JSON.stringify(manifest, null, 2));
-}
 
 const cases = Object.keys(references.answers).flatMap((pipeline) =>
   Object.keys(references.images).map((image) => [pipeline, image] as const),
@@ -99,7 +79,7 @@ describe(`our /process against ADC's on its pipelines (${testBackend()})`, () =>
   beforeAll(async () => {
     if (skip !== null) return;
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adc-fidelity-'));
-    withTorch1Detector(MODELS!, tmp);
+    withAdcTorchResize(MODELS!, tmp, 1); // the references' PyTorch: 1.13
     images = await serveDirectory(path.join(ROOT, 'samples'));
     svc = await testService({
       modelsDir: tmp,
