@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { fixCpuEmptyConcat } from './cpu-empty-concat';
 import { applyTensorFlowEnv } from './tensorflow-env';
 import { enableWasmThreads, wasmThreadsInUse } from './wasm-threads';
 
@@ -317,6 +318,7 @@ export async function initBackend(
     if (preference === 'wasm') throw new Error(`TFJS_BACKEND=wasm failed: ${reasons.join('; ')}`);
   }
   if (!(await activate('cpu'))) throw new Error('the pure-JS cpu backend failed to initialise');
+  fixCpuEmptyConcat();
   reasons.push(
     preference === 'cpu' ? 'cpu requested' : 'cpu is the last resort (about 35x slower than wasm)',
   );
