@@ -101,6 +101,10 @@ export function computeResizeGeometry(
   let contentHeight = inputHeight;
   let offsetX = 0;
   let offsetY = 0;
+  // Set by letterbox-center, which maps boxes back with the unrounded gain and its own padding.
+  let gain: number | undefined;
+  let boxOffsetX: number | undefined;
+  let boxOffsetY: number | undefined;
   if (mode === 'letterbox') {
     const r = Math.min(inputWidth / sourceWidth, inputHeight / sourceHeight);
     contentWidth = Math.min(inputWidth, Math.max(1, Math.round(sourceWidth * r)));
@@ -114,20 +118,9 @@ export function computeResizeGeometry(
       Math.max(0, roundHalfEven((input - content) / 2 - 0.1));
     offsetX = pad(inputWidth, contentWidth);
     offsetY = pad(inputHeight, contentHeight);
-    return {
-      sourceWidth,
-      sourceHeight,
-      inputWidth,
-      inputHeight,
-      contentWidth,
-      contentHeight,
-      offsetX,
-      offsetY,
-      scaleX: r,
-      scaleY: r,
-      boxOffsetX: pad(inputWidth, sourceWidth * r),
-      boxOffsetY: pad(inputHeight, sourceHeight * r),
-    };
+    gain = r;
+    boxOffsetX = pad(inputWidth, sourceWidth * r);
+    boxOffsetY = pad(inputHeight, sourceHeight * r);
   }
   return {
     sourceWidth,
@@ -138,9 +131,9 @@ export function computeResizeGeometry(
     contentHeight,
     offsetX,
     offsetY,
-    scaleX: contentWidth / sourceWidth,
-    scaleY: contentHeight / sourceHeight,
-    boxOffsetX: offsetX,
-    boxOffsetY: offsetY,
+    scaleX: gain ?? contentWidth / sourceWidth,
+    scaleY: gain ?? contentHeight / sourceHeight,
+    boxOffsetX: boxOffsetX ?? offsetX,
+    boxOffsetY: boxOffsetY ?? offsetY,
   };
 }
