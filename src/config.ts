@@ -333,6 +333,12 @@ export const settings = {
     bool,
     "Passed to libtensorflow (native backend): `true` pools CPU memory for reuse (TF's BFC allocator); `false` maps every large tensor afresh, which page-faults: 25% more CPU per Faster R-CNN image on our VM, for RSS held at the peak working set instead (docs/benchmarks.md).",
   ),
+  nativeSavedModels: setting(
+    'NATIVE_SAVED_MODELS',
+    true,
+    bool,
+    "Native backend: run a graph model's `native_saved_model` (written by `npm run convert -- native`) as one TensorFlow graph instead of the graph model op by op; about 20-25% faster for ADC's ResNet-50 models on our VM (docs/benchmarks.md). `false` runs the graph model.",
+  ),
   tfEnableOnednnOpts: setting(
     'TF_ENABLE_ONEDNN_OPTS',
     false,

@@ -46,6 +46,11 @@ export class CropClassifier implements Classifier {
   private readonly manifest: ClassifierManifest;
   private readonly categoryMap: AlgorithmCategoryMap;
   private runner: ModelRunner | null = null;
+
+  /** What runs the model once compiled ("graph model", "SavedModel", ...; ModelRunner.form), else null. */
+  modelForm(): string | null {
+    return this.runner?.form ?? null;
+  }
   private compiling: Promise<void> | null = null;
 
   constructor(private readonly loaded: LoadedManifest) {

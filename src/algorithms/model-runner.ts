@@ -18,6 +18,8 @@ export interface ModelRunner {
   run(input: tf.Tensor, outputs: string[] | null): Promise<tf.Tensor[]>;
   /** The input's declared shape (-1 or null for dynamic dims), or null when the model does not say. */
   readonly inputShape: (number | null)[] | null;
+  /** What runs: "graph model", "SavedModel", or "graph model as a native SavedModel" (for logs). */
+  readonly form: string;
   dispose(): void;
 }
 
@@ -35,6 +37,7 @@ function graphRunner(model: tf.GraphModel, inputName: string | undefined): Model
   // Graphs without control flow run synchronously; others (e.g. converted detectors with NMS) need executeAsync.
   let needsAsync = false;
   return {
+    form: 'graph model',
     inputShape: declaredShape(model.inputs.find((i) => i.name === name)?.shape),
     async run(input, outputs) {
       const feed: tf.NamedTensorMap = { [name]: input };
@@ -63,8 +66,10 @@ function graphRunner(model: tf.GraphModel, inputName: string | undefined): Model
 function savedModelRunner(
   model: tf.InferenceModel & { dispose?: () => void },
   signature: ResolvedSignature,
+  form: string,
 ): ModelRunner {
   return {
+    form,
     // The signature's inputs carry tensor names, not keys; with one input its shape is the one fed.
     inputShape: signatureShape(model.inputs.length === 1 ? model.inputs[0].shape : undefined),
     run(input, outputs) {
@@ -112,10 +117,13 @@ async function loadSavedModelRunner(
   native: NativeTfModule,
   modelPath: string,
   loaded: LoadedManifest,
+  form: string,
 ): Promise<ModelRunner> {
   const { manifest, dir } = loaded;
-  const tags = manifest.saved_model?.tags ?? ['serve'];
-  const signatureName = manifest.saved_model?.signature ?? 'serving_default';
+  // A native_saved_model is written with these defaults; `saved_model` describes a `tf-saved-model` format.
+  const own = manifest.format === 'tf-saved-model' ? manifest.saved_model : undefined;
+  const tags = own?.tags ?? ['serve'];
+  const signatureName = own?.signature ?? 'serving_default';
   let signature: ResolvedSignature;
   try {
     const metaGraphs = await native.node.getMetaGraphsFromSavedModel(modelPath);
@@ -124,12 +132,20 @@ async function loadSavedModelRunner(
     throw new ModelLoadError(`${dir}: ${(err as Error).message}`);
   }
   const model = await native.node.loadSavedModel(modelPath, tags, signatureName);
-  return savedModelRunner(model, signature);
+  return savedModelRunner(model, signature, form);
 }
 
 /**
- * Loads the manifest's model. `tfjs-graph-model` works on every backend; `tf-saved-model` needs the native
- * `tensorflow` backend (libtensorflow), and fails elsewhere with an error naming the active backend.
+ * NATIVE_SAVED_MODELS (a setting, applied to the environment at start-up like libtensorflow's own): whether the
+ * native backend runs a graph model's `native_saved_model` instead of the graph model. On unless "false".
+ */
+export const nativeSavedModelsEnabled = (env: NodeJS.ProcessEnv = process.env): boolean =>
+  env.NATIVE_SAVED_MODELS?.trim().toLowerCase() !== 'false';
+
+/**
+ * Loads the manifest's model. `tfjs-graph-model` works on every backend (on the native one through its
+ * `native_saved_model` when it has one); `tf-saved-model` needs the native `tensorflow` backend (libtensorflow),
+ * and fails elsewhere with an error naming the active backend.
  */
 export async function loadModelRunner(
   loaded: LoadedManifest,
@@ -138,6 +154,12 @@ export async function loadModelRunner(
   const { manifest, dir } = loaded;
   const modelPath = path.join(dir, manifest.model_path);
   if (manifest.format === 'tfjs-graph-model') {
+    // On libtensorflow the same graph runs as one TensorFlow session (Grappler, no per-op round trip through
+    // JavaScript) when `npm run convert -- native` has written it as a SavedModel.
+    if (native && manifest.native_saved_model !== undefined && nativeSavedModelsEnabled()) {
+      const savedModel = path.join(dir, manifest.native_saved_model);
+      return loadSavedModelRunner(native, savedModel, loaded, 'graph model as a native SavedModel');
+    }
     return graphRunner(await loadGraphModelFromDir(modelPath), manifest.input.name);
   }
   if (!native) {
@@ -146,7 +168,7 @@ export async function loadModelRunner(
         `but the active backend is "${tf.getBackend()}"; convert the model to a TF.js graph model instead`,
     );
   }
-  return loadSavedModelRunner(native, modelPath, loaded);
+  return loadSavedModelRunner(native, modelPath, loaded, 'SavedModel');
 }
 
 /** Warm-up image size for manifests that take images at their own size and give no width/height. */

@@ -100,6 +100,11 @@ export class ObjectDetector implements Detector {
   readonly labels: AlgorithmConfigResponse | null;
   private readonly manifest: DetectorManifest;
   private runner: ModelRunner | null = null;
+
+  /** What runs the model once compiled ("graph model", "SavedModel", ...; ModelRunner.form), else null. */
+  modelForm(): string | null {
+    return this.runner?.form ?? null;
+  }
   private batchMode: BatchMode = 'dynamic';
   private compiling: Promise<void> | null = null;
   private readonly keep: string[] | undefined;

@@ -216,6 +216,11 @@ interface ManifestBase {
   model_path: string;
   /** SavedModel tags and signature (defaults ["serve"] and "serving_default"). */
   saved_model?: { tags: string[]; signature: string };
+  /**
+   * A graph model's own graph written as a SavedModel (`npm run convert -- native`), relative to the directory.
+   * The native backend runs it as one TensorFlow graph instead of op by op; other backends use `model_path`.
+   */
+  native_saved_model?: string;
   algorithm: ManifestAlgorithm;
 }
 
@@ -342,6 +347,7 @@ const common = {
     additionalProperties: false,
     properties: { tags: { type: 'array', items: { type: 'string' } }, signature: { type: 'string' } },
   },
+  native_saved_model: { type: 'string', minLength: 1 },
   algorithm: algorithmSchema,
 } as const;
 
@@ -572,18 +578,28 @@ const schemaErrors = (errors: typeof validateDetector.errors): string =>
     })
     .join('; ');
 
+/** Problems every kind shares. */
+function commonProblems(m: ModelManifest): string[] {
+  return m.native_saved_model !== undefined && m.format !== 'tfjs-graph-model'
+    ? [
+        'native_saved_model: only for format "tfjs-graph-model" (it is that graph written as a SavedModel); ' +
+          `this model is already a SavedModel (format "${m.format}")`,
+      ]
+    : [];
+}
+
 /** Validates a parsed manifest; throws ManifestError naming `where` and every bad field. */
 export function validateManifestJson(raw: unknown, where: string): ModelManifest {
   const kind = (raw as { kind?: unknown } | null)?.kind;
   if (kind === 'detector') {
     if (!validateDetector(raw)) throw new ManifestError(`${where}: ${schemaErrors(validateDetector.errors)}`);
-    const problems = detectorManifestProblems(raw);
+    const problems = [...commonProblems(raw), ...detectorManifestProblems(raw)];
     if (problems.length > 0) throw new ManifestError(`${where}: ${problems.join('; ')}`);
     return raw;
   }
   if (kind === 'classifier') {
     if (!validateClassifier(raw)) throw new ManifestError(`${where}: ${schemaErrors(validateClassifier.errors)}`);
-    const problems = inputProblems(raw.input);
+    const problems = [...commonProblems(raw), ...inputProblems(raw.input)];
     if (raw.input.interpolation !== undefined && raw.input.resize !== 'stretch') {
       problems.push(
         `input.interpolation: only used with resize "stretch" (it says how a crop is brought to the input size), ` +

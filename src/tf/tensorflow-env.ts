@@ -17,6 +17,8 @@ export interface TensorFlowEnvSettings {
   tfCpuAllocatorUseBfc?: boolean;
   /** TF_ENABLE_ONEDNN_OPTS: oneDNN's kernels where TF has them (default off). */
   tfEnableOnednnOpts?: boolean;
+  /** NATIVE_SAVED_MODELS: graph models run through their native SavedModel where they have one (default on). */
+  nativeSavedModels?: boolean;
 }
 
 /**
@@ -66,4 +68,6 @@ export function applyTensorFlowEnv(
   };
   flag('TF_CPU_ALLOCATOR_USE_BFC', settings.tfCpuAllocatorUseBfc, true);
   flag('TF_ENABLE_ONEDNN_OPTS', settings.tfEnableOnednnOpts, false);
+  // Read by every inference thread's model loader (src/algorithms/model-runner.ts), as libtensorflow reads its own.
+  flag('NATIVE_SAVED_MODELS', settings.nativeSavedModels, true);
 }

@@ -9,6 +9,8 @@
  *   the graph; the manifest's resize "shorter-side" and ImageNet mean/std do them);
  * - the two with rpn_score_thresh 0.05 also "+rpn-silent": no proposal survives the RPN on any picture, which is
  *   what a trained model does on a blank warm-up image. onnxruntime cannot run that path at all.
+ * On the native tier, where a Python with TensorFlow is at hand, every family is checked a second time as a native
+ * SavedModel (`npm run convert -- native`): the same graph run as one TensorFlow session must give the same answers.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -21,7 +23,9 @@ import type { Service } from '../../src/bootstrap';
 import { main as convertMain } from '../../src/cli/convert';
 import type { BoundingBox, PipelineResultsResponse } from '../../src/contract/types';
 import { readManifest } from '../../src/models/manifest';
-import { initTestBackend } from '../helpers/backend';
+import { initTestBackend, testBackend } from '../helpers/backend';
+import { tfPythonForTests } from '../helpers/tf-python';
+import { writeNativeSavedModel } from '../../src/convert/native-saved-model';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { declarePipelines, pipelineEntry } from '../helpers/declared-pipelines';
 import { dataUrl } from '../helpers/images';
@@ -49,9 +53,11 @@ interface Family {
   fixture: string;
   silent?: boolean;
   shorterSide?: boolean;
+  /** Served through its native SavedModel (native tier only). */
+  savedModel?: boolean;
 }
 
-const FAMILIES: Family[] = [
+const GRAPH_FAMILIES: Family[] = [
   { dir: 'frcnn-tiny', reference: 'frcnn-tiny', fixture: 'frcnn-tiny' },
   { dir: 'frcnn-tiny-rpn-silent', reference: 'frcnn-tiny+rpn-silent', fixture: 'frcnn-tiny', silent: true },
   { dir: 'frcnn-mobilenet', reference: 'frcnn-mobilenet-tiny', fixture: 'frcnn-mobilenet-tiny' },
@@ -69,6 +75,17 @@ const FAMILIES: Family[] = [
     shorterSide: true,
   },
 ];
+
+const tfPython = testBackend() === 'tensorflow' ? tfPythonForTests() : null;
+const FAMILIES: Family[] = [
+  ...GRAPH_FAMILIES,
+  ...(tfPython?.python
+    ? GRAPH_FAMILIES.map((f) => ({ ...f, dir: `${f.dir}-as-saved-model`, savedModel: true }))
+    : []),
+];
+if (tfPython && !tfPython.python) {
+  it.skip(`every family again as a native SavedModel (SKIPPED: ${tfPython.why})`, () => undefined);
+}
 
 /** The detector's manifest threshold (the converter's default, 0.5: inclusive). */
 const THRESHOLD = 0.5;
@@ -155,6 +172,9 @@ beforeAll(async () => {
       const out = path.join(models, f.dir);
       expect(await convertMain(['onnx', onnx, '--out', out, '--kind', 'detector'])).toBe(0);
       if (f.shorterSide) asShorterSide(out);
+      if (f.savedModel && tfPython?.python) {
+        await writeNativeSavedModel(out, { python: tfPython.python, tensorflow: '', source: 'test' });
+      }
     }
   } finally {
     stderr.mockRestore();
@@ -189,6 +209,9 @@ describe.each(FAMILIES.map((f) => [f.dir, f] as const))('%s: ObjectDetector', (_
 
   it('warms up (compile runs the model once on a blank image)', async () => {
     await expect(detector.compile()).resolves.toBeUndefined();
+    expect(detector.modelForm()).toBe(
+      family.savedModel ? 'graph model as a native SavedModel' : 'graph model',
+    );
   });
 
   it.each(TORCHVISION_PICTURES.map((p) => [p.id, p] as const))(
