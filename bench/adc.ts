@@ -110,6 +110,8 @@ export interface AdcReport {
   adcTorchThreads: number;
   /** ADC's PyTorch version; our detector resizes as that version does. */
   adcTorch: string;
+  /** How many of our models ran as native SavedModels (0 with NATIVE_SAVED_MODELS=false). */
+  nativeSavedModels: number;
   startupSeconds: { adc: number; ours: number; import: number | null };
   pipelines: AdcPipelineFigures[];
   lines: string[];
@@ -166,6 +168,39 @@ async function importedModels(folder: string): Promise<{ dir: string; seconds: n
   // Renamed only when complete, so an interrupted import is never taken for a cached one.
   await fsp.rename(partial, dir);
   return { dir, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Writes the native SavedModels an import lacks (one cached before they existed, or made where TensorFlow's
+ * Python could not be had), as `npm run convert -- native` does; returns how many of its models have one.
+ */
+async function withNativeSavedModels(dir: string): Promise<{ have: number; of: number }> {
+  const dirs = fs
+    .readdirSync(dir)
+    .map((d) => path.join(dir, d))
+    .filter((d) => fs.existsSync(path.join(d, 'manifest.json')));
+  const lacking = dirs.filter(
+    (d) => !('native_saved_model' in JSON.parse(fs.readFileSync(path.join(d, 'manifest.json'), 'utf8'))),
+  );
+  if (lacking.length > 0 && process.env.NATIVE_SAVED_MODELS !== 'false') {
+    process.stderr.write(`adc: writing the native SavedModels of ${lacking.length} models in ${dir}
+`);
+    const child = spawn(
+      process.execPath,
+      [path.join(root, 'dist', 'src', 'cli', 'convert.js'), 'native', '--skip-check', ...lacking],
+      { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const stop = stopChildOnExit(child, 'convert native');
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    stop();
+    if (code !== 0)
+      process.stderr.write(`adc: convert native exited with ${code}; those run op by op
+`);
+  }
+  const have = dirs.filter(
+    (d) => 'native_saved_model' in JSON.parse(fs.readFileSync(path.join(d, 'manifest.json'), 'utf8')),
+  ).length;
+  return { have, of: dirs.length };
 }
 
 /**
@@ -299,6 +334,13 @@ export async function runAdcBench(): Promise<AdcReport | null> {
   process.stderr.write(`ADC comparison on ${JSON.stringify(host)}\n`);
 
   const imported = await importedModels(checkpoints);
+  const nativeSaved = await withNativeSavedModels(imported.dir);
+  const asOneGraph = process.env.NATIVE_SAVED_MODELS !== 'false';
+  process.stderr.write(
+    `adc: ${nativeSaved.have} of ${nativeSaved.of} models have a native SavedModel` +
+      (asOneGraph ? '' : ' (NATIVE_SAVED_MODELS=false: graph models op by op)') +
+      '\n',
+  );
   const pipelines = await choosePipelines(checkpoints, imported.dir);
   const files = await fourKSamples(path.resolve(root, env('BENCH_SAMPLES', 'samples')));
   const samples = await serveDirectory(path.dirname(files[0]));
@@ -388,6 +430,7 @@ export async function runAdcBench(): Promise<AdcReport | null> {
       `start-up to ready: ADC ${secs(adcStartup)} (/livez), ours ${secs(oursStartup)} (/readyz)` +
         (imported.seconds === null ? '' : `; the import took ${secs(imported.seconds)}`),
       `one request at a time, alternating ADC and ours, never both at once; ADC's PyTorch ${adcTorch} with ${adcThreads()} threads (OMP_NUM_THREADS); our detector resizes as that version does`,
+      `ours: ${asOneGraph ? `${nativeSaved.have} of ${nativeSaved.of} models run as native SavedModels (one TensorFlow graph each), the rest op by op` : 'every model op by op as a graph model (NATIVE_SAVED_MODELS=false)'}`,
       '  pipeline | ADC s/image (median) | ours s/image (median) | ours ÷ ADC images/s (rounds) | answer size ADC / ours | agreement',
       ...figures.map((f) => {
         const spread = f.roundRatios.map((x) => x.toFixed(2)).join(', ');
@@ -421,6 +464,7 @@ export async function runAdcBench(): Promise<AdcReport | null> {
       rounds,
       adcTorchThreads: Number(adcThreads()),
       adcTorch,
+      nativeSavedModels: asOneGraph ? nativeSaved.have : 0,
       startupSeconds: { adc: adcStartup, ours: oursStartup, import: imported.seconds },
       pipelines: figures,
       lines,

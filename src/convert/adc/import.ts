@@ -35,6 +35,14 @@ import {
   type ImportPlan,
 } from './plan';
 import { ensurePython, type PythonEnv, type PythonSettings } from './python-env';
+import {
+  NativeSavedModelError,
+  ensureTfPython,
+  writeNativeSavedModel,
+  type TfPython,
+  type TfWheelSettings,
+} from '../native-saved-model';
+import { nativeAddonPath } from '../../tf/backend';
 
 /** The export script, beside the other ADC scripts. */
 export const EXPORT_SCRIPT = path.join(projectRoot(), 'scripts', 'adc', 'export-onnx.py');
@@ -53,6 +61,13 @@ export interface ImportAdcOptions {
   /** The models directory to write into (MODELS_DIR). */
   outDir: string;
   python: PythonSettings;
+  /**
+   * Whether to also write each model's native SavedModel (src/convert/native-saved-model.ts). `auto`: where
+   * `npm run native` has built the backend that runs them, and only warning when TensorFlow's Python cannot be had.
+   */
+  native?: 'auto' | 'yes' | 'no';
+  /** Where `npm run native` keeps its wheel, for the TensorFlow Python that writes them. */
+  tfWheel?: TfWheelSettings;
   log: (line: string) => void;
   detail: (line: string) => void;
 }
@@ -64,6 +79,47 @@ export interface ImportAdcResult {
   dirs: Record<string, string>;
   pipelinesFile: string;
   warnings: string[];
+}
+
+/**
+ * Writes every model directory's native SavedModel, so that the native backend runs each as one TensorFlow graph.
+ * In `auto` a missing native backend or TensorFlow Python is a warning: the graph models serve either way.
+ */
+async function writeNativeSavedModels(
+  dirs: string[],
+  mode: 'auto' | 'yes' | 'no',
+  wheel: TfWheelSettings,
+  io: { log: (line: string) => void; detail: (line: string) => void },
+  warn: (line: string) => void,
+): Promise<void> {
+  if (mode === 'no') return;
+  const addon = nativeAddonPath('@tensorflow/tfjs-node');
+  const later = `npm run convert -- native ${dirs.length > 1 ? '<each model dir>' : (dirs[0] ?? '')}`;
+  if (mode === 'auto' && (addon === null || !fs.existsSync(addon))) {
+    io.log(`native SavedModels not written: the native backend is not built (npm run native, then ${later})`);
+    return;
+  }
+  let python: TfPython;
+  try {
+    python = await ensureTfPython(wheel, io);
+  } catch (err) {
+    if (mode === 'yes' || !(err instanceof NativeSavedModelError)) throw err;
+    warn(`native SavedModels not written (${err.message}); the graph models serve as they are`);
+    return;
+  }
+  io.log(`writing each model's native SavedModel with TensorFlow ${python.tensorflow} (${python.source})`);
+  for (const dir of dirs) {
+    const started = performance.now();
+    try {
+      const written = await writeNativeSavedModel(dir, python);
+      io.detail(
+        `${path.basename(dir)}: ${written.nodes} nodes in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    } catch (err) {
+      if (mode === 'yes' || !(err instanceof NativeSavedModelError)) throw err;
+      warn(`${err.message}; this model serves as a graph model`);
+    }
+  }
 }
 
 /** Reads and checks every present classifier's category map; errors name the file. */
@@ -184,6 +240,15 @@ export async function importAdc(options: ImportAdcOptions): Promise<ImportAdcRes
       dirs[adcKey(model.name)] = paths.outDir;
       detail(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
+
+    if (options.tfWheel)
+      await writeNativeSavedModels(
+        Object.values(dirs),
+        options.native ?? 'auto',
+        options.tfWheel,
+        { log, detail },
+        warn,
+      );
 
     const pipelinesFile = path.join(outDir, PIPELINES_FILE);
     const adc = plan.pipelines.map(declaredPipeline);
