@@ -343,7 +343,7 @@ export const settings = {
     'TF_ENABLE_ONEDNN_OPTS',
     false,
     bool,
-    "Passed to libtensorflow (native backend): oneDNN's kernels where TF has them (its own default on x86). Off here: op by op, as TF.js graph models run, it cost ADC's ResNet-50 Faster R-CNN 40-60% more CPU per image on our VM; the MobileNetV3 Faster R-CNN ran 10-15% faster with it (docs/benchmarks.md).",
+    "Passed to libtensorflow (native backend): oneDNN's kernels where TF has them (its own default on x86). Off here: op by op, as TF.js graph models run, it cost ADC's ResNet-50 Faster R-CNN 40-60% more CPU per image on our VM (the MobileNetV3 one ran 10-15% faster); through native SavedModels it is faster, but rounds differently enough to change a few of ADC's answers (docs/benchmarks.md, docs/adc-fidelity.md).",
   ),
 };
 
