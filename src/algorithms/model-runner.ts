@@ -18,7 +18,7 @@ export interface ModelRunner {
   run(input: tf.Tensor, outputs: string[] | null): Promise<tf.Tensor[]>;
   /** The input's declared shape (-1 or null for dynamic dims), or null when the model does not say. */
   readonly inputShape: (number | null)[] | null;
-  /** What runs: "graph model", "SavedModel", or "graph model as a native SavedModel" (for logs). */
+  /** What runs: "graph model", "SavedModel", or "graph model as a native SavedModel". */
   readonly form: string;
   dispose(): void;
 }

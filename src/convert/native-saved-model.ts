@@ -197,43 +197,41 @@ export async function compareForms(dir: string): Promise<FormsComparison> {
   const loaded = await readManifest(dir);
   const native = nativeTf();
   if (!native) throw new NativeSavedModelError('comparing the two forms needs the native backend');
-  const graphOnly: LoadedManifest = {
-    ...loaded,
-    manifest: { ...loaded.manifest, native_saved_model: undefined },
-  };
-  const graph = await loadModelRunner(graphOnly, native);
-  const saved = await loadModelRunner(loaded, native);
-  const input = sampleInput(loaded, graph);
   // The SavedModel's signature has the graph model's keys, so both are asked for the same outputs by key.
   const modelJson = JSON.parse(await fsp.readFile(path.join(dir, loaded.manifest.model_path), 'utf8')) as {
     signature?: { outputs?: Record<string, { name: string }> };
   };
   const names = Object.keys(modelJson.signature?.outputs ?? {}).sort();
+  const nodeNames = names.map((n) => (modelJson.signature?.outputs?.[n]?.name ?? n).replace(/:0$/, ''));
+  const graphOnly: LoadedManifest = {
+    ...loaded,
+    manifest: { ...loaded.manifest, native_saved_model: undefined },
+  };
+  const disposers: (() => void)[] = [];
   try {
-    const a = await graph.run(
-      input,
-      names.map((n) => (modelJson.signature?.outputs?.[n]?.name ?? n).replace(/:0$/, '')),
-    );
+    const graph = await loadModelRunner(graphOnly, native);
+    disposers.push(() => graph.dispose());
+    const saved = await loadModelRunner(loaded, native);
+    disposers.push(() => saved.dispose());
+    const input = sampleInput(loaded, graph);
+    disposers.push(() => input.dispose());
+    const a = await graph.run(input, nodeNames);
+    disposers.push(() => tf.dispose(a));
     const b = await saved.run(input, names);
-    try {
-      const outputs = [];
-      for (let i = 0; i < Math.max(a.length, b.length); i++) {
-        const [x, y] = [a[i], b[i]];
-        const same = x !== undefined && y !== undefined && x.shape.join() === y.shape.join();
-        outputs.push({
-          name: names[i] ?? String(i),
-          graph: x?.shape ?? [],
-          savedModel: y?.shape ?? [],
-          maxAbsDiff: !same ? null : x.size === 0 ? 0 : maxAbsDiff(x, y),
-        });
-      }
-      return { outputs };
-    } finally {
-      tf.dispose([...a, ...b]);
+    disposers.push(() => tf.dispose(b));
+    const outputs = [];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const [x, y] = [a[i], b[i]];
+      const same = x !== undefined && y !== undefined && x.shape.join() === y.shape.join();
+      outputs.push({
+        name: names[i] ?? String(i),
+        graph: x?.shape ?? [],
+        savedModel: y?.shape ?? [],
+        maxAbsDiff: !same ? null : x.size === 0 ? 0 : maxAbsDiff(x, y),
+      });
     }
+    return { outputs };
   } finally {
-    input.dispose();
-    graph.dispose();
-    saved.dispose();
+    for (const dispose of disposers.reverse()) dispose();
   }
 }
