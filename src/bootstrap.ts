@@ -112,8 +112,9 @@ export function logEngineEvent(logger: Logger, event: WorkerEngineEvent, thread?
         `pipeline ${event.slug} failed to load; it stays out of /readyz`,
       );
     } else if (event.state.state === 'ready') {
+      // `models`: how each model runs, e.g. "graph model as a native SavedModel" where one was written for it.
       logger.info(
-        { pipeline: event.slug, seconds: event.seconds },
+        { pipeline: event.slug, seconds: event.seconds, models: event.models },
         `pipeline ${event.slug} compiled and warmed up`,
       );
     }

@@ -26,6 +26,8 @@ export interface Algorithm {
   compile(): Promise<void>;
   /** Frees model memory. */
   dispose(): void;
+  /** How its model runs once compiled ("graph model", "graph model as a native SavedModel", ...), if it says. */
+  modelForm?(): string | null;
 }
 
 /** One box found by a detector, in original-image pixels. */

@@ -189,6 +189,16 @@ export class Pipeline {
     return { ...this.config, algorithms, stages: [] };
   }
 
+  /** How each stage's model runs, by algorithm key (for the start-up log), once compiled. */
+  modelForms(): Record<string, string> {
+    const forms: Record<string, string> = {};
+    for (const algorithm of [this.detector, ...this.classifiers.map((s) => s.algorithm)]) {
+      const form = algorithm.modelForm?.();
+      if (form) forms[algorithm.descriptor.key] = form;
+    }
+    return forms;
+  }
+
   /** Loads and warms every stage. Throws on the first failure, naming the algorithm. */
   async compile(): Promise<void> {
     for (const algorithm of [this.detector, ...this.classifiers.map((s) => s.algorithm)]) {

@@ -107,7 +107,7 @@ export interface EngineOptions {
 
 export type EngineEvent =
   | { type: 'backend'; choice: BackendChoice; decoder: DecoderName }
-  | { type: 'state'; slug: string; state: PipelineState; seconds?: number }
+  | { type: 'state'; slug: string; state: PipelineState; seconds?: number; models?: Record<string, string> }
   /** The backend became unusable and is being rebuilt; its pipelines are out of /readyz until warm again. */
   | { type: 'rebuild'; cause: string; slugs: string[] };
 
@@ -218,16 +218,24 @@ export class LocalEngine implements InferenceEngine {
     for (const definition of this.options.definitions) {
       const t0 = performance.now();
       let state: PipelineState;
+      let models: Record<string, string> | undefined;
       try {
         const pipeline = await definition.create(this.options.context);
         await pipeline.compile();
         this.pipelines.set(definition.slug, pipeline);
+        models = pipeline.modelForms();
         state = { state: 'ready' };
       } catch (err) {
         state = { state: 'failed', error: (err as Error).message };
       }
       this.readiness.set(definition.slug, state);
-      this.emit({ type: 'state', slug: definition.slug, state, seconds: (performance.now() - t0) / 1000 });
+      this.emit({
+        type: 'state',
+        slug: definition.slug,
+        state,
+        seconds: (performance.now() - t0) / 1000,
+        ...(models ? { models } : {}),
+      });
     }
   }
 

@@ -8,7 +8,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import pino from 'pino';
 import { CropClassifier } from '../../src/algorithms/crop-classifier';
+import { buildService } from '../../src/bootstrap';
+import { defaultConfig } from '../../src/config';
 import { loadModelRunner } from '../../src/algorithms/model-runner';
 import {
   NativeSavedModelError,
@@ -162,6 +165,46 @@ describe(`written and run on ${testBackend()}`, () => {
       }
     },
     60_000,
+  );
+});
+
+describe('the start-up log', () => {
+  const itNative = python && onNative ? it : it.skip;
+  itNative(
+    python && onNative
+      ? 'says how each model of a pipeline runs'
+      : `says how each model of a pipeline runs (SKIPPED: ${python ? 'native tier only' : found.why})`,
+    async () => {
+      const models = path.join(tmp, 'models');
+      fs.cpSync(path.join(CLASSIFIER, '..'), models, { recursive: true });
+      await writeNativeSavedModel(path.join(models, 'moth-nonmoth-classifier'), python as TfPython);
+      const lines: Record<string, unknown>[] = [];
+      const logger = pino(
+        { level: 'info' },
+        { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) },
+      );
+      const config = defaultConfig({
+        inferenceThread: 'main',
+        tfjsBackend: 'tensorflow',
+        modelsDir: models,
+        enabledPipelines: ['tfjs_synthetic_moths_2026'],
+      });
+      const svc = await buildService(config, logger);
+      try {
+        await svc.engine.whenReady('tfjs_synthetic_moths_2026');
+        const ready = lines.find(
+          (l) => l.msg === 'pipeline tfjs_synthetic_moths_2026 compiled and warmed up',
+        );
+        expect(ready?.models).toEqual({
+          tfjs_synthetic_moth_detector_2026: 'graph model',
+          tfjs_synthetic_moth_nonmoth_classifier_2026: 'graph model as a native SavedModel',
+          tfjs_synthetic_species_classifier_2026: 'graph model',
+        });
+      } finally {
+        await svc.close();
+      }
+    },
+    120_000,
   );
 });
 
