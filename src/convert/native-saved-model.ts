@@ -17,7 +17,7 @@ import { loadModelRunner, type ModelRunner } from '../algorithms/model-runner';
 import { integerInput, readManifest, type LoadedManifest } from '../models/manifest';
 import { nativeTf } from '../tf/backend';
 import { projectRoot } from '../util/paths';
-import { runCommand } from '../util/run-command';
+import { runCommand, runSetupStep } from '../util/run-command';
 
 export const GRAPH_TO_SAVED_MODEL_SCRIPT = path.join(projectRoot(), 'scripts', 'graph-to-saved-model.py');
 
@@ -78,6 +78,19 @@ function nativeWheel(settings: TfWheelSettings): string | null {
 }
 
 /**
+ * Where a Python with TensorFlow is looked for when TF_PYTHON is unset, in order, with how each is named: the
+ * managed venv (when it exists), then `python3` on PATH.
+ */
+export function tfPythonCandidates(settings: TfWheelSettings): [string, string][] {
+  const managed = venvPython(settings);
+  const candidates: [string, string][] = [
+    [managed, `the managed venv ${path.dirname(path.dirname(managed))}`],
+    ['python3', 'python3 on PATH'],
+  ];
+  return candidates.filter(([python]) => !python.includes('/') || fs.existsSync(python));
+}
+
+/**
  * Finds a Python that imports TensorFlow, or makes the managed venv (`<NATIVE_CACHE_DIR>/python`) with the
  * wheel the native backend was built from, so that the graph is written by the TensorFlow that will run it.
  */
@@ -93,24 +106,19 @@ export async function ensureTfPython(
       throw new NativeSavedModelError(`TF_PYTHON=${given} cannot import tensorflow: ${r.error}`);
     return { python: given, tensorflow: r.tensorflow, source: 'TF_PYTHON' };
   }
-  const managed = venvPython(settings);
-  for (const [python, source] of [
-    [managed, `the managed venv ${path.dirname(path.dirname(managed))}`],
-    ['python3', 'python3 on PATH'],
-  ] as const) {
-    if (python.includes('/') && !fs.existsSync(python)) continue;
+  for (const [python, source] of tfPythonCandidates(settings)) {
     const r = await probe(python);
     if ('tensorflow' in r) return { python, tensorflow: r.tensorflow, source };
   }
+  const managed = venvPython(settings);
   const venv = path.dirname(path.dirname(managed));
   const target = nativeWheel(settings) ?? settings.spec;
   io.log(`no Python here imports tensorflow: making ${venv} with ${path.basename(target)} (once)`);
   const step = async (command: string, args: string[], what: string): Promise<void> => {
-    const r = await runCommand(command, args, { onLine: (l) => l.trim() && io.detail(l.trim()) });
-    if (r.status !== 0) {
-      const tail = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' | ');
+    const failure = await runSetupStep(command, args, io.detail);
+    if (failure !== null) {
       throw new NativeSavedModelError(
-        `${what} failed (${command} ${args.join(' ')}): ${tail}. Set TF_PYTHON to a Python that imports tensorflow.`,
+        `${what} failed (${command} ${args.join(' ')}): ${failure}. Set TF_PYTHON to a Python that imports tensorflow.`,
       );
     }
   };

@@ -49,3 +49,19 @@ export function runCommand(
     });
   });
 }
+
+/**
+ * Runs one step of a setup (making a venv, installing with pip or apt-get), handing each non-blank output line to
+ * `detail` as progress. Resolves to null when it succeeded, else to the last three lines of its output joined by
+ * " | ": what a failure message quotes.
+ */
+export async function runSetupStep(
+  command: string,
+  args: string[],
+  detail: (line: string) => void,
+  run: typeof runCommand = runCommand,
+): Promise<string | null> {
+  const r = await run(command, args, { onLine: (l) => l.trim() && detail(l.trim()) });
+  if (r.status === 0) return null;
+  return `${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' | ');
+}

@@ -5,20 +5,17 @@
  * (`npm run convert -- native --setup`).
  */
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
 import { nativeSettings } from '../../src/cli/native';
-import { GRAPH_TO_SAVED_MODEL_SCRIPT } from '../../src/convert/native-saved-model';
+import { GRAPH_TO_SAVED_MODEL_SCRIPT, tfPythonCandidates } from '../../src/convert/native-saved-model';
 
 let found: { python: string | null; why: string } | undefined;
 
 /** The Python, or null with the reason (for a skipped test's title). */
 export function tfPythonForTests(): { python: string | null; why: string } {
   if (found) return found;
-  const managed = path.join(nativeSettings().cacheDir, 'python', 'bin', 'python');
   const candidates = process.env.TF_PYTHON?.trim()
     ? [process.env.TF_PYTHON.trim()]
-    : [managed, 'python3'].filter((p) => !p.includes('/') || fs.existsSync(p));
+    : tfPythonCandidates(nativeSettings()).map(([python]) => python);
   for (const python of candidates) {
     const r = spawnSync(python, [GRAPH_TO_SAVED_MODEL_SCRIPT, '--versions'], { encoding: 'utf8' });
     if (r.status === 0) return (found = { python, why: '' });

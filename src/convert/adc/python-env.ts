@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runCommand } from '../../util/run-command';
+import { runCommand, runSetupStep } from '../../util/run-command';
 
 /** What the import needs from Python, and where it stops when it cannot have it. */
 export class PythonSetupError extends Error {
@@ -139,12 +139,9 @@ async function pythonCan(python: string, code: string, run: typeof runCommand): 
 
 /** Runs a setup command, showing its output as details; throws naming the command on failure. */
 async function setupStep(command: string, args: string[], io: SetupIo, what: string): Promise<void> {
-  const run = io.run ?? runCommand;
-  const r = await run(command, args, { onLine: (l) => l.trim() && io.detail(l.trim()) });
-  if (r.status !== 0) {
-    const tail = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' | ');
-    throw new PythonSetupError(`${what} failed (${command} ${args.join(' ')}): ${tail}`);
-  }
+  const failure = await runSetupStep(command, args, io.detail, io.run);
+  if (failure !== null)
+    throw new PythonSetupError(`${what} failed (${command} ${args.join(' ')}): ${failure}`);
 }
 
 /**
