@@ -7,7 +7,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import request from 'supertest';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { ObjectDetector } from '../../src/algorithms/object-detector';
 import type { Service } from '../../src/bootstrap';
@@ -17,7 +16,7 @@ import { readManifest } from '../../src/models/manifest';
 import { initTestBackend } from '../helpers/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
-import { dataUrl } from '../helpers/images';
+import { dataUrl, rgbPng } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
 import {
@@ -113,9 +112,7 @@ withFixture(TITLE, () => {
     });
 
     const post = async (pipeline: string): Promise<PipelineResultsResponse> => {
-      const png = await sharp(Buffer.from(pixels()), { raw: { width: W, height: H, channels: 3 } })
-        .png()
-        .toBuffer();
+      const png = await rgbPng(pixels(), W, H);
       const res = await request(svc.app.callback())
         .post('/process')
         .send({ pipeline, source_images: [{ id: 'g', url: dataUrl('image/png', png) }] })

@@ -9,7 +9,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import request from 'supertest';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { ObjectDetector } from '../../src/algorithms/object-detector';
 import type { Service } from '../../src/bootstrap';
@@ -19,7 +18,7 @@ import { readManifest, type DetectorManifest } from '../../src/models/manifest';
 import { initTestBackend } from '../helpers/backend';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { declarePipelines, MOTH_STEP, pipelineEntry } from '../helpers/declared-pipelines';
-import { dataUrl } from '../helpers/images';
+import { dataUrl, rgbPng } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
 import {
@@ -263,11 +262,7 @@ describe('torchvision Faster R-CNN fixture: convert --kind detector, serve, comp
     const post = async (pipeline: string): Promise<PipelineResultsResponse> => {
       const sourceImages = await Promise.all(
         PICTURES.map(async (p) => {
-          const png = await sharp(Buffer.from(p.rgb), {
-            raw: { width: p.width, height: p.height, channels: 3 },
-          })
-            .png()
-            .toBuffer();
+          const png = await rgbPng(p.rgb, p.width, p.height);
           return { id: p.id, url: dataUrl('image/png', png) };
         }),
       );

@@ -16,7 +16,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import request from 'supertest';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { ObjectDetector } from '../../src/algorithms/object-detector';
 import type { Service } from '../../src/bootstrap';
@@ -28,7 +27,7 @@ import { tfPythonForTests } from '../helpers/tf-python';
 import { writeNativeSavedModel } from '../../src/convert/native-saved-model';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { declarePipelines, pipelineEntry } from '../helpers/declared-pipelines';
-import { dataUrl } from '../helpers/images';
+import { dataUrl, rgbPng } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
 import { expectSameDetections, expectSameWholePixelBoxes, type ReferenceBox } from './detector-reference';
@@ -278,11 +277,7 @@ describe('through POST /process: ready, and the same boxes in whole pixels', () 
       );
       const sourceImages = await Promise.all(
         pictures.map(async (p) => {
-          const png = await sharp(Buffer.from(picturePixels(p)), {
-            raw: { width: p.width, height: p.height, channels: 3 },
-          })
-            .png()
-            .toBuffer();
+          const png = await rgbPng(picturePixels(p), p.width, p.height);
           return { id: p.id, url: dataUrl('image/png', png) };
         }),
       );

@@ -16,7 +16,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import request from 'supertest';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { ObjectDetector } from '../../src/algorithms/object-detector';
 import type { Service } from '../../src/bootstrap';
@@ -26,7 +25,7 @@ import { readManifest } from '../../src/models/manifest';
 import { expectNoLeak, runOptions, tensorImage } from '../algorithms/helpers';
 import { initTestBackend } from '../helpers/backend';
 import { declarePipelines, pipelineEntry } from '../helpers/declared-pipelines';
-import { dataUrl } from '../helpers/images';
+import { dataUrl, rgbPng } from '../helpers/images';
 import { expectSchema } from '../helpers/schemas';
 import { testService } from '../helpers/service';
 import { expectSameWholePixelBoxes, type ReferenceBox } from './detector-reference';
@@ -191,11 +190,7 @@ describe('through POST /process: ready, pictures of several sizes in one request
   });
 
   const source = async (p: TorchvisionPicture): Promise<{ id: string; url: string }> => {
-    const png = await sharp(Buffer.from(picturePixels(p)), {
-      raw: { width: p.width, height: p.height, channels: 3 },
-    })
-      .png()
-      .toBuffer();
+    const png = await rgbPng(picturePixels(p), p.width, p.height);
     return { id: p.id, url: dataUrl('image/png', png) };
   };
 

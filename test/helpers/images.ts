@@ -37,3 +37,10 @@ export async function png(
 
 export const dataUrl = (mime: string, bytes: Buffer): string =>
   `data:${mime};base64,${bytes.toString('base64')}`;
+
+/** Raw RGB pixels (row-major, 3 bytes each) as a PNG: lossless, so the service decodes the exact pixels a reference saw. */
+export async function rgbPng(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
+  return sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
+}
