@@ -240,6 +240,21 @@ class TinyFpnBackbone(nn.Module):
         return {"0": self.lat(a) + top, "1": b, "pool": F.max_pool2d(b, 1, 2, 0)}
 
 
+def export_frcnn_onnx(model, img, path):
+    """torchvision's documented detection export: a list of one CHW image, opset 11, dynamic H and W."""
+    torch.onnx.export(
+        model,
+        ([img],),
+        path,
+        opset_version=11,
+        input_names=["images"],
+        output_names=["boxes", "labels", "scores"],
+        dynamic_axes={"images": [1, 2], "boxes": [0], "labels": [0], "scores": [0]},
+    )
+    onnx.checker.check_model(onnx.load(path))
+    return path
+
+
 def build_frcnn():
     """The frcnn-tiny model and the generator its weights came from (the tracing image is drawn next)."""
     from torchvision.models.detection import FasterRCNN
@@ -278,17 +293,7 @@ def export_frcnn(out_dir):
     model, gen = build_frcnn()
     path = os.path.join(out_dir, "frcnn-tiny.onnx")
     img = torch.rand(3, 96, 128, generator=gen)
-    torch.onnx.export(
-        model,
-        ([img],),
-        path,
-        opset_version=11,
-        input_names=["images"],
-        output_names=["boxes", "labels", "scores"],
-        dynamic_axes={"images": [1, 2], "boxes": [0], "labels": [0], "scores": [0]},
-    )
-    onnx.checker.check_model(onnx.load(path))
-    return path
+    return export_frcnn_onnx(model, img, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -508,17 +513,7 @@ def export_torchvision(model, path, shorter_side=False):
         model.transform.normalize = identity_normalize
         model.transform.resize = identity_resize
         img = (img - 0.45) / 0.225
-    torch.onnx.export(
-        model,
-        ([img],),
-        path,
-        opset_version=11,
-        input_names=["images"],
-        output_names=["boxes", "labels", "scores"],
-        dynamic_axes={"images": [1, 2], "boxes": [0], "labels": [0], "scores": [0]},
-    )
-    onnx.checker.check_model(onnx.load(path))
-    return path
+    return export_frcnn_onnx(model, img, path)
 
 
 def references(models):
